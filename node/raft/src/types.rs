@@ -193,7 +193,12 @@ pub struct Ready {
     pub entries: Vec<Entry>,
     pub snapshot: Option<Snapshot>,
     pub committed_entries: Vec<Entry>,
+    /// Reads cleared in this Ready: safe to serve once `committed_entries` (this Ready's and earlier)
+    /// have been applied.
     pub read_states: Vec<ReadState>,
+    /// Contexts of `read_index` requests that will never be cleared (the leader stepped down before it
+    /// could confirm them); the shell answers them "not leader".
+    pub dropped_reads: Vec<u64>,
 }
 
 impl Ready {
@@ -206,6 +211,7 @@ impl Ready {
             && self.snapshot.is_none()
             && self.committed_entries.is_empty()
             && self.read_states.is_empty()
+            && self.dropped_reads.is_empty()
     }
 }
 
