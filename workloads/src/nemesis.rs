@@ -1,0 +1,308 @@
+//! Fault schedules: which fault, against what, and when.
+//!
+//! `--nemesis partition,kill,pause --nemesis-interval 10s` becomes a seeded [`schedule`]: at every
+//! interval the schedule alternates between starting one fault (its kind and target drawn from the
+//! seed) and healing everything, and its last entry, at the end of the run phase, always heals. Targets
+//! that depend on the cluster's state at that moment (the leader) stay symbolic here ([`Target`]) and
+//! are resolved by the harness with [`Target::resolve`], a pure function it records the result of, so
+//! the history says exactly which nodes were hit.
+
+use crate::WorkloadError;
+use crate::generator::Nanos;
+use crate::topology::Topology;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A family of faults the user can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// Network partitions ([`Topology`]).
+    Partition,
+    /// SIGKILL, restarted at the next heal.
+    Kill,
+    /// SIGSTOP, continued at the next heal.
+    Pause,
+    /// Random packet loss on some links.
+    Loss,
+    /// Added latency on some links (through the harness's proxy).
+    Latency,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 5] =
+        [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Loss, FaultKind::Latency];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Kill => "kill",
+            FaultKind::Pause => "pause",
+            FaultKind::Loss => "loss",
+            FaultKind::Latency => "latency",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which nodes a process fault hits, resolved against the cluster when the fault starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// One random node.
+    One,
+    /// The current leader (a random node when none is known).
+    Leader,
+    /// A random minority (at least one node).
+    Minority,
+    /// A random majority.
+    Majority,
+    /// Every node.
+    All,
+}
+
+impl Target {
+    /// The nodes to hit, in a seeded order.
+    pub fn resolve(self, nodes: &[String], leader: Option<&str>, rng: &mut ChaCha8Rng) -> Vec<String> {
+        let mut shuffled = nodes.to_vec();
+        shuffled.shuffle(rng);
+        let n = nodes.len();
+        let mut chosen = match self {
+            Target::One => shuffled.into_iter().take(1).collect(),
+            Target::Leader => match leader.filter(|l| nodes.iter().any(|n| n == l)) {
+                Some(l) => vec![l.to_string()],
+                None => shuffled.into_iter().take(1).collect(),
+            },
+            Target::Minority => {
+                let k = rng.random_range(1..=((n - 1) / 2).max(1));
+                shuffled.into_iter().take(k).collect()
+            }
+            Target::Majority => shuffled.into_iter().take(n / 2 + 1).collect(),
+            Target::All => shuffled,
+        };
+        // Reports and the history read better in node order.
+        chosen.sort_by_key(|name: &String| (name.len(), name.clone()));
+        chosen
+    }
+}
+
+/// One fault as scheduled (symbolic targets), or the heal that ends it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "f", rename_all = "lowercase")]
+pub enum Fault {
+    Partition {
+        topology: Topology,
+    },
+    Kill {
+        target: Target,
+    },
+    Pause {
+        target: Target,
+    },
+    /// Drop each packet on the topology's links with this probability.
+    Loss {
+        topology: Topology,
+        probability: f64,
+    },
+    /// Delay traffic on the topology's links by this many milliseconds.
+    Latency {
+        topology: Topology,
+        delay_ms: u64,
+    },
+    /// End every fault: remove cuts, loss and latency, continue paused and restart killed nodes.
+    Heal,
+}
+
+impl Fault {
+    /// The history's `f` for the nemesis event that starts this fault.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Partition { .. } => "partition",
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
+            Fault::Loss { .. } => "loss",
+            Fault::Latency { .. } => "latency",
+            Fault::Heal => "heal",
+        }
+    }
+}
+
+/// A fault with the run-relative time it is due at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    pub at: Nanos,
+    pub fault: Fault,
+}
+
+/// The user's nemesis choice: which kinds of fault, how often.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NemesisSpec {
+    pub kinds: Vec<FaultKind>,
+    /// Time between a fault and its heal, and between a heal and the next fault.
+    pub interval: Nanos,
+}
+
+impl NemesisSpec {
+    /// Parses `partition,kill,pause` (or `none` / empty for no faults).
+    pub fn parse_kinds(s: &str) -> Result<Vec<FaultKind>, WorkloadError> {
+        let mut kinds = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty() && *p != "none") {
+            let kind = FaultKind::ALL
+                .into_iter()
+                .find(|k| k.name() == part)
+                .ok_or_else(|| WorkloadError::UnknownNemesis(part.to_string()))?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        Ok(kinds)
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = WorkloadError;
+    fn from_str(s: &str) -> Result<FaultKind, WorkloadError> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| WorkloadError::UnknownNemesis(s.into()))
+    }
+}
+
+/// The fault schedule of a run phase of `time_limit` over `nodes` nodes: a fault at `interval`, a heal
+/// at `2 * interval`, and so on, ending with a heal at `time_limit` (always present, so the run phase
+/// ends healed even without faults). Deterministic in `seed`.
+pub fn schedule(
+    spec: &NemesisSpec,
+    nodes: usize,
+    time_limit: Nanos,
+    seed: u64,
+) -> Result<Vec<ScheduledFault>, WorkloadError> {
+    if spec.interval == 0 && !spec.kinds.is_empty() {
+        return Err(WorkloadError::NotPositive { field: "nemesis interval", value: "0s".into() });
+    }
+    if spec.kinds.contains(&FaultKind::Partition) && nodes < 2 {
+        return Err(WorkloadError::TooFewNodes { what: "partitions", min: 2, nodes });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x004e_454d_4553_4953);
+    let topologies: Vec<Topology> = Topology::ALL.into_iter().filter(|t| t.min_nodes() <= nodes).collect();
+    let mut out = Vec::new();
+    if !spec.kinds.is_empty() {
+        let mut at = spec.interval;
+        let mut faulty = false;
+        while at < time_limit {
+            let fault = if faulty {
+                Fault::Heal
+            } else {
+                let kind = *spec.kinds.choose(&mut rng).expect("kinds is not empty here");
+                let topology = *topologies.choose(&mut rng).expect("random-halves fits every n >= 2");
+                match kind {
+                    FaultKind::Partition => Fault::Partition { topology },
+                    FaultKind::Kill => Fault::Kill {
+                        target: *[
+                            Target::One,
+                            Target::Leader,
+                            Target::Minority,
+                            Target::Majority,
+                            Target::All,
+                        ]
+                        .choose(&mut rng)
+                        .expect("non-empty"),
+                    },
+                    FaultKind::Pause => Fault::Pause {
+                        target: *[Target::One, Target::Leader, Target::Minority, Target::Majority]
+                            .choose(&mut rng)
+                            .expect("non-empty"),
+                    },
+                    FaultKind::Loss => Fault::Loss {
+                        topology,
+                        probability: *[0.1, 0.3, 0.5].choose(&mut rng).expect("non-empty"),
+                    },
+                    FaultKind::Latency => Fault::Latency {
+                        topology,
+                        delay_ms: *[20, 50, 100].choose(&mut rng).expect("non-empty"),
+                    },
+                }
+            };
+            out.push(ScheduledFault { at, fault });
+            faulty = !faulty;
+            at += spec.interval;
+        }
+    }
+    out.push(ScheduledFault { at: time_limit, fault: Fault::Heal });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::SECOND;
+
+    fn spec(kinds: &str) -> NemesisSpec {
+        NemesisSpec { kinds: NemesisSpec::parse_kinds(kinds).unwrap(), interval: 10 * SECOND }
+    }
+
+    #[test]
+    fn schedule_alternates_fault_and_heal_and_ends_healed() {
+        let s = schedule(&spec("partition,kill,pause"), 5, 60 * SECOND, 1).unwrap();
+        let times: Vec<Nanos> = s.iter().map(|f| f.at / SECOND).collect();
+        assert_eq!(times, vec![10, 20, 30, 40, 50, 60]);
+        for (i, f) in s.iter().enumerate() {
+            assert_eq!(matches!(f.fault, Fault::Heal), i % 2 == 1, "{s:?}");
+        }
+        assert_eq!(s.last().unwrap().fault, Fault::Heal);
+    }
+
+    #[test]
+    fn schedule_uses_only_the_requested_kinds_and_all_of_them_eventually() {
+        let s = schedule(&spec("kill,pause"), 5, 1000 * SECOND, 2).unwrap();
+        let names: std::collections::BTreeSet<&str> = s.iter().map(|f| f.fault.name()).collect();
+        assert_eq!(names, ["heal", "kill", "pause"].into_iter().collect());
+    }
+
+    #[test]
+    fn no_nemesis_means_one_final_heal() {
+        let s = schedule(&spec("none"), 3, 30 * SECOND, 1).unwrap();
+        assert_eq!(s, vec![ScheduledFault { at: 30 * SECOND, fault: Fault::Heal }]);
+    }
+
+    #[test]
+    fn schedules_are_seeded() {
+        let a = schedule(&spec("partition,kill,pause,loss,latency"), 5, 300 * SECOND, 7).unwrap();
+        let b = schedule(&spec("partition,kill,pause,loss,latency"), 5, 300 * SECOND, 7).unwrap();
+        let c = schedule(&spec("partition,kill,pause,loss,latency"), 5, 300 * SECOND, 8).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn bad_nemesis_names_are_rejected_by_name() {
+        assert_eq!(
+            NemesisSpec::parse_kinds("partition,bogus"),
+            Err(WorkloadError::UnknownNemesis("bogus".into()))
+        );
+    }
+
+    #[test]
+    fn targets_resolve_to_the_right_number_of_nodes() {
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        assert_eq!(Target::One.resolve(&nodes, None, &mut rng).len(), 1);
+        assert_eq!(Target::Leader.resolve(&nodes, Some("n4"), &mut rng), vec!["n4".to_string()]);
+        for _ in 0..20 {
+            let m = Target::Minority.resolve(&nodes, None, &mut rng).len();
+            assert!((1..=2).contains(&m));
+        }
+        assert_eq!(Target::Majority.resolve(&nodes, None, &mut rng).len(), 3);
+        assert_eq!(Target::All.resolve(&nodes, None, &mut rng), nodes);
+    }
+}
