@@ -2,4 +2,35 @@
 //!
 //! Given a run's history, its checker results and its metadata, this crate renders a single HTML file
 //! with its CSS, script and data inside, so it opens from `file://` with no network. It depends only on
-//! `checker` for the history and result types; the harness writes the file.
+//! `checker` for the history and result types; the harness reads the run directory and writes the file.
+//!
+//! Two pages:
+//!
+//! - [`render_run`] draws one run from a [`RunReport`] ([`model`]): a header a person reads in five
+//!   seconds (verdict, what was tested, outcome counts, the reproduce command), a timeline of every
+//!   operation with the faults shaded, latency and throughput plots, the cluster's roles and terms, a
+//!   minimal counterexample per invalid key ([`cex`], with a sentence from [`explain`]), durability
+//!   findings and node log excerpts ([`logs`] cuts them). Operations travel as compact columns
+//!   ([`data`]) and are drawn on `<canvas>` by an inline script, so 100,000 operations stay a few MB.
+//! - [`render_campaign`] draws a campaign index from a [`CampaignIndex`] ([`campaign`]): the runs,
+//!   failures grouped by fingerprint, the comparison with the previous campaign and a trend. The pure
+//!   functions behind it (fingerprints, comparison, exit code) are public so the harness uses the
+//!   same definitions for its exit code and `summary.json`.
+//!
+//! Rendering never fails: a report of a broken run is exactly when one is needed, so malformed parts
+//! (an unpaired completion, a poll that failed) are drawn as what they are rather than rejected.
+
+pub mod campaign;
+pub mod cex;
+pub mod data;
+pub mod explain;
+pub mod logs;
+pub mod model;
+pub mod results;
+pub mod run;
+pub mod synthetic;
+
+pub use campaign::{CampaignIndex, CampaignRun, CampaignSummary, render_campaign};
+pub use model::{LogExcerpt, NodeStatus, RunMeta, RunReport, StatusSample};
+pub use results::{CexOp, Check, Counterexample, DurabilityFinding, Results, Verdict};
+pub use run::render_run;

@@ -1,0 +1,611 @@
+//! Campaigns: many runs, one index page, and how it compares with the campaigns before it.
+//!
+//! A campaign runs a matrix of configurations (system, workload, nemeses, node count, seed, planted
+//! bugs). The harness records one [`CampaignRun`] per run in a [`CampaignSummary`] (its
+//! `summary.json`), and hands this module the current summary plus the earlier summaries of the same
+//! campaign name. Everything that decides something is a pure function here, so the exit code CI sees
+//! and the page a person reads agree:
+//!
+//! - a failure's [`Fingerprint`] is (system, checker, anomaly class): ten runs that hit one bug are one
+//!   row, whatever their seeds;
+//! - [`compare`] classifies every fingerprint against the previous campaign as new, fixed, still
+//!   failing, flaky (present, absent and present again across the campaigns kept, or the other way
+//!   round) or not rerun (the configurations that produced it did not run this time, so absence proves
+//!   nothing);
+//! - [`trend`] counts verdicts per campaign, oldest first;
+//! - [`exit_code`]: 1 when any run is invalid, else 3 when the harness failed on any run, else 2 when
+//!   any run is unknown, else 0.
+
+use crate::results::{Results, Verdict};
+use crate::run::{duration, thousands};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+const JS: &str = include_str!("assets/campaign.js");
+
+/// How one run of a campaign ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    Valid,
+    Unknown,
+    Invalid,
+    /// The harness itself failed (could not start the cluster, a rule could not be installed, ...).
+    HarnessError,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Valid => "valid",
+            RunOutcome::Unknown => "unknown",
+            RunOutcome::Invalid => "invalid",
+            RunOutcome::HarnessError => "harness-error",
+        }
+    }
+}
+
+impl From<Verdict> for RunOutcome {
+    fn from(v: Verdict) -> RunOutcome {
+        match v {
+            Verdict::Valid => RunOutcome::Valid,
+            Verdict::Unknown => RunOutcome::Unknown,
+            Verdict::Invalid => RunOutcome::Invalid,
+        }
+    }
+}
+
+/// One anomaly a run found: which check, which class.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// The check that found it, e.g. `linearizability`, `durability`.
+    pub checker: String,
+    /// The anomaly class, e.g. `stale-read`, `lost-write`; `unclassified` when the check gave none.
+    pub class: String,
+}
+
+/// The anomalies of a run's results: every class of every invalid check (a check that is invalid but
+/// names no class yields `unclassified`, so the failure still has a fingerprint).
+pub fn anomalies(results: &Results) -> Vec<Anomaly> {
+    let mut out: Vec<Anomaly> = Vec::new();
+    for c in results.checks.iter().filter(|c| c.verdict == Verdict::Invalid) {
+        if c.anomalies.is_empty() {
+            out.push(Anomaly { checker: c.name.clone(), class: "unclassified".to_owned() });
+        }
+        for class in &c.anomalies {
+            out.push(Anomaly { checker: c.name.clone(), class: class.clone() });
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One run of a campaign: a row of `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignRun {
+    /// The run's test name (its store directory name).
+    pub test_name: String,
+    /// The system under test, e.g. `raft-node`.
+    pub system: String,
+    pub workload: String,
+    #[serde(default)]
+    pub nemeses: Vec<String>,
+    pub nodes: u32,
+    pub seed: u64,
+    /// Planted bugs (`--bug` flags) of this run.
+    #[serde(default)]
+    pub bugs: Vec<String>,
+    pub outcome: RunOutcome,
+    /// What the checks found (see [`anomalies`]); empty unless invalid.
+    #[serde(default)]
+    pub anomalies: Vec<Anomaly>,
+    /// Wall time of the run, ns.
+    #[serde(default)]
+    pub duration_ns: u64,
+    /// Client operations in the history.
+    #[serde(default)]
+    pub ops: u64,
+    /// Link to the run's `report.html`, relative to the campaign's `index.html`.
+    #[serde(default)]
+    pub report: String,
+    /// The harness error, for [`RunOutcome::HarnessError`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl CampaignRun {
+    /// The matrix cell this run belongs to: everything but the seed.
+    pub fn cell(&self) -> Cell {
+        let mut nemeses = self.nemeses.clone();
+        nemeses.sort();
+        let mut bugs = self.bugs.clone();
+        bugs.sort();
+        Cell {
+            system: self.system.clone(),
+            workload: self.workload.clone(),
+            nemeses,
+            nodes: self.nodes,
+            bugs,
+        }
+    }
+
+    /// The fingerprints of this run's failures.
+    pub fn fingerprints(&self) -> Vec<Fingerprint> {
+        if self.outcome != RunOutcome::Invalid {
+            return Vec::new();
+        }
+        let mut fps: Vec<Fingerprint> = self
+            .anomalies
+            .iter()
+            .map(|a| Fingerprint {
+                system: self.system.clone(),
+                checker: a.checker.clone(),
+                class: a.class.clone(),
+            })
+            .collect();
+        if fps.is_empty() {
+            fps.push(Fingerprint {
+                system: self.system.clone(),
+                checker: "unknown".to_owned(),
+                class: "unclassified".to_owned(),
+            });
+        }
+        fps.sort();
+        fps.dedup();
+        fps
+    }
+}
+
+/// A configuration of the campaign matrix, without the seed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Cell {
+    pub system: String,
+    pub workload: String,
+    pub nemeses: Vec<String>,
+    pub nodes: u32,
+    pub bugs: Vec<String>,
+}
+
+/// What identifies "the same failure" across runs and campaigns.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub system: String,
+    pub checker: String,
+    pub class: String,
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {} / {}", self.system, self.checker, self.class)
+    }
+}
+
+/// One campaign: its `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignSummary {
+    /// The campaign's name (from its file), e.g. `nightly`.
+    pub name: String,
+    /// When it started, as the harness formats it (the store directory's timestamp).
+    pub started_at: String,
+    pub runs: Vec<CampaignRun>,
+    /// Matrix entries not run because the time budget ran out.
+    #[serde(default)]
+    pub skipped: usize,
+}
+
+/// An earlier campaign and where its index is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlierCampaign {
+    /// Link to its `index.html`, relative to the current index (e.g. `../20261121T020000/index.html`).
+    #[serde(default)]
+    pub link: String,
+    pub summary: CampaignSummary,
+}
+
+/// Everything the campaign index shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignIndex {
+    pub current: CampaignSummary,
+    /// Earlier campaigns of the same name, newest first (the first one is "the previous campaign").
+    #[serde(default)]
+    pub earlier: Vec<EarlierCampaign>,
+}
+
+/// Runs grouped by fingerprint, in fingerprint order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailureGroup {
+    pub fingerprint: Fingerprint,
+    /// Indices into the campaign's `runs`.
+    pub runs: Vec<usize>,
+}
+
+/// Groups the invalid runs of a campaign by fingerprint.
+pub fn failure_groups(c: &CampaignSummary) -> Vec<FailureGroup> {
+    let mut groups: BTreeMap<Fingerprint, Vec<usize>> = BTreeMap::new();
+    for (i, run) in c.runs.iter().enumerate() {
+        for fp in run.fingerprints() {
+            groups.entry(fp).or_default().push(i);
+        }
+    }
+    groups.into_iter().map(|(fingerprint, runs)| FailureGroup { fingerprint, runs }).collect()
+}
+
+/// How a fingerprint changed since the previous campaign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Found now, not in the previous campaign (nor, flapping aside, before).
+    New,
+    /// Found now and in the previous campaign.
+    StillFailing,
+    /// Comes and goes across the campaigns kept: it changed presence at least twice.
+    Flaky,
+    /// Found in the previous campaign; the configurations that found it ran again and did not.
+    Fixed,
+    /// Found in the previous campaign; none of the configurations that found it ran this time.
+    NotRerun,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::StillFailing => "still failing",
+            Change::Flaky => "flaky",
+            Change::Fixed => "fixed",
+            Change::NotRerun => "not rerun",
+        }
+    }
+}
+
+/// One fingerprint's comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FingerprintChange {
+    pub fingerprint: Fingerprint,
+    pub change: Change,
+    /// Runs with this fingerprint now and in the previous campaign.
+    pub runs_now: usize,
+    pub runs_before: usize,
+    /// Presence over the campaigns, oldest first, ending with the current one: `Some(true)` found,
+    /// `Some(false)` a configuration that found it ran and did not, `None` none of them ran.
+    pub history: Vec<Option<bool>>,
+}
+
+/// Compares the current campaign with the earlier ones (newest first; `earlier[0]` is the previous).
+/// Covers every fingerprint found now or in the previous campaign, sorted by change then fingerprint.
+pub fn compare(current: &CampaignSummary, earlier: &[&CampaignSummary]) -> Vec<FingerprintChange> {
+    let previous = earlier.first().copied();
+    let mut all: BTreeSet<Fingerprint> = BTreeSet::new();
+    for c in std::iter::once(current).chain(previous) {
+        all.extend(c.runs.iter().flat_map(CampaignRun::fingerprints));
+    }
+    // Every campaign, oldest first, ending with the current one.
+    let timeline: Vec<&CampaignSummary> =
+        earlier.iter().rev().copied().chain(std::iter::once(current)).collect();
+    let mut out: Vec<FingerprintChange> = all
+        .into_iter()
+        .map(|fp| {
+            // The cells that ever produced this fingerprint: their runs decide presence.
+            let cells: BTreeSet<Cell> = timeline
+                .iter()
+                .flat_map(|c| c.runs.iter())
+                .filter(|r| r.fingerprints().contains(&fp))
+                .map(CampaignRun::cell)
+                .collect();
+            let history: Vec<Option<bool>> = timeline
+                .iter()
+                .map(|c| {
+                    let relevant: Vec<&CampaignRun> =
+                        c.runs.iter().filter(|r| cells.contains(&r.cell())).collect();
+                    if relevant.iter().any(|r| r.fingerprints().contains(&fp)) {
+                        Some(true)
+                    } else if relevant
+                        .iter()
+                        .any(|r| matches!(r.outcome, RunOutcome::Valid | RunOutcome::Invalid))
+                    {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let count =
+                |c: &CampaignSummary| c.runs.iter().filter(|r| r.fingerprints().contains(&fp)).count();
+            let runs_now = count(current);
+            let runs_before = previous.map_or(0, count);
+            let known: Vec<bool> = history.iter().flatten().copied().collect();
+            let flips = known.windows(2).filter(|w| w[0] != w[1]).count();
+            let now = history.last().copied().flatten();
+            let change = if flips >= 2 {
+                Change::Flaky
+            } else if runs_now > 0 && runs_before > 0 {
+                Change::StillFailing
+            } else if runs_now > 0 {
+                Change::New
+            } else if now == Some(false) {
+                Change::Fixed
+            } else {
+                Change::NotRerun
+            };
+            FingerprintChange { fingerprint: fp, change, runs_now, runs_before, history }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.change, &a.fingerprint).cmp(&(b.change, &b.fingerprint)));
+    out
+}
+
+/// Verdict counts of one campaign.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TrendPoint {
+    pub started_at: String,
+    pub link: String,
+    pub runs: usize,
+    pub valid: usize,
+    pub invalid: usize,
+    pub unknown: usize,
+    pub errors: usize,
+    /// Distinct failure fingerprints.
+    pub fingerprints: usize,
+}
+
+fn trend_point(c: &CampaignSummary, link: &str) -> TrendPoint {
+    let n = |o: RunOutcome| c.runs.iter().filter(|r| r.outcome == o).count();
+    TrendPoint {
+        started_at: c.started_at.clone(),
+        link: link.to_owned(),
+        runs: c.runs.len(),
+        valid: n(RunOutcome::Valid),
+        invalid: n(RunOutcome::Invalid),
+        unknown: n(RunOutcome::Unknown),
+        errors: n(RunOutcome::HarnessError),
+        fingerprints: failure_groups(c).len(),
+    }
+}
+
+/// Verdict counts per campaign, oldest first, ending with the current one (link empty).
+pub fn trend(index: &CampaignIndex) -> Vec<TrendPoint> {
+    index
+        .earlier
+        .iter()
+        .rev()
+        .map(|e| trend_point(&e.summary, &e.link))
+        .chain(std::iter::once(trend_point(&index.current, "")))
+        .collect()
+}
+
+/// The campaign's exit code for CI: 1 any invalid run, else 3 any harness error, else 2 any unknown,
+/// else 0. An invalid run outranks a harness error because a found bug is the news either way.
+pub fn exit_code(c: &CampaignSummary) -> i32 {
+    let any = |o: RunOutcome| c.runs.iter().any(|r| r.outcome == o);
+    if any(RunOutcome::Invalid) {
+        1
+    } else if any(RunOutcome::HarnessError) {
+        3
+    } else if any(RunOutcome::Unknown) {
+        2
+    } else {
+        0
+    }
+}
+
+/// The campaign's overall word: the worst outcome among its runs.
+fn overall(c: &CampaignSummary) -> RunOutcome {
+    match exit_code(c) {
+        1 => RunOutcome::Invalid,
+        3 => RunOutcome::HarnessError,
+        2 => RunOutcome::Unknown,
+        _ => RunOutcome::Valid,
+    }
+}
+
+/// Renders a campaign's `index.html`: one self-contained document.
+pub fn render_campaign(index: &CampaignIndex) -> String {
+    let c = &index.current;
+    let earlier: Vec<&CampaignSummary> = index.earlier.iter().map(|e| &e.summary).collect();
+    let groups = failure_groups(c);
+    let changes = compare(c, &earlier);
+    let points = trend(index);
+    let outcome = overall(c);
+    let count = |o: RunOutcome| c.runs.iter().filter(|r| r.outcome == o).count();
+    let total_ops: u64 = c.runs.iter().map(|r| r.ops).sum();
+    let total_ns: u64 = c.runs.iter().map(|r| r.duration_ns).sum();
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (outcome.as_str().to_uppercase()) " · campaign " (c.name) " · faultline" }
+                style { (PreEscaped(crate::run::CSS)) }
+            }
+            body data-status="loading" {
+                header class=(format!("top v-{}", outcome.as_str())) {
+                    div.verdict #verdict data-verdict=(outcome.as_str()) { (outcome.as_str().to_uppercase()) }
+                    div.what {
+                        h1 { "campaign " (c.name) }
+                        p.facts {
+                            span { (c.runs.len()) " runs" }
+                            span { (thousands(usize::try_from(total_ops).unwrap_or(usize::MAX))) " operations" }
+                            span { (duration(total_ns)) " of runs" }
+                            @if c.skipped > 0 { span.bugs { (c.skipped) " skipped (time budget)" } }
+                            span.muted { "started " (c.started_at) }
+                            span.muted { "exit code " (exit_code(c)) }
+                        }
+                    }
+                    div.counts {
+                        div.count.ok { b { (count(RunOutcome::Valid)) } span { "valid" } }
+                        div.count.fail { b { (count(RunOutcome::Invalid)) } span { "invalid" } }
+                        div.count.info { b { (count(RunOutcome::Unknown)) } span { "unknown" } }
+                        @if count(RunOutcome::HarnessError) > 0 {
+                            div.count.pending { b { (count(RunOutcome::HarnessError)) } span { "errors" } }
+                        }
+                    }
+                }
+                main {
+                    (comparison_section(&changes, earlier.first().copied()))
+                    (groups_section(c, &groups))
+                    (trend_section(&points))
+                    (runs_section(c))
+                }
+                footer { "faultline campaign index · " (c.name) " · " (c.started_at) }
+                pre #js-errors hidden {}
+                script { (PreEscaped(JS)) }
+            }
+        }
+    };
+    page.into_string()
+}
+
+fn comparison_section(changes: &[FingerprintChange], previous: Option<&CampaignSummary>) -> Markup {
+    let n = |ch: Change| changes.iter().filter(|c| c.change == ch).count();
+    html! {
+        section #comparison {
+            h2 { "Since the previous campaign" }
+            @match previous {
+                None => p.empty { "This is the first campaign of this name: every failure below is new." },
+                Some(p) => p.hint { "Compared with the campaign of " (p.started_at) " (" (p.runs.len()) " runs)." },
+            }
+            div.chips {
+                @for ch in [Change::New, Change::StillFailing, Change::Flaky, Change::Fixed, Change::NotRerun] {
+                    span class=(format!("chip ch-{}", ch.as_str().replace(' ', "-"))) { b { (n(ch)) } " " (ch.as_str()) }
+                }
+            }
+            @if !changes.is_empty() {
+                table.changes {
+                    thead { tr { th { "change" } th { "system" } th { "checker" } th { "anomaly" } th { "runs now" } th { "runs before" } th { "history (oldest → now)" } } }
+                    tbody {
+                        @for ch in changes {
+                            tr {
+                                td { span class=(format!("chip ch-{}", ch.change.as_str().replace(' ', "-"))) { (ch.change.as_str()) } }
+                                td { (ch.fingerprint.system) }
+                                td { (ch.fingerprint.checker) }
+                                td { b { (ch.fingerprint.class) } }
+                                td.num { (ch.runs_now) }
+                                td.num { (ch.runs_before) }
+                                td.dots {
+                                    @for h in &ch.history {
+                                        @match h {
+                                            Some(true) => span.dot.d-fail title="found" {},
+                                            Some(false) => span.dot.d-ok title="ran, not found" {},
+                                            None => span.dot.d-none title="not run" {},
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn groups_section(c: &CampaignSummary, groups: &[FailureGroup]) -> Markup {
+    html! {
+        section #failures {
+            h2 { "Failures by fingerprint" }
+            @if groups.is_empty() {
+                p.empty { "No run found a violation." }
+            } @else {
+                table.groups {
+                    thead { tr { th { "system" } th { "checker" } th { "anomaly" } th { "runs" } th { "reports" } } }
+                    tbody {
+                        @for g in groups {
+                            tr {
+                                td { (g.fingerprint.system) }
+                                td { (g.fingerprint.checker) }
+                                td { span.badge.v-invalid { (g.fingerprint.class) } }
+                                td.num { (g.runs.len()) }
+                                td {
+                                    @for &i in g.runs.iter().take(12) {
+                                        @let r = &c.runs[i];
+                                        a.runlink href=(r.report) title=(format!("{} seed {}", r.test_name, r.seed)) { "seed " (r.seed) }
+                                        " "
+                                    }
+                                    @if g.runs.len() > 12 { span.muted { "and " (g.runs.len() - 12) " more" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn trend_section(points: &[TrendPoint]) -> Markup {
+    let max = points.iter().map(|p| p.runs).max().unwrap_or(1).max(1) as f64;
+    let bar_w = 28.0;
+    let gap = 10.0;
+    let h = 120.0;
+    let w = (bar_w + gap) * points.len() as f64 + gap;
+    html! {
+        section #trend {
+            h2 { "Trend" }
+            p.hint { "Runs per campaign by verdict, oldest on the left; the last bar is this campaign." }
+            svg.trend xmlns="http://www.w3.org/2000/svg" width=(w) height=(h + 20.0) viewBox=(format!("0 0 {w} {}", h + 20.0)) {
+                @for (i, p) in points.iter().enumerate() {
+                    @let x = gap + i as f64 * (bar_w + gap);
+                    @let segs = [(p.valid, "t-ok"), (p.unknown, "t-info"), (p.errors, "t-err"), (p.invalid, "t-fail")];
+                    @let mut y = h;
+                    g {
+                        title { (p.started_at) ": " (p.valid) " valid, " (p.invalid) " invalid, " (p.unknown) " unknown, " (p.errors) " errors" }
+                        @for (n, class) in segs {
+                            @let sh = n as f64 / max * (h - 10.0);
+                            @let top = { y -= sh; y };
+                            @if n > 0 { rect class=(class) x=(x) y=(top) width=(bar_w) height=(sh) {} }
+                        }
+                        text.trend-label x=(x + bar_w / 2.0) y=(h + 14.0) text-anchor="middle" { (p.fingerprints) }
+                    }
+                }
+            }
+            table.trend-table {
+                thead { tr { th { "campaign" } th { "runs" } th { "valid" } th { "invalid" } th { "unknown" } th { "errors" } th { "fingerprints" } } }
+                tbody {
+                    @for p in points.iter().rev() {
+                        tr {
+                            td { @if p.link.is_empty() { b { (p.started_at) " (this one)" } } @else { a href=(p.link) { (p.started_at) } } }
+                            td.num { (p.runs) } td.num { (p.valid) } td.num { (p.invalid) } td.num { (p.unknown) } td.num { (p.errors) } td.num { (p.fingerprints) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn runs_section(c: &CampaignSummary) -> Markup {
+    html! {
+        section #runs {
+            h2 { "Runs" }
+            p.hint { "Click a column to sort." }
+            table.runs.sortable {
+                thead {
+                    tr {
+                        th { "#" } th { "verdict" } th { "anomaly" } th { "system" } th { "workload" } th { "nemeses" }
+                        th { "nodes" } th { "bugs" } th { "seed" } th { "duration" } th { "ops" } th { "report" }
+                    }
+                }
+                tbody {
+                    @for (i, r) in c.runs.iter().enumerate() {
+                        tr class=(format!("r-{}", r.outcome.as_str())) {
+                            td.num data-sort=(i) { (i + 1) }
+                            td data-sort=(r.outcome.as_str()) { span class=(format!("badge v-{}", r.outcome.as_str())) { (r.outcome.as_str()) } }
+                            td {
+                                (r.anomalies.iter().map(|a| a.class.as_str()).collect::<Vec<_>>().join(", "))
+                                @if let Some(e) = &r.error { span.muted { (e) } }
+                            }
+                            td { (r.system) } td { (r.workload) } td { (r.nemeses.join(", ")) }
+                            td.num { (r.nodes) } td { (r.bugs.join(", ")) } td.num { (r.seed) }
+                            td.num data-sort=(r.duration_ns) { (duration(r.duration_ns)) }
+                            td.num data-sort=(r.ops) { (thousands(usize::try_from(r.ops).unwrap_or(usize::MAX))) }
+                            td { @if r.report.is_empty() { "—" } @else { a href=(r.report) { "report" } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! The data embedded in a run report, in compact columns.
+//!
+//! A 100,000-operation run must stay a file a browser opens at once, so operations are not objects
+//! with long keys (Porcupine's visualizer wrote gigabytes that way) but parallel arrays of small
+//! integers: process row, invocation time as a delta from the previous operation, duration, outcome,
+//! and indices into tables of distinct functions, keys, nodes and value texts. Times are microseconds
+//! since the run started, which is finer than anything a person can see on a plot and keeps numbers
+//! short. The page's script decodes the columns into typed arrays and draws on `<canvas>`.
+//!
+//! Everything in this module is pure and deterministic (tables are in first-seen order, operations
+//! sorted by invocation time with the history order breaking ties), so golden tests can snapshot it.
+
+use crate::model::{RunReport, StatusSample};
+use checker::history::{Event, EventType, Process};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Longest value text kept per operation; longer values (list-append reads of long lists) are cut
+/// with a note of the full length, so the file does not grow with the square of the run length.
+pub const MAX_VALUE_CHARS: usize = 80;
+
+/// Everything the page's script draws.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct PageData {
+    /// The end of the time axis, µs: the run's duration or the last event, whichever is later.
+    pub end: u64,
+    pub ops: OpColumns,
+    pub faults: Vec<FaultPeriod>,
+    pub cluster: ClusterData,
+    /// Op indices (into `ops`) of the operations that appear in counterexamples, outlined on the
+    /// timeline.
+    pub marks: Vec<u32>,
+    /// µs of the first violation (see [`crate::Results::first_violation_time`]), drawn as a red line.
+    pub violation: Option<u64>,
+}
+
+/// Outcome codes of [`OpColumns::o`].
+pub const OK: u8 = 0;
+pub const FAIL: u8 = 1;
+pub const INFO: u8 = 2;
+/// Invoked and never completed (the history ends first).
+pub const PENDING: u8 = 3;
+
+/// Client operations, one entry per operation in every column, sorted by invocation time.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct OpColumns {
+    /// Row labels: the client processes in numeric order.
+    pub procs: Vec<u64>,
+    /// Distinct function names.
+    pub fs: Vec<String>,
+    /// Distinct keys.
+    pub keys: Vec<String>,
+    /// Distinct node names.
+    pub nodes: Vec<String>,
+    /// Distinct value and error texts.
+    pub strs: Vec<String>,
+    /// Row (index into `procs`).
+    pub p: Vec<u32>,
+    /// Invocation time, µs, as a delta from the previous operation's invocation.
+    pub t: Vec<u64>,
+    /// Duration, µs; -1 when the operation never completed.
+    pub d: Vec<i64>,
+    /// Outcome: 0 ok, 1 fail, 2 info, 3 pending.
+    pub o: Vec<u8>,
+    /// Index into `fs`.
+    pub f: Vec<u32>,
+    /// Index into `keys`, -1 when the operation has no key.
+    pub k: Vec<i32>,
+    /// Index into `nodes`, -1 when unknown.
+    pub n: Vec<i32>,
+    /// Index into `strs` of the invocation's value, -1 for null.
+    pub vi: Vec<i32>,
+    /// Index into `strs` of the completion's value, -1 for null.
+    pub vo: Vec<i32>,
+    /// Index into `strs` of the completion's error, -1 for none.
+    pub e: Vec<i32>,
+}
+
+/// A fault drawn as a shaded band across the time plots.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FaultPeriod {
+    /// Family: `partition`, `kill`, `pause`, `loss`, `delay`, or the nemesis function's own name.
+    pub kind: String,
+    /// What was done, e.g. `partition n1 | n2 n3`.
+    pub label: String,
+    /// µs since the run started.
+    pub start: u64,
+    /// µs; equal to `start` for an instantaneous event; the end of the run when never healed.
+    pub end: u64,
+    /// Whether a matching heal was seen (false: the fault lasted until the end of the history).
+    pub healed: bool,
+}
+
+/// Cluster state from `/status` polls, compressed to segments of unchanged role, term and leader.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct ClusterData {
+    /// Node names, one row each.
+    pub nodes: Vec<String>,
+    /// Role names; `down` is always index 0 (a failed poll).
+    pub roles: Vec<String>,
+    /// Segments `[node row, start µs, end µs, role index, term, leader id (-1 none), first commit,
+    /// last commit]`.
+    pub segs: Vec<[i64; 8]>,
+}
+
+/// Nanoseconds to the report's microseconds.
+fn us(ns: u64) -> u64 {
+    ns / 1_000
+}
+
+/// Builds every embedded array from a run.
+pub fn page_data(run: &RunReport) -> PageData {
+    let last_event = run.history.iter().map(|e| e.time).max().unwrap_or(0);
+    let last_status = run.status.iter().map(|s| s.time).max().unwrap_or(0);
+    let end_ns = run.meta.duration_ns.max(last_event).max(last_status);
+    let end = us(end_ns).max(1);
+    let pairs = pair_ops(&run.history);
+    let marks = marked_ops(run, &pairs);
+    PageData {
+        end,
+        ops: op_columns(&pairs),
+        faults: fault_periods(&run.history, end_ns),
+        cluster: cluster_data(&run.meta.nodes, &run.status, end_ns),
+        marks,
+        violation: run.results.first_violation_time().map(us),
+    }
+}
+
+/// A client operation: its invocation and, when seen, its completion.
+#[derive(Debug)]
+pub struct OpPair<'a> {
+    pub invoke: &'a Event,
+    pub completion: Option<&'a Event>,
+}
+
+/// Pairs each client invocation with the next completion of the same process, and returns the
+/// operations sorted by invocation time (stable, so history order breaks ties). A completion with no
+/// open invocation is not drawable and is skipped; a second invocation on a process with one still
+/// open closes the first as pending (the checker reports such histories as malformed).
+pub fn pair_ops(history: &[Event]) -> Vec<OpPair<'_>> {
+    let mut open: HashMap<u64, usize> = HashMap::new();
+    let mut ops: Vec<OpPair<'_>> = Vec::new();
+    for ev in history {
+        let Process::Client(p) = ev.process else { continue };
+        match ev.kind {
+            EventType::Invoke => {
+                open.insert(p, ops.len());
+                ops.push(OpPair { invoke: ev, completion: None });
+            }
+            EventType::Ok | EventType::Fail | EventType::Info => {
+                if let Some(i) = open.remove(&p) {
+                    ops[i].completion = Some(ev);
+                }
+            }
+        }
+    }
+    ops.sort_by_key(|op| op.invoke.time);
+    ops
+}
+
+/// Interns strings into a table, remembering first-seen order.
+#[derive(Default)]
+struct Interner {
+    index: HashMap<String, u32>,
+    table: Vec<String>,
+}
+
+impl Interner {
+    fn get(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.table.len()).expect("fewer than 2^32 distinct strings in one report");
+        self.index.insert(s.to_owned(), i);
+        self.table.push(s.to_owned());
+        i
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> i32 {
+        match s {
+            None => -1,
+            Some(s) => i32::try_from(self.get(s)).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// A value as a person reads it: strings bare, null as nothing, everything else compact JSON, cut at
+/// [`MAX_VALUE_CHARS`] with the full size noted.
+pub fn value_text(v: &serde_json::Value) -> Option<String> {
+    let text = match v {
+        serde_json::Value::Null => return None,
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() <= MAX_VALUE_CHARS {
+        return Some(text);
+    }
+    let cut: String = text.chars().take(MAX_VALUE_CHARS).collect();
+    let size = match v {
+        serde_json::Value::Array(items) => format!("{} items", items.len()),
+        _ => format!("{} chars", text.chars().count()),
+    };
+    Some(format!("{cut}… ({size})"))
+}
+
+fn op_columns(pairs: &[OpPair<'_>]) -> OpColumns {
+    let mut procs: Vec<u64> = pairs
+        .iter()
+        .filter_map(|op| match op.invoke.process {
+            Process::Client(p) => Some(p),
+            Process::Nemesis(_) => None,
+        })
+        .collect();
+    procs.sort_unstable();
+    procs.dedup();
+    let row: HashMap<u64, u32> = procs
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| (p, u32::try_from(i).expect("fewer than 2^32 processes")))
+        .collect();
+
+    let mut fs = Interner::default();
+    let mut keys = Interner::default();
+    let mut nodes = Interner::default();
+    let mut strs = Interner::default();
+    let mut c = OpColumns { procs: procs.clone(), ..OpColumns::default() };
+    let mut prev = 0u64;
+    for op in pairs {
+        let Process::Client(p) = op.invoke.process else { continue };
+        let start = us(op.invoke.time);
+        c.p.push(row[&p]);
+        c.t.push(start.saturating_sub(prev));
+        prev = start;
+        let (outcome, duration) = match op.completion {
+            None => (PENDING, -1),
+            Some(done) => {
+                let code = match done.kind {
+                    EventType::Ok => OK,
+                    EventType::Fail => FAIL,
+                    _ => INFO,
+                };
+                let d = us(done.time).saturating_sub(start);
+                (code, i64::try_from(d).unwrap_or(i64::MAX))
+            }
+        };
+        c.o.push(outcome);
+        c.d.push(duration);
+        c.f.push(fs.get(&op.invoke.f));
+        c.k.push(keys.opt(op.invoke.key.as_deref()));
+        let node = op.invoke.node.as_deref().or(op.completion.and_then(|d| d.node.as_deref()));
+        c.n.push(nodes.opt(node));
+        c.vi.push(strs.opt(value_text(&op.invoke.value).as_deref()));
+        c.vo.push(strs.opt(op.completion.and_then(|d| value_text(&d.value)).as_deref()));
+        c.e.push(strs.opt(op.completion.and_then(|d| d.error.as_deref())));
+    }
+    c.fs = fs.table;
+    c.keys = keys.table;
+    c.nodes = nodes.table;
+    c.strs = strs.table;
+    c
+}
+
+/// Operations named by counterexamples, found in the full history by process and invocation time.
+fn marked_ops(run: &RunReport, pairs: &[OpPair<'_>]) -> Vec<u32> {
+    let mut by_start: HashMap<(u64, u64), u32> = HashMap::new();
+    let mut i = 0u32;
+    for op in pairs {
+        if let Process::Client(p) = op.invoke.process {
+            by_start.insert((p, op.invoke.time), i);
+            i += 1;
+        }
+    }
+    let mut marks: Vec<u32> = run
+        .results
+        .counterexamples
+        .iter()
+        .flat_map(|c| c.ops.iter())
+        .filter_map(|op| by_start.get(&(op.process, op.start)).copied())
+        .collect();
+    marks.sort_unstable();
+    marks.dedup();
+    marks
+}
+
+/// The family a nemesis function belongs to, and whether it ends faults of that family rather than
+/// starting one. The vocabulary is Jepsen's plus ours: `start-partition`/`stop-partition`,
+/// `partition`/`heal`, `kill`/`restart` (or `start`), `pause`/`resume`, `loss`, `delay`; `heal-all`,
+/// `recover` and a bare `stop` end everything open.
+fn classify(f: &str) -> (String, Role) {
+    let f = f.to_ascii_lowercase();
+    let ends_all = matches!(f.as_str(), "stop" | "heal-all" | "recover" | "heal-everything" | "reset");
+    if ends_all {
+        return ("*".to_owned(), Role::End);
+    }
+    if f == "heal" {
+        return ("net".to_owned(), Role::End);
+    }
+    for prefix in ["stop-", "heal-", "end-", "undo-"] {
+        if let Some(rest) = f.strip_prefix(prefix) {
+            return (family(rest), Role::End);
+        }
+    }
+    match f.as_str() {
+        "restart" | "start-node" | "start-process" | "revive" => return ("kill".to_owned(), Role::End),
+        "resume" | "cont" | "continue" | "unpause" => return ("pause".to_owned(), Role::End),
+        "start" => return ("kill".to_owned(), Role::EndOrStart),
+        _ => {}
+    }
+    let rest = f.strip_prefix("start-").unwrap_or(&f);
+    (family(rest), Role::Start)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Role {
+    Start,
+    End,
+    /// Jepsen's `start`: restarts killed nodes when a kill is open, else begins the classic nemesis.
+    EndOrStart,
+}
+
+fn family(f: &str) -> String {
+    let has = |words: &[&str]| words.iter().any(|w| f.contains(w));
+    if has(&["partition", "isolate", "cut", "split", "ring", "bridge", "one-way", "halves"]) {
+        "partition".to_owned()
+    } else if has(&["kill", "crash"]) {
+        "kill".to_owned()
+    } else if has(&["pause", "sigstop", "freeze"]) {
+        "pause".to_owned()
+    } else if has(&["loss", "drop"]) {
+        "loss".to_owned()
+    } else if has(&["delay", "latency", "slow"]) {
+        "delay".to_owned()
+    } else {
+        f.to_owned()
+    }
+}
+
+/// Whether a heal of `ender` family closes an open fault of `open` family.
+fn closes(ender: &str, open: &str) -> bool {
+    ender == "*" || ender == open || (ender == "net" && matches!(open, "partition" | "loss" | "delay"))
+}
+
+/// A short text of what a nemesis event did.
+fn fault_label(f: &str, value: &serde_json::Value) -> String {
+    let detail = match value {
+        serde_json::Value::Object(map) if map.len() == 1 => {
+            map.values().next().and_then(|v| short_list(v)).unwrap_or_else(|| value.to_string())
+        }
+        other => short_list(other).or_else(|| value_text(other)).unwrap_or_default(),
+    };
+    let label = if detail.is_empty() { f.to_owned() } else { format!("{f} {detail}") };
+    label.chars().take(MAX_VALUE_CHARS).collect()
+}
+
+/// `["n1","n2"]` as `n1 n2`; nested lists (partition halves) as `n1 | n2 n3`.
+fn short_list(v: &serde_json::Value) -> Option<String> {
+    let items = v.as_array()?;
+    let parts: Option<Vec<String>> = items
+        .iter()
+        .map(|item| match item {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Array(inner) => {
+                let names: Option<Vec<String>> =
+                    inner.iter().map(|x| x.as_str().map(str::to_owned)).collect();
+                names.map(|n| format!("[{}]", n.join(" ")))
+            }
+            _ => None,
+        })
+        .collect();
+    let parts = parts?;
+    if parts.iter().all(|p| p.starts_with('[')) {
+        let halves: Vec<String> = parts.iter().map(|p| p.trim_matches(['[', ']']).to_owned()).collect();
+        return Some(halves.join(" | "));
+    }
+    Some(parts.join(" "))
+}
+
+/// Turns nemesis events into shaded periods. A nemesis action recorded as an invocation and a
+/// completion counts from the invocation; an action recorded as a single event counts from it. The
+/// completion's value (what was actually done) labels the band when present. A heal closes every open
+/// fault of its family at the heal's completion; faults never healed last until `end_ns`; nemesis
+/// events that neither start nor end a known family (a leader transfer, say) are drawn as instants.
+pub fn fault_periods(history: &[Event], end_ns: u64) -> Vec<FaultPeriod> {
+    // Fold invoke/completion pairs of the nemesis into actions: (start, end, f, value).
+    let mut actions: Vec<(u64, u64, &str, &serde_json::Value)> = Vec::new();
+    let mut pending: Option<&Event> = None;
+    for ev in history.iter().filter(|e| e.process == Process::NEMESIS) {
+        match (ev.kind, pending) {
+            (EventType::Invoke, Some(prev)) => {
+                actions.push((prev.time, prev.time, &prev.f, &prev.value));
+                pending = Some(ev);
+            }
+            (EventType::Invoke, None) => pending = Some(ev),
+            (_, Some(inv)) if inv.f == ev.f => {
+                let value = if ev.value.is_null() { &inv.value } else { &ev.value };
+                actions.push((inv.time, ev.time, &ev.f, value));
+                pending = None;
+            }
+            (_, Some(inv)) => {
+                actions.push((inv.time, inv.time, &inv.f, &inv.value));
+                actions.push((ev.time, ev.time, &ev.f, &ev.value));
+                pending = None;
+            }
+            (_, None) => actions.push((ev.time, ev.time, &ev.f, &ev.value)),
+        }
+    }
+    if let Some(inv) = pending {
+        actions.push((inv.time, inv.time, &inv.f, &inv.value));
+    }
+
+    let mut out: Vec<FaultPeriod> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for (start, done, f, value) in actions {
+        let (fam, role) = classify(f);
+        let is_end = match role {
+            Role::End => true,
+            Role::Start => false,
+            Role::EndOrStart => open.iter().any(|&i| out[i].kind == "kill"),
+        };
+        if is_end {
+            let before = open.len();
+            open.retain(|&i| {
+                if closes(&fam, &out[i].kind) {
+                    out[i].end = us(done).max(out[i].start);
+                    out[i].healed = true;
+                    false
+                } else {
+                    true
+                }
+            });
+            if open.len() == before {
+                // A heal with nothing open (the final "heal everything" phase): show it as an instant.
+                out.push(FaultPeriod {
+                    kind: "heal".to_owned(),
+                    label: fault_label(f, value),
+                    start: us(start),
+                    end: us(start),
+                    healed: true,
+                });
+            }
+            continue;
+        }
+        let kind = if role == Role::EndOrStart { "fault".to_owned() } else { fam };
+        open.push(out.len());
+        out.push(FaultPeriod {
+            kind,
+            label: fault_label(f, value),
+            start: us(start),
+            end: us(end_ns),
+            healed: false,
+        });
+    }
+    out
+}
+
+/// Compresses status polls into per-node segments. A segment lasts from its first sample to the next
+/// sample of that node that differs (or, for the last one, to that node's last poll), so a gap
+/// between polls is drawn as the state last seen. Polls of nodes not in `nodes` get their own rows.
+pub fn cluster_data(nodes: &[String], samples: &[StatusSample], end_ns: u64) -> ClusterData {
+    let mut names: Vec<String> = nodes.to_vec();
+    let mut by_node: BTreeMap<usize, Vec<&StatusSample>> = BTreeMap::new();
+    for s in samples {
+        let row = match names.iter().position(|n| *n == s.node) {
+            Some(r) => r,
+            None => {
+                names.push(s.node.clone());
+                names.len() - 1
+            }
+        };
+        by_node.entry(row).or_default().push(s);
+    }
+    let mut roles = Interner::default();
+    roles.get("down");
+    let mut segs: Vec<[i64; 8]> = Vec::new();
+    let to_i = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    for (row, mut list) in by_node {
+        list.sort_by_key(|s| s.time);
+        let mut cur: Option<[i64; 8]> = None;
+        let last_time = list.last().map_or(end_ns, |s| s.time);
+        for s in &list {
+            let (role, term, leader, commit) = match &s.status {
+                Some(st) => (roles.get(&st.role), to_i(st.term), st.leader.map_or(-1, to_i), to_i(st.commit)),
+                None => (0, -1, -1, -1),
+            };
+            let t = to_i(us(s.time));
+            match cur.as_mut() {
+                Some(seg) if seg[3] == i64::from(role) && seg[4] == term && seg[5] == leader => {
+                    seg[2] = t;
+                    seg[7] = commit;
+                }
+                _ => {
+                    if let Some(mut seg) = cur.take() {
+                        seg[2] = t;
+                        segs.push(seg);
+                    }
+                    let row = i64::try_from(row).expect("fewer than 2^63 nodes");
+                    cur = Some([row, t, t, i64::from(role), term, leader, commit, commit]);
+                }
+            }
+        }
+        if let Some(mut seg) = cur {
+            seg[2] = to_i(us(last_time));
+            segs.push(seg);
+        }
+    }
+    ClusterData { nodes: names, roles: roles.table, segs }
+}
+
+/// The embedded JSON, safe inside a `<script>` element: every `<` becomes `\u003c` (it can only
+/// occur inside JSON strings, where the escape means the same), so no `</script>` can end the element.
+pub fn script_json<T: Serialize>(value: &T) -> String {
+    let json = serde_json::to_string(value)
+        .expect("report data serializes: plain structs, no maps with non-string keys");
+    json.replace('<', "\\u003c")
+}

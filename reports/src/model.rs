@@ -1,0 +1,105 @@
+//! What a run report is drawn from: the input types of [`crate::render_run`].
+//!
+//! Everything here derives `Serialize` and `Deserialize` so the harness can build a [`RunReport`] from
+//! the files of a run directory (`test.json`, `history.jsonl`, `status.jsonl`, `results.json`, node
+//! logs) and so tests can keep fixtures as JSON. The crate itself never touches the file system: the
+//! harness reads, this crate draws.
+
+use checker::history::Event;
+use serde::{Deserialize, Serialize};
+
+/// Everything one run report shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunReport {
+    /// What was tested and how to run it again.
+    pub meta: RunMeta,
+    /// The recorded history, in the order it was observed (`history.jsonl`, client and nemesis events).
+    pub history: Vec<Event>,
+    /// `/status` polls of every node during the run (`status.jsonl`), in any order.
+    #[serde(default)]
+    pub status: Vec<StatusSample>,
+    /// Excerpts of node logs (see [`crate::logs::excerpt`] to cut them), shown near the first violation.
+    #[serde(default)]
+    pub logs: Vec<LogExcerpt>,
+    /// The checkers' verdicts and explanations.
+    #[serde(default)]
+    pub results: crate::results::Results,
+}
+
+/// What was tested: the header of the report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// The test's name (the store directory name), e.g. `raft-register`.
+    pub test_name: String,
+    /// The system under test, e.g. `raft-node` or `etcd`.
+    pub system: String,
+    /// Node names in order, e.g. `["n1", "n2", "n3"]`.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// The workload, e.g. `register` or `append`.
+    pub workload: String,
+    /// The nemeses of the fault schedule, e.g. `["partition", "kill"]`; empty for a run without faults.
+    #[serde(default)]
+    pub nemeses: Vec<String>,
+    /// How long the run took, in nanoseconds (the time axis spans at least this long).
+    #[serde(default)]
+    pub duration_ns: u64,
+    /// The run's seed.
+    pub seed: u64,
+    /// The exact shell command that reproduces the run, shown with a copy button.
+    pub reproduce: String,
+    /// When the run started, as the harness formats it (RFC 3339 recommended); shown verbatim.
+    #[serde(default)]
+    pub started_at: String,
+    /// Planted bugs the nodes ran with (`--bug` flags), shown in the header; usually empty.
+    #[serde(default)]
+    pub bugs: Vec<String>,
+    /// Client processes running at once, when known (0 = unknown).
+    #[serde(default)]
+    pub concurrency: u32,
+}
+
+/// One `/status` poll of one node: a line of `status.jsonl`.
+///
+/// `status` is absent (or null) when the poll failed; `error` then says why (node killed, paused, not
+/// reachable), and the report draws that node as down for the time until its next good sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusSample {
+    /// Nanoseconds since the start of the run, on the history's clock.
+    pub time: u64,
+    /// The node polled, e.g. `n1`.
+    pub node: String,
+    #[serde(default)]
+    pub status: Option<NodeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The part of raft-node's `GET /status` body the report draws; unknown fields are ignored, so other
+/// systems can send what they have.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// `leader`, `follower`, `candidate`, `pre_candidate` or anything else (drawn as "other").
+    pub role: String,
+    pub term: u64,
+    /// The node id of the leader this node believes in.
+    #[serde(default)]
+    pub leader: Option<u64>,
+    #[serde(default)]
+    pub commit: u64,
+}
+
+/// A few lines of one node's log, with where the whole file is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogExcerpt {
+    /// The node, e.g. `n3`.
+    pub node: String,
+    /// Path of the full log relative to the report file, e.g. `nodes/n3/stderr.log`; used as a link.
+    pub path: String,
+    /// 1-based line number of the first line in `lines`.
+    pub first_line: u64,
+    pub lines: Vec<String>,
+    /// Why these lines were picked, e.g. `around 12.301 s, the first violation`.
+    #[serde(default)]
+    pub note: String,
+}

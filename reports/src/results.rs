@@ -1,0 +1,168 @@
+//! The report's view of the checker results: verdicts per check, minimal counterexamples, durability
+//! findings.
+//!
+//! These types are what the report draws, kept small and stable so the drawing code does not follow
+//! every change of the checker's internals. [`crate::results::Results::from_checker`] (see
+//! `from_checker.rs`) builds them from the checker's own result types; tests and fixtures build them
+//! directly.
+
+use checker::history::EventType;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A verdict: valid, invalid, or unknown (a check ran out of its budget or could not run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    #[default]
+    Valid,
+    Unknown,
+    Invalid,
+}
+
+impl Verdict {
+    /// The worse of two verdicts: invalid beats unknown beats valid.
+    pub fn merge(self, other: Verdict) -> Verdict {
+        self.max(other)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Unknown => "unknown",
+            Verdict::Invalid => "invalid",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// All results of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// One line per check that ran (linearizability, durability, log agreement, panic scan, ...).
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    /// A minimal counterexample per invalid key.
+    #[serde(default)]
+    pub counterexamples: Vec<Counterexample>,
+    /// Lost, phantom, duplicated or divergent writes.
+    #[serde(default)]
+    pub durability: Vec<DurabilityFinding>,
+}
+
+impl Results {
+    /// The run's verdict: the merge of every check's verdict (valid when nothing ran).
+    pub fn verdict(&self) -> Verdict {
+        self.checks.iter().fold(Verdict::Valid, |v, c| v.merge(c.verdict))
+    }
+
+    /// The earliest time, in ns since the run started, at which a violation shows: the invocation
+    /// of the first op that could not be linearized, or the acknowledgement of the first lost write.
+    /// The report centres node log excerpts on it.
+    pub fn first_violation_time(&self) -> Option<u64> {
+        let cex = self.counterexamples.iter().filter_map(|c| {
+            let culprit = c.culprit.and_then(|i| c.ops.get(i))?;
+            Some(culprit.start)
+        });
+        let dur = self.durability.iter().filter_map(|d| d.ack_time);
+        cex.chain(dur).min()
+    }
+}
+
+/// The outcome of one check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// The check's name, e.g. `linearizability`, `durability`, `log-agreement`, `panics`.
+    pub name: String,
+    pub verdict: Verdict,
+    /// One line a person reads: what was checked and what came out (e.g. `40 keys, 2 invalid: k7, k9`).
+    #[serde(default)]
+    pub summary: String,
+    /// The anomaly classes this check found (e.g. `stale-read`, `lost-write`); campaign fingerprints
+    /// are built from them. Empty when valid.
+    #[serde(default)]
+    pub anomalies: Vec<String>,
+}
+
+/// One invalid key's minimal counterexample: a short history that is still not linearizable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Counterexample {
+    /// The key, e.g. `k7`.
+    pub key: String,
+    /// The model it was checked against, e.g. `cas-register`.
+    #[serde(default)]
+    pub model: String,
+    /// The anomaly class, e.g. `stale-read`.
+    #[serde(default)]
+    pub anomaly: String,
+    /// The operations of the shrunk history.
+    pub ops: Vec<CexOp>,
+    /// Indices into `ops`, in the order of the longest linearization the search found.
+    #[serde(default)]
+    pub linearization: Vec<usize>,
+    /// Index into `ops` of the operation that could not be linearized next.
+    #[serde(default)]
+    pub culprit: Option<usize>,
+    /// The model state the culprit saw (after the linearization), as text, e.g. `15`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// A plain-language account; when empty the report writes one from the data
+    /// (see [`crate::explain::sentence`]).
+    #[serde(default)]
+    pub sentence: String,
+    /// How many operations the key's history had before shrinking (0 = unknown).
+    #[serde(default)]
+    pub original_ops: usize,
+}
+
+/// One operation in a counterexample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CexOp {
+    pub process: u64,
+    /// `read`, `write`, `cas`, `append`, ...
+    pub f: String,
+    /// The invocation's value (what was written, `[from, to]` for cas, null for a read).
+    #[serde(default)]
+    pub input: serde_json::Value,
+    /// The completion's value (what a read returned).
+    #[serde(default)]
+    pub output: serde_json::Value,
+    /// `ok`, `fail` or `info` (an `invoke` means it never completed).
+    pub outcome: EventType,
+    /// Invocation time, ns since the run started.
+    pub start: u64,
+    /// Completion time; `None` when it never completed or ended `info` (may take effect any time later).
+    #[serde(default)]
+    pub end: Option<u64>,
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+/// A durability finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DurabilityFinding {
+    /// `lost` (acknowledged, missing from the final state), `phantom` (read, never written),
+    /// `duplicate` (appended once, present twice) or `divergent` (nodes committed different entries).
+    pub kind: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub value: serde_json::Value,
+    /// When the write was acknowledged (ns since the run started), for lost and duplicated writes.
+    #[serde(default)]
+    pub ack_time: Option<u64>,
+    /// The process that wrote it, when known.
+    #[serde(default)]
+    pub process: Option<u64>,
+    /// The node that acknowledged it, when known.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Free text: what was expected and what was found.
+    #[serde(default)]
+    pub detail: String,
+}
