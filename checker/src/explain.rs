@@ -1,0 +1,269 @@
+//! Explanations of an invalid key: what could be linearized, what could not, and a minimal story.
+//!
+//! Three views, from raw to readable:
+//!
+//! 1. **The longest linearizable prefix** the search found, and the state it leaves.
+//! 2. **The stuck operations**: in that state, the operations that could come next (invoked before the
+//!    earliest completion not yet linearized) and, for each, whether the model rejects it outright or it
+//!    is legal but every continuation from there fails.
+//! 3. **A minimal counterexample**: delta debugging (Zeller's ddmin) on the key's operations. First the
+//!    shortest invalid prefix in invocation order (binary search), then whole processes dropped, then
+//!    chunks of operations of halving size, down to single operations, keeping every removal after which
+//!    the search still finds the history invalid. Each step re-runs the search, so the result is checked,
+//!    not guessed; it is 1-minimal (removing any single operation makes it valid) unless the time budget
+//!    ran out first, which the result says.
+//!
+//! The counterexample is printed as a text timeline: one row per operation, a bar from invocation to
+//! completion on a compressed time axis (only the order of events matters).
+
+use crate::linearizability::Partition;
+use crate::model::Model;
+use crate::ops::{History, Operation};
+use crate::wgl::{self, Budget, SearchOp, SearchResult};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::time::{Duration, Instant};
+
+/// Why an invalid key is invalid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// Ids (in [`History::ops`]) of the longest linearizable prefix, in linearization order.
+    pub longest_prefix: Vec<usize>,
+    /// The last operations of that prefix (up to 8), for display.
+    pub prefix_tail: Vec<Operation>,
+    /// The model state after the prefix.
+    pub state_after_prefix: String,
+    /// The operations that could have come next, none of which leads to a full linearization.
+    pub stuck: Vec<StuckOp>,
+    pub counterexample: Counterexample,
+}
+
+/// An operation that could not be linearized after the longest prefix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StuckOp {
+    pub op: Operation,
+    /// The state it saw (the state after the prefix).
+    pub state: String,
+    /// `true`: the model rejects it in that state; `false`: legal there, but every continuation fails.
+    pub rejected: bool,
+}
+
+/// A small sub-history that is still not linearizable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Counterexample {
+    /// The operations, in invocation order.
+    pub ops: Vec<Operation>,
+    /// Whether every single operation was tried for removal (1-minimal); `false` if time ran out.
+    pub minimal: bool,
+    /// Searches run while shrinking.
+    pub checks: usize,
+    /// The operations drawn as a text timeline.
+    pub timeline: String,
+}
+
+impl Explanation {
+    /// A multi-line human rendering.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "longest linearizable prefix: {} ops, leaving state {}\n",
+            self.longest_prefix.len(),
+            self.state_after_prefix
+        );
+        if !self.prefix_tail.is_empty() {
+            s.push_str("  ending with:\n");
+            for op in &self.prefix_tail {
+                s.push_str(&format!("    p{} {}  (line {})\n", op.process, op.describe(), op.invoke_line));
+            }
+        }
+        s.push_str("could not be linearized next:\n");
+        for st in &self.stuck {
+            let why = if st.rejected { "rejected in state" } else { "legal, but no continuation works, in state" };
+            s.push_str(&format!(
+                "    p{} {}  (line {}): {why} {}\n",
+                st.op.process,
+                st.op.describe(),
+                st.op.invoke_line,
+                st.state
+            ));
+        }
+        s.push_str(&format!(
+            "{} counterexample ({} ops, {} checks):\n",
+            if self.counterexample.minimal { "minimal" } else { "reduced (time ran out before minimal)" },
+            self.counterexample.ops.len(),
+            self.counterexample.checks
+        ));
+        s.push_str(&self.counterexample.timeline);
+        s
+    }
+}
+
+pub(crate) fn explain<M: Model>(
+    history: &History,
+    model: &M,
+    part: &Partition<M>,
+    longest: &[usize],
+    budget: Duration,
+) -> Explanation {
+    // Replay the prefix to find the state it leaves.
+    let mut state = part.init.clone();
+    for &i in longest {
+        state = model.step(&state, &part.ops[i].op).expect("the search only linearizes legal steps");
+    }
+    let in_prefix: BTreeSet<usize> = longest.iter().copied().collect();
+    let earliest_return = (0..part.ops.len())
+        .filter(|i| !in_prefix.contains(i))
+        .filter_map(|i| part.ops[i].ret)
+        .min()
+        .unwrap_or(usize::MAX);
+    let state_text = model.describe(&state, &part.values);
+    let stuck = (0..part.ops.len())
+        .filter(|i| !in_prefix.contains(i) && part.ops[*i].call < earliest_return)
+        .map(|i| StuckOp {
+            op: history.ops[part.op_ids[i]].clone(),
+            state: state_text.clone(),
+            rejected: model.step(&state, &part.ops[i].op).is_none(),
+        })
+        .collect();
+    let tail_start = longest.len().saturating_sub(8);
+    let prefix_tail = longest[tail_start..].iter().map(|&i| history.ops[part.op_ids[i]].clone()).collect();
+    let (kept, minimal, checks) = minimize(model, part, Instant::now() + budget);
+    let ops: Vec<Operation> = kept.iter().map(|&i| history.ops[part.op_ids[i]].clone()).collect();
+    let timeline = timeline(&ops);
+    Explanation {
+        longest_prefix: longest.iter().map(|&i| part.op_ids[i]).collect(),
+        prefix_tail,
+        state_after_prefix: state_text,
+        stuck,
+        counterexample: Counterexample { ops, minimal, checks, timeline },
+    }
+}
+
+/// Whether the sub-history made of `subset` (indices into `part.ops`) is not linearizable; `None` when
+/// the search ran out of time.
+fn invalid<M: Model>(model: &M, part: &Partition<M>, subset: &[usize], deadline: Instant) -> Option<bool> {
+    let ops: Vec<SearchOp<M::Op>> = subset.iter().map(|&i| part.ops[i].clone()).collect();
+    let used = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let budget = Budget { deadline: Some(deadline), memory_limit: None, memory_used: &used, cancel: &cancel };
+    match wgl::search(model, part.init.clone(), &ops, &budget).0 {
+        SearchResult::NotLinearizable { .. } => Some(true),
+        SearchResult::Linearizable { .. } => Some(false),
+        SearchResult::Aborted(_) => None,
+    }
+}
+
+/// Delta debugging; returns the kept indices (in invocation order), whether 1-minimality was reached,
+/// and the number of searches run.
+fn minimize<M: Model>(model: &M, part: &Partition<M>, deadline: Instant) -> (Vec<usize>, bool, usize) {
+    let mut current: Vec<usize> = (0..part.ops.len()).collect();
+    current.sort_by_key(|&i| part.ops[i].call);
+    let mut checks = 0usize;
+    let still_invalid = |subset: &[usize], checks: &mut usize| -> Option<bool> {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        *checks += 1;
+        invalid(model, part, subset, deadline)
+    };
+
+    // 1. Shortest invalid prefix in invocation order: `hi` is always an invalid length, `lo` a valid one.
+    let (mut lo, mut hi) = (0usize, current.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match still_invalid(&current[..mid], &mut checks) {
+            Some(true) => hi = mid,
+            Some(false) => lo = mid,
+            None => return (current[..hi].to_vec(), false, checks),
+        }
+    }
+    current.truncate(hi);
+
+    // 2. Drop whole processes.
+    let procs: BTreeSet<u64> = current.iter().map(|&i| process_of(part, i)).collect();
+    for p in procs {
+        let candidate: Vec<usize> = current.iter().copied().filter(|&i| process_of(part, i) != p).collect();
+        if candidate.len() == current.len() || candidate.is_empty() {
+            continue;
+        }
+        match still_invalid(&candidate, &mut checks) {
+            Some(true) => current = candidate,
+            Some(false) => {}
+            None => return (current, false, checks),
+        }
+    }
+
+    // 3. ddmin: remove chunks of halving size; at size 1, repeat until no single removal works.
+    let mut chunk = (current.len() / 2).max(1);
+    loop {
+        let mut removed_any = false;
+        let mut start = 0;
+        while start < current.len() {
+            let end = (start + chunk).min(current.len());
+            let candidate: Vec<usize> = current[..start].iter().chain(&current[end..]).copied().collect();
+            if candidate.is_empty() {
+                start = end;
+                continue;
+            }
+            match still_invalid(&candidate, &mut checks) {
+                Some(true) => {
+                    current = candidate;
+                    removed_any = true;
+                }
+                Some(false) => start = end,
+                None => return (current, false, checks),
+            }
+        }
+        if chunk > 1 {
+            chunk = (chunk / 2).max(1);
+        } else if !removed_any {
+            return (current, true, checks);
+        }
+    }
+}
+
+fn process_of<M: Model>(part: &Partition<M>, i: usize) -> u64 {
+    part.op_process[i]
+}
+
+/// Draws operations as a timeline: one row per operation, `|` at invocation and completion, `-` in
+/// between, `>` running off the end for an operation that never completed (info or pending).
+pub fn timeline(ops: &[Operation]) -> String {
+    let mut positions: Vec<usize> = Vec::with_capacity(ops.len() * 2);
+    for op in ops {
+        positions.push(op.invoke_index);
+        if let Some(c) = op.complete_index {
+            positions.push(c);
+        }
+    }
+    positions.sort_unstable();
+    positions.dedup();
+    let rank = |p: usize| positions.binary_search(&p).unwrap_or(0);
+    const CELL: usize = 3;
+    let width = positions.len() * CELL + 2;
+    let label_width = ops.iter().map(|o| format!("p{}", o.process).len()).max().unwrap_or(2);
+    let mut out = String::new();
+    for op in ops {
+        let start = rank(op.invoke_index) * CELL;
+        let end = op.complete_index.map_or(width - 1, |c| rank(c) * CELL);
+        let mut row = vec![' '; width];
+        for cell in row.iter_mut().take(end).skip(start) {
+            *cell = '-';
+        }
+        row[start] = '|';
+        if op.complete_index.is_some() {
+            row[end] = '|';
+        } else {
+            row[width - 1] = '>';
+        }
+        let bar: String = row.into_iter().collect();
+        out.push_str(&format!(
+            "{:<label_width$} {} {}  (line {})\n",
+            format!("p{}", op.process),
+            bar,
+            op.describe(),
+            op.invoke_line
+        ));
+    }
+    out
+}

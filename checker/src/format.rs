@@ -1,0 +1,466 @@
+//! Reading histories: our JSON Lines, Jepsen's `history.edn`, and the two Porcupine test-log formats.
+//!
+//! Every reader turns text into [`Event`]s plus the source line of each, then [`History::from_events`]
+//! pairs and validates them. Readers are strict: a line that does not have the expected shape is an
+//! error naming the line and the field, never silently skipped (Porcupine's own parser skips lines its
+//! regular expressions do not match, which can hide a truncated file).
+//!
+//! The formats differ in meaning as well as syntax, which is why the format picks the default
+//! semantics of the model (see [`Format::default_fail`] and [`Format::default_nil_read`]):
+//!
+//! | format | `fail` cas | read of `nil` | time |
+//! |---|---|---|---|
+//! | `jsonl` (ours) | never happened | key absent | `time` field (ns) |
+//! | `jepsen` (`history.edn`) | never happened | constrains nothing (Knossos) | `:time` or position |
+//! | `porcupine-etcd` (`etcd_*.log`) | a real cas that saw another value | key absent | position |
+//! | `porcupine-kv` (`kv/*.txt`) | (none occur) | (none occur) | position |
+
+use crate::history::{Event, EventType, NemesisTag, Process};
+use crate::model::{FailSemantics, NilRead};
+use crate::ops::{History, HistoryError, Problem};
+use clojure_reader::edn::{self, Edn};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+/// A history file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Our native JSON Lines: one [`Event`] object per line.
+    Jsonl,
+    /// Jepsen's `history.edn`: one EDN map per operation event (or one vector of them).
+    Jepsen,
+    /// The Jepsen etcd console logs Porcupine tests with (`INFO  jepsen.util - 3 :ok :read 2`).
+    PorcupineEtcd,
+    /// Porcupine's kv test logs: one EDN map per line with `:key`, functions get/put/append.
+    PorcupineKv,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Jsonl, Format::Jepsen, Format::PorcupineEtcd, Format::PorcupineKv];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Jepsen => "jepsen",
+            Format::PorcupineEtcd => "porcupine-etcd",
+            Format::PorcupineKv => "porcupine-kv",
+        }
+    }
+
+    /// What a `fail` completion means in histories of this format.
+    pub fn default_fail(self) -> FailSemantics {
+        match self {
+            Format::PorcupineEtcd => FailSemantics::ObservedOtherValue,
+            _ => FailSemantics::NeverHappened,
+        }
+    }
+
+    /// What a read returning `nil` means in histories of this format.
+    pub fn default_nil_read(self) -> NilRead {
+        match self {
+            Format::Jepsen => NilRead::ConstrainsNothing,
+            _ => NilRead::Absent,
+        }
+    }
+
+    /// Guesses the format from the first non-blank line: JSON objects are ours, `INFO ... jepsen.util`
+    /// lines are the etcd console logs, EDN maps are Porcupine kv logs when they carry `:key` and no
+    /// `:time`, Jepsen histories otherwise. An empty input is an (empty) JSON Lines history.
+    pub fn guess(text: &str) -> Result<Format, HistoryError> {
+        let Some((n, line)) = text.lines().enumerate().find(|(_, l)| !l.trim().is_empty()) else {
+            return Ok(Format::Jsonl);
+        };
+        let t = line.trim_start();
+        if t.starts_with("{\"") || t.starts_with("{ \"") {
+            Ok(Format::Jsonl)
+        } else if t.starts_with("INFO") && t.contains("jepsen.util") {
+            Ok(Format::PorcupineEtcd)
+        } else if t.starts_with("{:") {
+            if t.contains(":key ") && !t.contains(":time ") {
+                Ok(Format::PorcupineKv)
+            } else {
+                Ok(Format::Jepsen)
+            }
+        } else if t.starts_with('[') || t.starts_with('{') {
+            Ok(Format::Jepsen)
+        } else {
+            Err(HistoryError::new(
+                "<input>",
+                n + 1,
+                None,
+                Problem::UnknownFormat(
+                    "expected JSON Lines, Jepsen EDN or a Porcupine log; name it with --format".into(),
+                ),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
+            format!("unknown format `{s}`; expected one of jsonl, jepsen, porcupine-etcd, porcupine-kv")
+        })
+    }
+}
+
+/// A parsed and validated history with the format it was read as.
+#[derive(Clone, Debug)]
+pub struct ParsedHistory {
+    pub format: Format,
+    pub history: History,
+}
+
+/// Parses `text` (named `source` in messages) as `format`, or as the guessed format when `None`.
+pub fn parse_history(text: &str, format: Option<Format>, source: &str) -> Result<ParsedHistory, HistoryError> {
+    let format = match format {
+        Some(f) => f,
+        None => Format::guess(text).map_err(|mut e| {
+            e.source_name = source.to_string();
+            e
+        })?,
+    };
+    let (events, lines) = parse_events(text, format, source)?;
+    let history = History::from_events(source, &events, Some(&lines))?;
+    Ok(ParsedHistory { format, history })
+}
+
+/// Parses `text` into events and the 1-based source line of each, without pairing them.
+pub fn parse_events(text: &str, format: Format, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
+    match format {
+        Format::Jsonl => parse_jsonl(text, source),
+        Format::Jepsen | Format::PorcupineKv => parse_edn(text, source),
+        Format::PorcupineEtcd => parse_etcd_log(text, source),
+    }
+}
+
+fn bad(source: &str, line: usize, field: &str, expected: &str, found: &Value) -> HistoryError {
+    HistoryError::new(
+        source,
+        line,
+        Some(field),
+        Problem::BadValue { expected: expected.to_string(), found: found.to_string() },
+    )
+}
+
+fn missing(source: &str, line: usize, field: &str, expected: &str) -> HistoryError {
+    HistoryError::new(source, line, Some(field), Problem::Missing { expected: expected.to_string() })
+}
+
+fn parse_kind(s: &str) -> Option<EventType> {
+    match s {
+        "invoke" => Some(EventType::Invoke),
+        "ok" => Some(EventType::Ok),
+        "fail" => Some(EventType::Fail),
+        "info" => Some(EventType::Info),
+        _ => None,
+    }
+}
+
+/// Our JSON Lines. Fields are decoded one by one (rather than through serde's derive) so an error names
+/// the field and what it should have held.
+fn parse_jsonl(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
+    let mut events = Vec::new();
+    let mut lines = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = n + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(raw)
+            .map_err(|e| HistoryError::new(source, line, None, Problem::Syntax(e.to_string())))?;
+        let Value::Object(obj) = &v else {
+            return Err(bad(source, line, "(line)", "a JSON object", &v));
+        };
+        let process = match obj.get("process") {
+            Some(Value::Number(n)) if n.as_u64().is_some() => Process::Client(n.as_u64().unwrap_or(0)),
+            Some(Value::String(s)) if s == "nemesis" => Process::Nemesis(NemesisTag::Nemesis),
+            Some(other) => return Err(bad(source, line, "process", "a non-negative integer or \"nemesis\"", other)),
+            None => return Err(missing(source, line, "process", "a non-negative integer or \"nemesis\"")),
+        };
+        let kind = match obj.get("type") {
+            Some(Value::String(s)) => parse_kind(s)
+                .ok_or_else(|| bad(source, line, "type", "one of invoke, ok, fail, info", &Value::String(s.clone())))?,
+            Some(other) => return Err(bad(source, line, "type", "one of invoke, ok, fail, info", other)),
+            None => return Err(missing(source, line, "type", "one of invoke, ok, fail, info")),
+        };
+        let f = match obj.get("f") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(other) => return Err(bad(source, line, "f", "a function name string", other)),
+            None => return Err(missing(source, line, "f", "a function name string")),
+        };
+        let time = match obj.get("time") {
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or(0),
+            Some(other) => return Err(bad(source, line, "time", "non-negative integer nanoseconds", other)),
+            None => return Err(missing(source, line, "time", "non-negative integer nanoseconds")),
+        };
+        let opt_string = |field: &str| -> Result<Option<String>, HistoryError> {
+            match obj.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(bad(source, line, field, "a string", other)),
+            }
+        };
+        let key = opt_string("key")?;
+        let node = opt_string("node")?;
+        let error = opt_string("error")?;
+        let value = obj.get("value").cloned().unwrap_or(Value::Null);
+        events.push(Event { process, kind, f, key, value, time, node, error });
+        lines.push(line);
+    }
+    Ok((events, lines))
+}
+
+/// Converts EDN to JSON: keywords and symbols become strings without the colon, `nil` null, vectors,
+/// lists and sets arrays, maps objects with their keys rendered as strings.
+pub fn edn_to_json(e: &Edn<'_>) -> Value {
+    match e {
+        Edn::Nil => Value::Null,
+        Edn::Bool(b) => Value::Bool(*b),
+        Edn::Int(i) => Value::from(*i),
+        Edn::Str(s) | Edn::Key(s) | Edn::Symbol(s) => Value::String(s.to_string()),
+        Edn::Char(c) => Value::String(c.to_string()),
+        Edn::Vector(items) | Edn::List(items) => Value::Array(items.iter().map(edn_to_json).collect()),
+        Edn::Set(items) => Value::Array(items.iter().map(edn_to_json).collect()),
+        Edn::Map(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match edn_to_json(k) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, edn_to_json(v))
+                })
+                .collect(),
+        ),
+        Edn::Tagged(_, inner) => edn_to_json(inner),
+        Edn::Rational((a, b)) => serde_json::Number::from_f64(*a as f64 / *b as f64).map_or(Value::Null, Value::Number),
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+/// Jepsen `history.edn` and Porcupine kv logs: a sequence of EDN maps (one per line in practice), or a
+/// single vector of maps. Process `:nemesis` (or any keyword process) is the nemesis.
+fn parse_edn(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
+    let mut events = Vec::new();
+    let mut lines = Vec::new();
+    let mut rest = text;
+    let mut consumed_lines = 1usize;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        consumed_lines += rest[..rest.len() - trimmed.len()].matches('\n').count();
+        rest = trimmed;
+        if rest.is_empty() {
+            break;
+        }
+        let start_line = consumed_lines;
+        let (form, remaining) = edn::read(rest).map_err(|e| {
+            let line = start_line + e.line.unwrap_or(1) - 1;
+            HistoryError::new(source, line, None, Problem::Syntax(format!("{:?}", e.code)))
+        })?;
+        consumed_lines += rest[..rest.len() - remaining.len()].matches('\n').count();
+        rest = remaining;
+        match &form {
+            Edn::Vector(items) | Edn::List(items) => {
+                // A whole history as one vector: report element positions relative to its start line.
+                for (i, item) in items.iter().enumerate() {
+                    let fallback = (events.len() + 1) as u64;
+                    events.push(edn_event(item, start_line + i, source, fallback)?);
+                    lines.push(start_line + i);
+                }
+            }
+            _ => {
+                let fallback = (events.len() + 1) as u64;
+                events.push(edn_event(&form, start_line, source, fallback)?);
+                lines.push(start_line);
+            }
+        }
+    }
+    Ok((events, lines))
+}
+
+fn edn_event(form: &Edn<'_>, line: usize, source: &str, fallback_time: u64) -> Result<Event, HistoryError> {
+    let Edn::Map(_) = form else {
+        return Err(bad(source, line, "(form)", "an EDN map {:process .. :type .. :f ..}", &edn_to_json(form)));
+    };
+    let get = |k: &'static str| form.get(&Edn::Key(k.into()));
+    let process = match get("process") {
+        Some(Edn::Int(p)) if *p >= 0 => Process::Client(*p as u64),
+        Some(Edn::Key(_)) | Some(Edn::Symbol(_)) => Process::Nemesis(NemesisTag::Nemesis),
+        Some(other) => return Err(bad(source, line, ":process", "a non-negative integer or :nemesis", &edn_to_json(other))),
+        None => return Err(missing(source, line, ":process", "a non-negative integer or :nemesis")),
+    };
+    let kind = match get("type") {
+        Some(Edn::Key(k)) => parse_kind(k)
+            .ok_or_else(|| bad(source, line, ":type", "one of :invoke, :ok, :fail, :info", &Value::String(k.to_string())))?,
+        Some(other) => return Err(bad(source, line, ":type", "one of :invoke, :ok, :fail, :info", &edn_to_json(other))),
+        None => return Err(missing(source, line, ":type", "one of :invoke, :ok, :fail, :info")),
+    };
+    let f = match get("f") {
+        Some(Edn::Key(k)) | Some(Edn::Symbol(k)) | Some(Edn::Str(k)) => k.to_string(),
+        Some(other) => return Err(bad(source, line, ":f", "a keyword such as :read", &edn_to_json(other))),
+        None => return Err(missing(source, line, ":f", "a keyword such as :read")),
+    };
+    let time = match get("time") {
+        Some(Edn::Int(t)) if *t >= 0 => *t as u64,
+        Some(other) => return Err(bad(source, line, ":time", "non-negative integer nanoseconds", &edn_to_json(other))),
+        None => fallback_time,
+    };
+    let key = match get("key") {
+        None | Some(Edn::Nil) => None,
+        Some(k) => Some(match edn_to_json(k) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }),
+    };
+    let value = get("value").map(edn_to_json).unwrap_or(Value::Null);
+    let error = get("error").map(|e| match edn_to_json(e) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    });
+    let node = get("node").map(|e| match edn_to_json(e) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    });
+    Ok(Event { process, kind, f, key, value, time, node, error })
+}
+
+/// The Jepsen etcd console logs: `INFO  jepsen.util - PROCESS\t:TYPE\t:F\tVALUE` where VALUE is `nil`,
+/// an integer, `[FROM TO]` or `:timed-out` (an error, not a value). Time is the line position.
+fn parse_etcd_log(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
+    let mut events = Vec::new();
+    let mut lines = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = n + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let Some(body) = raw.trim_start().strip_prefix("INFO").map(str::trim_start) else {
+            return Err(HistoryError::new(source, line, None, Problem::Syntax("expected a line starting with `INFO  jepsen.util -`".into())));
+        };
+        let Some(body) = body.strip_prefix("jepsen.util").map(str::trim_start).and_then(|b| b.strip_prefix('-')) else {
+            return Err(HistoryError::new(source, line, None, Problem::Syntax("expected `jepsen.util -` after INFO".into())));
+        };
+        let mut parts = body.split_whitespace();
+        let process = parts.next().ok_or_else(|| missing(source, line, "process", "an integer"))?;
+        let process: u64 = process
+            .parse()
+            .map_err(|_| bad(source, line, "process", "a non-negative integer", &Value::String(process.into())))?;
+        let kind_s = parts.next().ok_or_else(|| missing(source, line, "type", "one of :invoke, :ok, :fail, :info"))?;
+        let kind = kind_s
+            .strip_prefix(':')
+            .and_then(parse_kind)
+            .ok_or_else(|| bad(source, line, "type", "one of :invoke, :ok, :fail, :info", &Value::String(kind_s.into())))?;
+        let f_s = parts.next().ok_or_else(|| missing(source, line, "f", "one of :read, :write, :cas"))?;
+        let f = f_s
+            .strip_prefix(':')
+            .ok_or_else(|| bad(source, line, "f", "a keyword such as :read", &Value::String(f_s.into())))?
+            .to_string();
+        let rest: Vec<&str> = parts.collect();
+        let rest = rest.join(" ");
+        let (value, error) = parse_etcd_value(&rest)
+            .ok_or_else(|| bad(source, line, "value", "nil, an integer, [from to] or :timed-out", &Value::String(rest.clone())))?;
+        events.push(Event {
+            process: Process::Client(process),
+            kind,
+            f,
+            key: None,
+            value,
+            time: line as u64,
+            node: None,
+            error,
+        });
+        lines.push(line);
+    }
+    Ok((events, lines))
+}
+
+fn parse_etcd_value(s: &str) -> Option<(Value, Option<String>)> {
+    let s = s.trim();
+    if s == "nil" {
+        return Some((Value::Null, None));
+    }
+    if let Some(err) = s.strip_prefix(':') {
+        return Some((Value::Null, Some(err.to_string())));
+    }
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let items: Option<Vec<Value>> = inner.split_whitespace().map(|x| x.parse::<i64>().ok().map(Value::from)).collect();
+        return items.map(|v| (Value::Array(v), None));
+    }
+    s.parse::<i64>().ok().map(|i| (Value::from(i), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Outcome;
+
+    #[test]
+    fn guesses_each_format_from_its_first_line() {
+        assert_eq!(Format::guess(r#"{"process":1,"type":"invoke","f":"read","time":1}"#).unwrap(), Format::Jsonl);
+        assert_eq!(Format::guess("INFO  jepsen.util - 0\t:invoke\t:read\tnil").unwrap(), Format::PorcupineEtcd);
+        assert_eq!(
+            Format::guess(r#"{:process 9, :type :invoke, :f :append, :key "0", :value "x"}"#).unwrap(),
+            Format::PorcupineKv
+        );
+        assert_eq!(Format::guess("{:type :invoke, :f :read, :process 0, :time 12}").unwrap(), Format::Jepsen);
+        assert_eq!(Format::guess("\n\n").unwrap(), Format::Jsonl);
+        assert!(Format::guess("hello").is_err());
+    }
+
+    #[test]
+    fn reads_etcd_console_lines_including_timeouts() {
+        let text = "INFO  jepsen.util - 0\t:invoke\t:cas\t[3 0]\nINFO  jepsen.util - 0\t:fail\t:cas\t[3 0]\n\
+                    INFO  jepsen.util - 1\t:invoke\t:read\tnil\nINFO  jepsen.util - 1\t:fail\t:read\t:timed-out\n";
+        let p = parse_history(text, None, "e.log").unwrap();
+        assert_eq!(p.format, Format::PorcupineEtcd);
+        let ops = &p.history.ops;
+        assert_eq!(ops[0].input, serde_json::json!([3, 0]));
+        assert_eq!(ops[0].outcome, Outcome::Fail);
+        assert_eq!(ops[1].error.as_deref(), Some("timed-out"));
+        assert_eq!(ops[1].complete_line, Some(4));
+    }
+
+    #[test]
+    fn reads_jepsen_edn_with_nemesis_and_vector_form() {
+        let text = "[{:type :invoke, :f :write, :value 3, :process 0, :time 5}\n\
+                    {:type :info, :f :start, :value nil, :process :nemesis, :time 6}\n\
+                    {:type :ok, :f :write, :value 3, :process 0, :time 7}]";
+        let p = parse_history(text, None, "h.edn").unwrap();
+        assert_eq!(p.format, Format::Jepsen);
+        assert_eq!(p.history.ops.len(), 1);
+        assert_eq!(p.history.nemesis.len(), 1);
+        assert_eq!(p.history.ops[0].complete_line, Some(3));
+    }
+
+    #[test]
+    fn jsonl_errors_name_line_and_field() {
+        let text = "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":1}\n\
+                    {\"process\":1,\"type\":\"done\",\"f\":\"read\",\"time\":2}\n";
+        let err = parse_history(text, None, "h.jsonl").unwrap_err();
+        assert_eq!((err.line, err.field.as_deref()), (2, Some("type")));
+        let err = parse_history("{\"process\":-1,\"type\":\"ok\",\"f\":\"read\",\"time\":2}", None, "h").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("process"));
+        let err = parse_history("{\"process\":1,\"type\":\"ok\",\"f\":\"read\"}", None, "h").unwrap_err();
+        assert!(matches!(err.problem, Problem::Missing { .. }), "{err}");
+        let err = parse_history("{\"process\":1,", Some(Format::Jsonl), "h").unwrap_err();
+        assert!(matches!(err.problem, Problem::Syntax(_)));
+    }
+
+    #[test]
+    fn edn_syntax_errors_name_the_line() {
+        let text = "{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}\n{:process 0, :type :ok";
+        let err = parse_history(text, Some(Format::PorcupineKv), "kv.txt").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+    }
+}

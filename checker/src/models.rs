@@ -1,0 +1,636 @@
+//! The models we ship: registers (plain, cas, etcd's), list-append, kv with string append, a set, and a
+//! wrapper that checks a whole multi-key history with a map state instead of partitioning it.
+//!
+//! Each keeps its state cheap to clone and hash: register values are interned ids; growing values
+//! (strings, lists, sets) sit behind an `Arc` next to a hash maintained incrementally on every step, so
+//! hashing a state is one word and cloning one reference count. Equality stays exact (the hash only
+//! short-cuts the comparison), so a hash collision can never turn an illegal step into a legal one.
+
+use crate::model::{FailSemantics, Interner, Model, ModelError, NilRead, mix64};
+use crate::ops::{Operation, Outcome};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+fn scalar(v: &Value) -> bool {
+    matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+}
+
+/// Whether the outcome of `op` says it never happened under `fail` semantics where fails are dropped.
+fn dropped_fail(op: &Operation, fail: FailSemantics) -> bool {
+    op.outcome == Outcome::Fail && fail == FailSemantics::NeverHappened
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Registers
+
+/// A single-value register: `read`/`get`, `write`/`put` and (unless plain) `cas` with `[from, to]`
+/// (`from` may be null: "only if absent"). The state is the interned value, `None` when absent.
+#[derive(Clone, Debug)]
+pub struct Register {
+    pub name: String,
+    pub allow_cas: bool,
+    pub fail: FailSemantics,
+    pub nil_read: NilRead,
+    pub initial: Option<Value>,
+}
+
+/// Whether a cas took effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CasResult {
+    /// Completed ok: the register held `from` and now holds `to`.
+    Applied,
+    /// Failed having seen another value (etcd semantics): the register did not hold `from`.
+    NotApplied,
+    /// Indefinite: applied if the register held `from`, or never happened.
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterOp {
+    /// A read that returned this value (`None`: absent).
+    Read(Option<u32>),
+    Write(u32),
+    Cas { from: Option<u32>, to: u32, result: CasResult },
+}
+
+impl Model for Register {
+    type State = Option<u32>;
+    type Op = RegisterOp;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn init(&self, values: &mut Interner) -> Option<u32> {
+        self.initial.as_ref().filter(|v| !v.is_null()).map(|v| values.intern(v))
+    }
+
+    fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Option<RegisterOp>, ModelError> {
+        match op.f.as_str() {
+            "read" | "get" => {
+                // A read that did not complete ok observed nothing we know of.
+                if op.outcome != Outcome::Ok {
+                    return Ok(None);
+                }
+                match &op.output {
+                    Value::Null => Ok(match self.nil_read {
+                        NilRead::Absent => Some(RegisterOp::Read(None)),
+                        NilRead::ConstrainsNothing => None,
+                    }),
+                    v if scalar(v) => Ok(Some(RegisterOp::Read(Some(values.intern(v))))),
+                    v => Err(ModelError::bad_value(true, "a string or number (or null) read from the register", v)),
+                }
+            }
+            "write" | "put" => {
+                if !scalar(&op.input) {
+                    return Err(ModelError::bad_value(false, "a string or number to write", &op.input));
+                }
+                // A failed write never happened under either semantics: it cannot have seen anything.
+                if op.outcome == Outcome::Fail {
+                    return Ok(None);
+                }
+                Ok(Some(RegisterOp::Write(values.intern(&op.input))))
+            }
+            "cas" if self.allow_cas => {
+                let (from, to) = match &op.input {
+                    Value::Array(a) if a.len() == 2 && (a[0].is_null() || scalar(&a[0])) && scalar(&a[1]) => {
+                        (a[0].clone(), a[1].clone())
+                    }
+                    v => return Err(ModelError::bad_value(false, "[from, to] with scalar values (from may be null)", v)),
+                };
+                if dropped_fail(op, self.fail) {
+                    return Ok(None);
+                }
+                let result = match op.outcome {
+                    Outcome::Ok => CasResult::Applied,
+                    Outcome::Fail => CasResult::NotApplied,
+                    Outcome::Info | Outcome::Pending => CasResult::Unknown,
+                };
+                let from = if from.is_null() { None } else { Some(values.intern(&from)) };
+                Ok(Some(RegisterOp::Cas { from, to: values.intern(&to), result }))
+            }
+            f => Err(ModelError::unknown_function(
+                &self.name,
+                f,
+                if self.allow_cas { "read, write, cas (or get, put)" } else { "read, write (or get, put)" },
+            )),
+        }
+    }
+
+    fn step(&self, state: &Option<u32>, op: &RegisterOp) -> Option<Option<u32>> {
+        match *op {
+            RegisterOp::Read(v) => (*state == v).then_some(*state),
+            RegisterOp::Write(v) => Some(Some(v)),
+            RegisterOp::Cas { from, to, result } => match result {
+                CasResult::Applied => (*state == from).then_some(Some(to)),
+                CasResult::NotApplied => (*state != from).then_some(*state),
+                CasResult::Unknown => Some(if *state == from { Some(to) } else { *state }),
+            },
+        }
+    }
+
+    fn describe(&self, state: &Option<u32>, values: &Interner) -> String {
+        match state {
+            None => "absent".to_string(),
+            Some(v) => values.show(*v),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Strings with append (Porcupine's kv model)
+
+const POLY: u64 = 0x0000_0100_0000_01b3;
+
+fn poly_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |h, b| h.wrapping_mul(POLY).wrapping_add(u64::from(*b) + 1))
+}
+
+fn poly_pow(n: usize) -> u64 {
+    let (mut result, mut base, mut e) = (1u64, POLY, n);
+    while e > 0 {
+        if e & 1 == 1 {
+            result = result.wrapping_mul(base);
+        }
+        base = base.wrapping_mul(base);
+        e >>= 1;
+    }
+    result
+}
+
+/// A string with its polynomial hash, so appending updates the hash without rereading the string.
+#[derive(Clone, Debug)]
+pub struct HashedStr {
+    hash: u64,
+    text: Arc<str>,
+}
+
+impl HashedStr {
+    pub fn new(s: &str) -> HashedStr {
+        HashedStr { hash: poly_hash(s.as_bytes()), text: Arc::from(s) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn append(&self, suffix: &Suffix) -> HashedStr {
+        let mut s = String::with_capacity(self.text.len() + suffix.text.text.len());
+        s.push_str(&self.text);
+        s.push_str(&suffix.text.text);
+        HashedStr { hash: self.hash.wrapping_mul(suffix.pow).wrapping_add(suffix.text.hash), text: Arc::from(s) }
+    }
+}
+
+impl PartialEq for HashedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+impl Eq for HashedStr {}
+impl Hash for HashedStr {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+/// An appended string with `POLY^len`, precomputed once per operation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Suffix {
+    text: HashedStr,
+    pow: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvOp {
+    Get(HashedStr),
+    Put(HashedStr),
+    Append(Suffix),
+}
+
+/// Porcupine's kv model for one key: `get` returns the string, `put` replaces it, `append` concatenates.
+/// The initial value is the empty string (absent keys read as `""`).
+#[derive(Clone, Debug)]
+pub struct KvAppend {
+    pub fail: FailSemantics,
+    pub nil_read: NilRead,
+    pub initial: Option<Value>,
+}
+
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Model for KvAppend {
+    type State = HashedStr;
+    type Op = KvOp;
+
+    fn name(&self) -> String {
+        "kv-append".to_string()
+    }
+
+    fn init(&self, _values: &mut Interner) -> HashedStr {
+        HashedStr::new(&self.initial.as_ref().and_then(as_text).unwrap_or_default())
+    }
+
+    fn prepare(&self, op: &Operation, _values: &mut Interner) -> Result<Option<KvOp>, ModelError> {
+        match op.f.as_str() {
+            "get" | "read" => {
+                if op.outcome != Outcome::Ok {
+                    return Ok(None);
+                }
+                match &op.output {
+                    Value::Null => Ok(match self.nil_read {
+                        NilRead::Absent => Some(KvOp::Get(HashedStr::new(""))),
+                        NilRead::ConstrainsNothing => None,
+                    }),
+                    v => match as_text(v) {
+                        Some(s) => Ok(Some(KvOp::Get(HashedStr::new(&s)))),
+                        None => Err(ModelError::bad_value(true, "a string (or null) returned by get", v)),
+                    },
+                }
+            }
+            "put" | "write" | "append" => {
+                let Some(s) = as_text(&op.input) else {
+                    return Err(ModelError::bad_value(false, "a string to put or append", &op.input));
+                };
+                if op.outcome == Outcome::Fail {
+                    return Ok(None);
+                }
+                let text = HashedStr::new(&s);
+                Ok(Some(if op.f == "append" {
+                    KvOp::Append(Suffix { pow: poly_pow(s.len()), text })
+                } else {
+                    KvOp::Put(text)
+                }))
+            }
+            f => Err(ModelError::unknown_function("kv-append", f, "get, put, append (or read, write)")),
+        }
+    }
+
+    fn step(&self, state: &HashedStr, op: &KvOp) -> Option<HashedStr> {
+        match op {
+            KvOp::Get(v) => (state == v).then(|| state.clone()),
+            KvOp::Put(v) => Some(v.clone()),
+            KvOp::Append(s) => Some(state.append(s)),
+        }
+    }
+
+    fn describe(&self, state: &HashedStr, _values: &Interner) -> String {
+        format!("{:?}", state.as_str())
+    }
+
+    fn state_heap_bytes(&self, state: &HashedStr) -> usize {
+        // Each appended state is a fresh allocation the cache keeps alive.
+        state.text.len() + 16
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// List-append
+
+/// A list of interned values with an incrementally maintained hash.
+#[derive(Clone, Debug)]
+pub struct HashedList {
+    hash: u64,
+    items: Arc<Vec<u32>>,
+}
+
+impl HashedList {
+    fn from_ids(ids: Vec<u32>) -> HashedList {
+        let hash = ids.iter().fold(0u64, |h, &id| h.wrapping_mul(POLY).wrapping_add(mix64(u64::from(id) + 1)));
+        HashedList { hash, items: Arc::new(ids) }
+    }
+}
+
+impl PartialEq for HashedList {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.items, &other.items) || self.items == other.items)
+    }
+}
+impl Eq for HashedList {}
+impl Hash for HashedList {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ListOp {
+    Append(u32),
+    Read(HashedList),
+}
+
+/// List-append per key: `append(value)` adds to the end, `read` returns the whole list (null is the
+/// empty list unless nil reads constrain nothing).
+#[derive(Clone, Debug)]
+pub struct ListAppend {
+    pub nil_read: NilRead,
+}
+
+impl Model for ListAppend {
+    type State = HashedList;
+    type Op = ListOp;
+
+    fn name(&self) -> String {
+        "list-append".to_string()
+    }
+
+    fn init(&self, _values: &mut Interner) -> HashedList {
+        HashedList::from_ids(Vec::new())
+    }
+
+    fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Option<ListOp>, ModelError> {
+        match op.f.as_str() {
+            "append" => {
+                if !scalar(&op.input) {
+                    return Err(ModelError::bad_value(false, "a string or number to append", &op.input));
+                }
+                if op.outcome == Outcome::Fail {
+                    return Ok(None);
+                }
+                Ok(Some(ListOp::Append(values.intern(&op.input))))
+            }
+            "read" | "get" => {
+                if op.outcome != Outcome::Ok {
+                    return Ok(None);
+                }
+                match &op.output {
+                    Value::Null => Ok(match self.nil_read {
+                        NilRead::Absent => Some(ListOp::Read(HashedList::from_ids(Vec::new()))),
+                        NilRead::ConstrainsNothing => None,
+                    }),
+                    Value::Array(items) if items.iter().all(scalar) => {
+                        Ok(Some(ListOp::Read(HashedList::from_ids(items.iter().map(|v| values.intern(v)).collect()))))
+                    }
+                    v => Err(ModelError::bad_value(true, "a list of strings returned by read", v)),
+                }
+            }
+            f => Err(ModelError::unknown_function("list-append", f, "append, read")),
+        }
+    }
+
+    fn step(&self, state: &HashedList, op: &ListOp) -> Option<HashedList> {
+        match op {
+            ListOp::Read(expected) => (state == expected).then(|| state.clone()),
+            ListOp::Append(id) => {
+                let mut items = Vec::with_capacity(state.items.len() + 1);
+                items.extend_from_slice(&state.items);
+                items.push(*id);
+                Some(HashedList {
+                    hash: state.hash.wrapping_mul(POLY).wrapping_add(mix64(u64::from(*id) + 1)),
+                    items: Arc::new(items),
+                })
+            }
+        }
+    }
+
+    fn describe(&self, state: &HashedList, values: &Interner) -> String {
+        let items: Vec<String> = state.items.iter().map(|&id| values.show(id)).collect();
+        format!("[{}]", items.join(" "))
+    }
+
+    fn state_heap_bytes(&self, state: &HashedList) -> usize {
+        state.items.len() * 4 + 24
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Set
+
+/// A set of interned values (sorted) with an order-independent hash (XOR of mixed ids).
+#[derive(Clone, Debug)]
+pub struct HashedSet {
+    hash: u64,
+    items: Arc<Vec<u32>>,
+}
+
+impl HashedSet {
+    fn from_ids(mut ids: Vec<u32>) -> HashedSet {
+        ids.sort_unstable();
+        ids.dedup();
+        let hash = ids.iter().fold(0u64, |h, &id| h ^ mix64(u64::from(id) + 1));
+        HashedSet { hash, items: Arc::new(ids) }
+    }
+}
+
+impl PartialEq for HashedSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.items, &other.items) || self.items == other.items)
+    }
+}
+impl Eq for HashedSet {}
+impl Hash for HashedSet {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SetOp {
+    Add(u32),
+    Read(HashedSet),
+}
+
+/// A set: `add(value)`, `read` returns every element in any order.
+#[derive(Clone, Debug)]
+pub struct SetModel {
+    pub nil_read: NilRead,
+}
+
+impl Model for SetModel {
+    type State = HashedSet;
+    type Op = SetOp;
+
+    fn name(&self) -> String {
+        "set".to_string()
+    }
+
+    fn init(&self, _values: &mut Interner) -> HashedSet {
+        HashedSet::from_ids(Vec::new())
+    }
+
+    fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Option<SetOp>, ModelError> {
+        match op.f.as_str() {
+            "add" => {
+                if !scalar(&op.input) {
+                    return Err(ModelError::bad_value(false, "a string or number to add", &op.input));
+                }
+                if op.outcome == Outcome::Fail {
+                    return Ok(None);
+                }
+                Ok(Some(SetOp::Add(values.intern(&op.input))))
+            }
+            "read" => {
+                if op.outcome != Outcome::Ok {
+                    return Ok(None);
+                }
+                match &op.output {
+                    Value::Null => Ok(match self.nil_read {
+                        NilRead::Absent => Some(SetOp::Read(HashedSet::from_ids(Vec::new()))),
+                        NilRead::ConstrainsNothing => None,
+                    }),
+                    Value::Array(items) if items.iter().all(scalar) => {
+                        Ok(Some(SetOp::Read(HashedSet::from_ids(items.iter().map(|v| values.intern(v)).collect()))))
+                    }
+                    v => Err(ModelError::bad_value(true, "a list of the set's elements", v)),
+                }
+            }
+            f => Err(ModelError::unknown_function("set", f, "add, read")),
+        }
+    }
+
+    fn step(&self, state: &HashedSet, op: &SetOp) -> Option<HashedSet> {
+        match op {
+            SetOp::Read(expected) => (state == expected).then(|| state.clone()),
+            SetOp::Add(id) => match state.items.binary_search(id) {
+                Ok(_) => Some(state.clone()),
+                Err(pos) => {
+                    let mut items = (*state.items).clone();
+                    items.insert(pos, *id);
+                    Some(HashedSet { hash: state.hash ^ mix64(u64::from(*id) + 1), items: Arc::new(items) })
+                }
+            },
+        }
+    }
+
+    fn describe(&self, state: &HashedSet, values: &Interner) -> String {
+        let items: Vec<String> = state.items.iter().map(|&id| values.show(id)).collect();
+        format!("#{{{}}}", items.join(" "))
+    }
+
+    fn state_heap_bytes(&self, state: &HashedSet) -> usize {
+        state.items.len() * 4 + 24
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Whole-history checking with a map state
+
+/// Checks a multi-key history as one object whose state maps every key to the inner model's state
+/// (Porcupine's `kvNoPartitionModel`). Slower than partitioning by key, which is equivalent for
+/// independent keys; it exists to cross-check partitioning and for models whose keys interact.
+#[derive(Clone, Debug)]
+pub struct Unpartitioned<M> {
+    pub inner: M,
+    keys: HashMap<Option<String>, usize>,
+}
+
+impl<M: Model> Unpartitioned<M> {
+    /// Wraps `inner` for a history with these keys.
+    pub fn new(inner: M, keys: &[Option<String>]) -> Unpartitioned<M> {
+        Unpartitioned { inner, keys: keys.iter().cloned().enumerate().map(|(i, k)| (k, i)).collect() }
+    }
+}
+
+impl<M: Model> Model for Unpartitioned<M> {
+    type State = Arc<Vec<M::State>>;
+    type Op = (usize, M::Op);
+
+    fn name(&self) -> String {
+        format!("{} (unpartitioned)", self.inner.name())
+    }
+
+    fn init(&self, values: &mut Interner) -> Self::State {
+        let init = self.inner.init(values);
+        Arc::new(vec![init; self.keys.len()])
+    }
+
+    fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Option<Self::Op>, ModelError> {
+        let idx = *self.keys.get(&op.key).expect("every key of the history was registered in new()");
+        Ok(self.inner.prepare(op, values)?.map(|o| (idx, o)))
+    }
+
+    fn step(&self, state: &Self::State, (idx, op): &Self::Op) -> Option<Self::State> {
+        let next = self.inner.step(&state[*idx], op)?;
+        let mut all = (**state).clone();
+        all[*idx] = next;
+        Some(Arc::new(all))
+    }
+
+    fn describe(&self, state: &Self::State, values: &Interner) -> String {
+        let mut keys: Vec<(&Option<String>, &usize)> = self.keys.iter().collect();
+        keys.sort();
+        let parts: Vec<String> = keys
+            .into_iter()
+            .map(|(k, &i)| format!("{}: {}", k.as_deref().unwrap_or("-"), self.inner.describe(&state[i], values)))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    fn state_heap_bytes(&self, state: &Self::State) -> usize {
+        state.iter().map(|s| self.inner.state_heap_bytes(s) + std::mem::size_of::<M::State>()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(f: &str, input: Value, output: Value, outcome: Outcome) -> Operation {
+        Operation {
+            id: 0,
+            process: 0,
+            f: f.into(),
+            key: None,
+            input,
+            output,
+            outcome,
+            invoke_index: 0,
+            complete_index: None,
+            invoke_time: 0,
+            complete_time: None,
+            invoke_line: 1,
+            complete_line: None,
+            node: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn appending_keeps_the_hash_of_the_concatenation() {
+        let m = KvAppend { fail: FailSemantics::NeverHappened, nil_read: NilRead::Absent, initial: None };
+        let mut i = Interner::default();
+        let s = m.init(&mut i);
+        let a = m.prepare(&op("append", "ab".into(), Value::Null, Outcome::Ok), &mut i).unwrap().unwrap();
+        let b = m.prepare(&op("append", "c".into(), Value::Null, Outcome::Ok), &mut i).unwrap().unwrap();
+        let s = m.step(&m.step(&s, &a).unwrap(), &b).unwrap();
+        assert_eq!(s, HashedStr::new("abc"));
+        let get = m.prepare(&op("get", Value::Null, "abc".into(), Outcome::Ok), &mut i).unwrap().unwrap();
+        assert!(m.step(&s, &get).is_some());
+    }
+
+    #[test]
+    fn etcd_failed_cas_means_the_register_held_another_value() {
+        let m = Register {
+            name: "etcd".into(),
+            allow_cas: true,
+            fail: FailSemantics::ObservedOtherValue,
+            nil_read: NilRead::Absent,
+            initial: None,
+        };
+        let mut i = Interner::default();
+        let cas = m.prepare(&op("cas", serde_json::json!([1, 2]), Value::Null, Outcome::Fail), &mut i).unwrap().unwrap();
+        let one = Some(i.intern(&serde_json::json!(1)));
+        assert_eq!(m.step(&one, &cas), None);
+        assert_eq!(m.step(&None, &cas), Some(None));
+        let jepsen = Register { fail: FailSemantics::NeverHappened, ..m };
+        assert!(jepsen.prepare(&op("cas", serde_json::json!([1, 2]), Value::Null, Outcome::Fail), &mut i).unwrap().is_none());
+    }
+
+    #[test]
+    fn unknown_functions_and_bad_values_are_errors() {
+        let m = ListAppend { nil_read: NilRead::Absent };
+        let mut i = Interner::default();
+        let e = m.prepare(&op("cas", Value::Null, Value::Null, Outcome::Ok), &mut i).unwrap_err();
+        assert_eq!(e.field, "f");
+        let e = m.prepare(&op("read", Value::Null, "x".into(), Outcome::Ok), &mut i).unwrap_err();
+        assert!(e.in_completion);
+    }
+}

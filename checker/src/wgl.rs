@@ -1,0 +1,334 @@
+//! The linearizability search on one partition: Wing & Gong's backtracking with Lowe's memoization.
+//!
+//! The history is a doubly linked list of call and return entries in real-time order. The search walks
+//! it from the head: at a call it tries to linearize that operation next (the model must accept it in
+//! the current state); if it can, the call and its return are lifted out of the list and the walk
+//! restarts from the head; at a return whose operation is not yet linearized, no order of what came
+//! before works, so it backtracks by undoing the last linearized operation and trying the next call.
+//! Lowe's memoization prunes a branch whose (set of linearized operations, state) was already explored:
+//! whatever failed from there fails again. This is the algorithm of Porcupine's `checkSingle` and
+//! Knossos's `wgl`, with these differences:
+//!
+//! - **Incremental hashing.** The linearized set is hashed Zobrist style: every operation has a random
+//!   64-bit key and the set's hash is their XOR, updated in O(1) per step instead of rehashing a bitset.
+//!   The cache stores the exact bitset next to the state, so a hash collision costs a comparison, never
+//!   a wrong answer.
+//! - **Arena storage.** List links are `u32` indices into flat vectors and cached bitsets live in one
+//!   `Vec<u64>` arena, so the search allocates only when the cache grows.
+//! - **Indefinite operations.** An operation whose outcome is unknown has no return entry (its return is
+//!   at infinity): it never forces a backtrack. Because it may also not have happened, the search is done
+//!   once every operation with a definite return is linearized, and it skips linearizing an indefinite
+//!   operation that would not change the state. Indefinite operations that prepare to the same model
+//!   operation are interchangeable, so only the earliest-invoked unlinearized one of each group is tried.
+//! - **Budgets.** A deadline, a memory budget shared by all partitions, and a cancellation flag are
+//!   checked every few thousand steps; running out yields [`SearchResult::Aborted`], never a guess.
+
+use crate::model::{Model, fast_hash, mix64};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+const NONE: u32 = u32::MAX;
+const HEAD: u32 = 0;
+/// Steps between two looks at the clock, the memory counter and the cancellation flag.
+const CHECK_EVERY: u64 = 1 << 11;
+
+/// One operation prepared for the search.
+#[derive(Clone, Debug)]
+pub struct SearchOp<O> {
+    pub op: O,
+    /// Position of the invocation in the history.
+    pub call: usize,
+    /// Position of the completion; `None` for an indefinite operation (return at infinity).
+    pub ret: Option<usize>,
+}
+
+/// Why a search stopped without a verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abort {
+    Timeout,
+    Memory,
+    Cancelled,
+}
+
+/// Limits a search runs under. The memory counter and the cancellation flag are shared between the
+/// partitions of one check.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'a> {
+    pub deadline: Option<Instant>,
+    pub memory_limit: Option<usize>,
+    pub memory_used: &'a AtomicUsize,
+    pub cancel: &'a AtomicBool,
+}
+
+/// The outcome of a search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchResult {
+    /// A linearization exists; the order found (indices into the searched ops; indefinite operations
+    /// that were left out are absent).
+    Linearizable { order: Vec<usize> },
+    /// None exists. `longest` is the longest sequence of operations the search managed to linearize.
+    NotLinearizable { longest: Vec<usize> },
+    Aborted(Abort),
+}
+
+/// What the search did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Model steps tried.
+    pub steps: u64,
+    /// Configurations memoized.
+    pub cache_entries: usize,
+    /// Bytes the cache held at its largest.
+    pub peak_bytes: usize,
+}
+
+/// A pass-through hasher for keys that are already well-mixed 64-bit hashes.
+#[derive(Default, Clone, Copy, Debug)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Lowe's cache: configurations (linearized bitset, state) already explored.
+struct Cache<S> {
+    words: usize,
+    index: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
+    /// Per entry: the next entry with the same hash, and the state.
+    entries: Vec<(u32, S)>,
+    /// Bitsets of all entries, `words` words each.
+    bits: Vec<u64>,
+    state_heap: usize,
+}
+
+impl<S: Eq> Cache<S> {
+    fn new(words: usize) -> Self {
+        Cache { words, index: HashMap::default(), entries: Vec::new(), bits: Vec::new(), state_heap: 0 }
+    }
+
+    /// Inserts the configuration unless present; returns whether it was new.
+    fn insert(&mut self, hash: u64, set: &[u64], state: &S, heap: usize) -> bool
+    where
+        S: Clone,
+    {
+        let head = self.index.get(&hash).copied().unwrap_or(NONE);
+        let mut e = head;
+        while e != NONE {
+            let (next, s) = &self.entries[e as usize];
+            let start = e as usize * self.words;
+            if s == state && &self.bits[start..start + self.words] == set {
+                return false;
+            }
+            e = *next;
+        }
+        let id = u32::try_from(self.entries.len()).expect("fewer than 4 billion cached configurations");
+        self.entries.push((head, state.clone()));
+        self.bits.extend_from_slice(set);
+        self.index.insert(hash, id);
+        self.state_heap += heap;
+        true
+    }
+
+    fn bytes(&self) -> usize {
+        self.bits.capacity() * 8
+            + self.entries.capacity() * std::mem::size_of::<(u32, S)>()
+            + self.index.capacity() * 16
+            + self.state_heap
+    }
+}
+
+/// Searches for a linearization of `ops` from `init`.
+pub fn search<M: Model>(
+    model: &M,
+    init: M::State,
+    ops: &[SearchOp<M::Op>],
+    budget: &Budget<'_>,
+) -> (SearchResult, SearchStats) {
+    let n = ops.len();
+    let mut stats = SearchStats::default();
+    // Entries: 0 is the head sentinel; then calls and returns sorted by history position.
+    let mut events: Vec<(usize, bool, usize)> = Vec::with_capacity(2 * n);
+    for (i, o) in ops.iter().enumerate() {
+        events.push((o.call, true, i));
+        if let Some(r) = o.ret {
+            events.push((r, false, i));
+        }
+    }
+    // At equal positions a call sorts before a return (closed intervals overlap).
+    events.sort_unstable_by_key(|&(pos, is_call, _)| (pos, !is_call));
+    let len = events.len() + 1;
+    let mut next = vec![NONE; len];
+    let mut prev = vec![NONE; len];
+    let mut entry_op = vec![0usize; len];
+    let mut is_call = vec![false; len];
+    let mut ret_entry = vec![NONE; n];
+    for (k, &(_, c, i)) in events.iter().enumerate() {
+        let e = k + 1;
+        entry_op[e] = i;
+        is_call[e] = c;
+        if !c {
+            ret_entry[i] = e as u32;
+        }
+    }
+    for e in 0..len {
+        next[e] = if e + 1 < len { (e + 1) as u32 } else { NONE };
+        prev[e] = if e == 0 { NONE } else { (e - 1) as u32 };
+    }
+
+    // Interchangeable indefinite operations: each points at the previous one (in call order) with an
+    // equal model operation; it may be linearized only once that one is.
+    let mut equiv_prev = vec![NONE; n];
+    {
+        let mut last: HashMap<&M::Op, u32> = HashMap::new();
+        let mut by_call: Vec<usize> = (0..n).filter(|&i| ops[i].ret.is_none()).collect();
+        by_call.sort_by_key(|&i| ops[i].call);
+        for i in by_call {
+            if let Some(&p) = last.get(&ops[i].op) {
+                equiv_prev[i] = p;
+            }
+            last.insert(&ops[i].op, i as u32);
+        }
+    }
+
+    let zobrist: Vec<u64> = (0..n).map(|i| mix64(0x9e37_79b9_7f4a_7c15 ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d))).collect();
+    let words = n.div_ceil(64).max(1);
+    let mut lin = vec![0u64; words];
+    let mut set_hash = 0u64;
+    let mut finite_left = ops.iter().filter(|o| o.ret.is_some()).count();
+    let mut cache: Cache<M::State> = Cache::new(words);
+    let mut reported = 0usize;
+    let mut state = init;
+    let mut calls: Vec<(u32, M::State)> = Vec::new();
+    let mut longest: Vec<usize> = Vec::new();
+    let mut entry = next[HEAD as usize];
+    let is_lin = |lin: &[u64], i: usize| lin[i / 64] & (1 << (i % 64)) != 0;
+
+    let finish = |stats: &mut SearchStats, cache: &Cache<M::State>, reported: usize| {
+        stats.cache_entries = cache.entries.len();
+        stats.peak_bytes = stats.peak_bytes.max(cache.bytes());
+        budget.memory_used.fetch_sub(reported, Ordering::Relaxed);
+    };
+
+    loop {
+        if finite_left == 0 {
+            let order = calls.iter().map(|(e, _)| entry_op[*e as usize]).collect();
+            finish(&mut stats, &cache, reported);
+            return (SearchResult::Linearizable { order }, stats);
+        }
+        stats.steps += 1;
+        if stats.steps % CHECK_EVERY == 0 {
+            let bytes = cache.bytes();
+            stats.peak_bytes = stats.peak_bytes.max(bytes);
+            if bytes > reported {
+                budget.memory_used.fetch_add(bytes - reported, Ordering::Relaxed);
+            } else {
+                budget.memory_used.fetch_sub(reported - bytes, Ordering::Relaxed);
+            }
+            reported = bytes;
+            let abort = if budget.cancel.load(Ordering::Relaxed) {
+                Some(Abort::Cancelled)
+            } else if budget.deadline.is_some_and(|d| Instant::now() >= d) {
+                Some(Abort::Timeout)
+            } else if budget.memory_limit.is_some_and(|m| budget.memory_used.load(Ordering::Relaxed) > m) {
+                Some(Abort::Memory)
+            } else {
+                None
+            };
+            if let Some(a) = abort {
+                finish(&mut stats, &cache, reported);
+                return (SearchResult::Aborted(a), stats);
+            }
+        }
+        if entry != NONE && is_call[entry as usize] {
+            let i = entry_op[entry as usize];
+            let op = &ops[i];
+            let indefinite = op.ret.is_none();
+            if indefinite && equiv_prev[i] != NONE && !is_lin(&lin, equiv_prev[i] as usize) {
+                entry = next[entry as usize];
+                continue;
+            }
+            match model.step(&state, &op.op) {
+                Some(new_state) if !(indefinite && new_state == state) => {
+                    lin[i / 64] |= 1 << (i % 64);
+                    let new_hash = set_hash ^ zobrist[i];
+                    let key = new_hash ^ fast_hash(&new_state).rotate_left(17);
+                    let heap = model.state_heap_bytes(&new_state);
+                    if cache.insert(key, &lin, &new_state, heap) {
+                        calls.push((entry, std::mem::replace(&mut state, new_state)));
+                        set_hash = new_hash;
+                        if !indefinite {
+                            finite_left -= 1;
+                        }
+                        lift(&mut next, &mut prev, entry, ret_entry[i]);
+                        entry = next[HEAD as usize];
+                    } else {
+                        lin[i / 64] &= !(1 << (i % 64));
+                        entry = next[entry as usize];
+                    }
+                }
+                _ => entry = next[entry as usize],
+            }
+        } else {
+            // A return of an operation not yet linearized (or the end of the list): backtrack.
+            if calls.len() > longest.len() {
+                longest = calls.iter().map(|(e, _)| entry_op[*e as usize]).collect();
+            }
+            let Some((e, s)) = calls.pop() else {
+                finish(&mut stats, &cache, reported);
+                return (SearchResult::NotLinearizable { longest }, stats);
+            };
+            let i = entry_op[e as usize];
+            lin[i / 64] &= !(1 << (i % 64));
+            set_hash ^= zobrist[i];
+            if ops[i].ret.is_some() {
+                finite_left += 1;
+            }
+            state = s;
+            unlift(&mut next, &mut prev, e, ret_entry[i]);
+            entry = next[e as usize];
+        }
+    }
+}
+
+fn unlink(next: &mut [u32], prev: &mut [u32], x: u32) {
+    let (p, nx) = (prev[x as usize], next[x as usize]);
+    next[p as usize] = nx;
+    if nx != NONE {
+        prev[nx as usize] = p;
+    }
+}
+
+fn relink(next: &mut [u32], prev: &mut [u32], x: u32) {
+    let (p, nx) = (prev[x as usize], next[x as usize]);
+    next[p as usize] = x;
+    if nx != NONE {
+        prev[nx as usize] = x;
+    }
+}
+
+/// Removes a call and its return (if any) from the list; `unlift` undoes it (in reverse order).
+fn lift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
+    unlink(next, prev, call);
+    if ret != NONE {
+        unlink(next, prev, ret);
+    }
+}
+
+fn unlift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
+    if ret != NONE {
+        relink(next, prev, ret);
+    }
+    relink(next, prev, call);
+}

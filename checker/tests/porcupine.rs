@@ -1,0 +1,41 @@
+//! Every history Porcupine ships with a known verdict (`../shared/histories/porcupine/EXPECTED.tsv`, 113
+//! rows) is checked with the model the row names and must get that verdict.
+
+use checker::{CheckOptions, ModelSpec, Verdict, check_linearizability, parse_history};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine")
+}
+
+#[test]
+fn every_porcupine_history_gets_its_expected_verdict() {
+    let dir = data_dir();
+    let table = std::fs::read_to_string(dir.join("EXPECTED.tsv")).expect("EXPECTED.tsv is readable");
+    let mut rows = 0;
+    let mut failures = Vec::new();
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (path, model, expected, porcupine) = (cols[0], cols[1], cols[2], cols[7]);
+        // `n/a` marks the empty etcd_095 log (the cluster never started); Porcupine calls it ok.
+        let expected = match if expected == "n/a" { porcupine } else { expected } {
+            "ok" => Verdict::Valid,
+            "illegal" => Verdict::Invalid,
+            other => panic!("unexpected verdict {other} in EXPECTED.tsv"),
+        };
+        let text = std::fs::read_to_string(dir.join(path)).expect("history file is readable");
+        let parsed = parse_history(&text, None, path).unwrap_or_else(|e| panic!("{e}"));
+        let spec = ModelSpec::parse(model, parsed.format).unwrap();
+        let opts = CheckOptions { timeout: Some(Duration::from_secs(60)), explain: false, ..CheckOptions::default() };
+        let started = Instant::now();
+        let report = check_linearizability(&parsed.history, &spec, &opts).unwrap();
+        eprintln!("{path}\t{model}\t{}\t{:?}", report.verdict, started.elapsed());
+        if report.verdict != expected {
+            failures.push(format!("{path} ({model}): expected {expected}, got {}", report.verdict));
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 113, "EXPECTED.tsv has 113 rows");
+    assert!(failures.is_empty(), "{} rows disagree:\n{}", failures.len(), failures.join("\n"));
+}
