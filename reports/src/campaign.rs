@@ -236,13 +236,13 @@ pub fn failure_groups(c: &CampaignSummary) -> Vec<FailureGroup> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
-    /// Found now, not in the previous campaign (nor, flapping aside, before).
+    /// Found now; the last campaign that ran its configurations did not find it (or none did).
     New,
-    /// Found now and in the previous campaign.
+    /// Found now and by the last campaign that ran its configurations.
     StillFailing,
     /// Comes and goes across the campaigns kept: it changed presence at least twice.
     Flaky,
-    /// Found in the previous campaign; the configurations that found it ran again and did not.
+    /// Found before; the configurations that found it ran again and did not find it.
     Fixed,
     /// Found in the previous campaign; none of the configurations that found it ran this time.
     NotRerun,
@@ -317,17 +317,16 @@ pub fn compare(current: &CampaignSummary, earlier: &[&CampaignSummary]) -> Vec<F
             let runs_before = previous.map_or(0, count);
             let known: Vec<bool> = history.iter().flatten().copied().collect();
             let flips = known.windows(2).filter(|w| w[0] != w[1]).count();
-            let now = history.last().copied().flatten();
-            let change = if flips >= 2 {
-                Change::Flaky
-            } else if runs_now > 0 && runs_before > 0 {
-                Change::StillFailing
-            } else if runs_now > 0 {
-                Change::New
-            } else if now == Some(false) {
-                Change::Fixed
-            } else {
-                Change::NotRerun
+            let (now, before) = history.split_last().map_or((None, &[][..]), |(n, b)| (*n, b));
+            // Campaigns that did not run the fingerprint's configurations say nothing either way, so
+            // "before" is the last campaign that did.
+            let last_known = before.iter().rev().find_map(|h| *h);
+            let change = match (now, last_known) {
+                _ if flips >= 2 => Change::Flaky,
+                (Some(true), Some(true)) => Change::StillFailing,
+                (Some(true), _) => Change::New,
+                (Some(false), _) => Change::Fixed,
+                (None, _) => Change::NotRerun,
             };
             FingerprintChange { fingerprint: fp, change, runs_now, runs_before, history }
         })
@@ -607,5 +606,173 @@ fn runs_section(c: &CampaignSummary) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        system: &str,
+        bugs: &[&str],
+        seed: u64,
+        outcome: RunOutcome,
+        anomalies: &[(&str, &str)],
+    ) -> CampaignRun {
+        CampaignRun {
+            test_name: format!("{system}-register"),
+            system: system.to_owned(),
+            workload: "register".to_owned(),
+            nemeses: vec!["partition".to_owned()],
+            nodes: 5,
+            seed,
+            bugs: bugs.iter().map(|b| (*b).to_owned()).collect(),
+            outcome,
+            anomalies: anomalies
+                .iter()
+                .map(|(c, k)| Anomaly { checker: (*c).to_owned(), class: (*k).to_owned() })
+                .collect(),
+            duration_ns: 1,
+            ops: 10,
+            report: String::new(),
+            error: None,
+        }
+    }
+
+    fn campaign(started_at: &str, runs: Vec<CampaignRun>) -> CampaignSummary {
+        CampaignSummary { name: "nightly".to_owned(), started_at: started_at.to_owned(), runs, skipped: 0 }
+    }
+
+    const SR: (&str, &str) = ("linearizability", "stale-read");
+    use RunOutcome::{HarnessError, Invalid, Unknown, Valid};
+
+    fn change_of(changes: &[FingerprintChange], class: &str) -> Change {
+        changes.iter().find(|c| c.fingerprint.class == class).map(|c| c.change).expect("fingerprint listed")
+    }
+
+    #[test]
+    fn ten_runs_of_one_bug_are_one_failure_group() {
+        let runs = (0..10).map(|s| run("raft-node", &["stale-read"], s, Invalid, &[SR])).collect();
+        let groups = failure_groups(&campaign("t", runs));
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].runs.len(), 10);
+        assert_eq!(groups[0].fingerprint.to_string(), "raft-node / linearizability / stale-read");
+    }
+
+    #[test]
+    fn an_invalid_run_without_classes_still_has_a_fingerprint() {
+        let r = run("etcd", &[], 1, Invalid, &[]);
+        assert_eq!(r.fingerprints()[0].class, "unclassified");
+        assert!(run("etcd", &[], 1, Unknown, &[SR]).fingerprints().is_empty());
+    }
+
+    #[test]
+    fn new_fixed_still_failing_and_not_rerun() {
+        let prev = campaign(
+            "1",
+            vec![
+                run("a", &[], 1, Invalid, &[SR]),
+                run("b", &[], 1, Invalid, &[SR]),
+                run("c", &[], 1, Invalid, &[SR]),
+            ],
+        );
+        let cur = campaign(
+            "2",
+            vec![
+                run("a", &[], 1, Invalid, &[SR]),
+                run("b", &[], 2, Valid, &[]),
+                run("d", &[], 1, Invalid, &[SR]),
+            ],
+        );
+        let changes = compare(&cur, &[&prev]);
+        let by_system = |s: &str| changes.iter().find(|c| c.fingerprint.system == s).map(|c| c.change);
+        assert_eq!(by_system("a"), Some(Change::StillFailing));
+        assert_eq!(by_system("b"), Some(Change::Fixed));
+        assert_eq!(by_system("c"), Some(Change::NotRerun));
+        assert_eq!(by_system("d"), Some(Change::New));
+        // Sorted by change: new first.
+        assert_eq!(changes[0].change, Change::New);
+    }
+
+    #[test]
+    fn a_failure_that_comes_back_is_flaky_and_a_skipped_campaign_is_no_evidence() {
+        let found = |t: &str| campaign(t, vec![run("a", &[], 1, Invalid, &[SR])]);
+        let clean = |t: &str| campaign(t, vec![run("a", &[], 1, Valid, &[])]);
+        let other = |t: &str| campaign(t, vec![run("z", &[], 1, Valid, &[])]);
+        // found, clean, found: flaky.
+        let (e2, e1, cur) = (found("1"), clean("2"), found("3"));
+        assert_eq!(change_of(&compare(&cur, &[&e1, &e2]), "stale-read"), Change::Flaky);
+        // found, (not run), found: still failing, and the history says why.
+        let (e2, e1) = (found("1"), other("2"));
+        let changes = compare(&cur, &[&e1, &e2]);
+        assert_eq!(change_of(&changes, "stale-read"), Change::StillFailing);
+        assert_eq!(changes[0].history, vec![Some(true), None, Some(true)]);
+        // First campaign ever: new.
+        assert_eq!(change_of(&compare(&cur, &[]), "stale-read"), Change::New);
+    }
+
+    #[test]
+    fn exit_code_ranks_invalid_then_harness_error_then_unknown() {
+        let c = |outcomes: &[RunOutcome]| {
+            campaign(
+                "t",
+                outcomes.iter().enumerate().map(|(i, &o)| run("a", &[], i as u64, o, &[])).collect(),
+            )
+        };
+        assert_eq!(exit_code(&c(&[Valid, Valid])), 0);
+        assert_eq!(exit_code(&c(&[Valid, Unknown])), 2);
+        assert_eq!(exit_code(&c(&[Unknown, HarnessError])), 3);
+        assert_eq!(exit_code(&c(&[HarnessError, Invalid, Unknown])), 1);
+        assert_eq!(exit_code(&c(&[])), 0);
+    }
+
+    #[test]
+    fn trend_is_oldest_first_and_ends_with_the_current_campaign() {
+        let index = CampaignIndex {
+            current: campaign("3", vec![run("a", &[], 1, Invalid, &[SR])]),
+            earlier: vec![
+                EarlierCampaign {
+                    link: "../2/index.html".to_owned(),
+                    summary: campaign("2", vec![run("a", &[], 1, Valid, &[])]),
+                },
+                EarlierCampaign { link: "../1/index.html".to_owned(), summary: campaign("1", vec![]) },
+            ],
+        };
+        let t = trend(&index);
+        let order: Vec<&str> = t.iter().map(|p| p.started_at.as_str()).collect();
+        assert_eq!(order, ["1", "2", "3"]);
+        assert_eq!((t[1].valid, t[2].invalid, t[2].fingerprints), (1, 1, 1));
+        assert_eq!(t[2].link, "");
+    }
+
+    #[test]
+    fn anomalies_come_from_invalid_checks_only() {
+        let results = Results {
+            checks: vec![
+                crate::Check {
+                    name: "linearizability".into(),
+                    verdict: Verdict::Invalid,
+                    summary: String::new(),
+                    anomalies: vec!["stale-read".into()],
+                },
+                crate::Check {
+                    name: "durability".into(),
+                    verdict: Verdict::Invalid,
+                    summary: String::new(),
+                    anomalies: vec![],
+                },
+                crate::Check {
+                    name: "panics".into(),
+                    verdict: Verdict::Valid,
+                    summary: String::new(),
+                    anomalies: vec!["x".into()],
+                },
+            ],
+            ..Results::default()
+        };
+        let a = anomalies(&results);
+        let classes: Vec<(&str, &str)> = a.iter().map(|a| (a.checker.as_str(), a.class.as_str())).collect();
+        assert_eq!(classes, [("durability", "unclassified"), ("linearizability", "stale-read")]);
     }
 }

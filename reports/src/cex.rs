@@ -58,13 +58,17 @@ pub fn svg(c: &Counterexample) -> Markup {
     let mut procs: Vec<u64> = c.ops.iter().map(|o| o.process).collect();
     procs.sort_unstable();
     procs.dedup();
-    let t_min = c.ops.iter().map(|o| o.start).min().unwrap_or(0);
-    let t_max_known = c.ops.iter().map(|o| o.end.unwrap_or(o.start)).max().unwrap_or(t_min);
-    // Open-ended operations run past the last known instant by a tenth of the span.
-    let span = (t_max_known - t_min).max(1);
-    let t_max = t_max_known + span / 10 + 1;
+    // The axis is the order of events, evenly spaced: only order matters to linearizability, and a
+    // real-time axis squeezes a 1 ms read next to a 1 s timeout into an invisible sliver.
+    let mut times: Vec<u64> = c.ops.iter().flat_map(|o| std::iter::once(o.start).chain(o.end)).collect();
+    times.sort_unstable();
+    times.dedup();
+    let t_min = times.first().copied().unwrap_or(0);
     let plot_w = WIDTH - LEFT - RIGHT;
-    let x = |t: u64| LEFT + (t.saturating_sub(t_min)) as f64 / (t_max - t_min) as f64 * plot_w;
+    // One more slot at the right for operations that never completed.
+    let slot = plot_w / (times.len() as f64 + 1.0);
+    let rank = |t: u64| times.partition_point(|&x| x < t) as f64;
+    let x = |t: u64| LEFT + (rank(t) + 0.5) * slot;
     let height = TOP + ROW * procs.len() as f64 + AXIS;
     let row_of = |p: u64| procs.iter().position(|&q| q == p).unwrap_or(0) as f64;
 
@@ -78,8 +82,13 @@ pub fn svg(c: &Counterexample) -> Markup {
             t = t.min(end);
         }
         last = t;
-        // On the bar's top edge, so the point never hides the bar's label.
-        points.push((x(t), TOP + row_of(op.process) * ROW + BAR_TOP, n + 1));
+        // On the bar's top edge, so the point never hides the bar's label; nudged right when two
+        // operations are linearized at the same event.
+        let mut px = x(t);
+        if let Some((prev, _, _)) = points.last() {
+            px = px.max(prev + 12.0);
+        }
+        points.push((px, TOP + row_of(op.process) * ROW + BAR_TOP, n + 1));
     }
     let path: String = points
         .iter()
@@ -87,7 +96,8 @@ pub fn svg(c: &Counterexample) -> Markup {
         .map(|(i, (px, py, _))| format!("{}{px:.1},{py:.1}", if i == 0 { "M" } else { " L" }))
         .collect();
 
-    let ticks = 5u64;
+    // Time labels at most every 80 px.
+    let label_every = ((80.0 / slot).ceil() as usize).max(1);
     html! {
         svg.cex-svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {WIDTH} {height}"))
             width=(WIDTH) height=(height) role="img" aria-label=(format!("counterexample for key {}", c.key)) {
@@ -102,11 +112,12 @@ pub fn svg(c: &Counterexample) -> Markup {
                 rect.cex-row x="0" y=(y) width=(WIDTH) height=(ROW) {}
                 text.cex-proc x="8" y=(y + BAR_TOP + 16.5) { "process " (p) }
             }
-            @for i in 0..=ticks {
-                @let t = t_min + (t_max - t_min) * i / ticks;
-                @let tx = x(t);
+            @for (i, t) in times.iter().enumerate() {
+                @let tx = x(*t);
                 line.cex-tick x1=(tx) x2=(tx) y1=(TOP) y2=(height - AXIS + 4.0) {}
-                text.cex-axis x=(tx) y=(height - 8.0) text-anchor="middle" { (secs(t)) }
+                @if i % label_every == 0 {
+                    text.cex-axis x=(tx) y=(height - 8.0) text-anchor="middle" { (secs(*t)) }
+                }
             }
             @for (i, op) in c.ops.iter().enumerate() {
                 @let y = TOP + row_of(op.process) * ROW + BAR_TOP;
@@ -120,7 +131,12 @@ pub fn svg(c: &Counterexample) -> Markup {
                     rect class=(format!("cex-bar {}{}", outcome_class(op), if culprit { " culprit" } else { "" }))
                         x=(x0) y=(y) width=(w) height=(BAR_H) rx="3"
                         fill=[open.then_some("url(#fade)")] {}
-                    text.cex-label x=(x0 + 5.0) y=(y + 16.5) { (op_label(op)) }
+                    @let label = op_label(op);
+                    @if w >= label.chars().count() as f64 * 7.5 + 10.0 {
+                        text.cex-label x=(x0 + 6.0) y=(y + 16.5) { (label) }
+                    } @else {
+                        text.cex-label-out x=(x0 + w + 4.0) y=(y + 16.5) { (label) }
+                    }
                 }
             }
             @if !path.is_empty() {

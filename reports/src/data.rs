@@ -344,7 +344,7 @@ fn closes(ender: &str, open: &str) -> bool {
 fn fault_label(f: &str, value: &serde_json::Value) -> String {
     let detail = match value {
         serde_json::Value::Object(map) if map.len() == 1 => {
-            map.values().next().and_then(|v| short_list(v)).unwrap_or_else(|| value.to_string())
+            map.values().next().and_then(short_list).unwrap_or_else(|| value.to_string())
         }
         other => short_list(other).or_else(|| value_text(other)).unwrap_or_default(),
     };

@@ -46,7 +46,7 @@ pub fn excerpt(node: &str, path: &str, text: &str, window: Window) -> LogExcerpt
         note,
     };
     if let Some(i) = lines.iter().position(|l| l.contains("PANIC") || l.contains("panicked at")) {
-        let from = (i + 1).saturating_sub(max * 3 / 4);
+        let from = (i + 1).saturating_sub((max * 3).div_ceil(4));
         let to = (from + max).min(lines.len());
         return make(from, to, format!("the first panic, line {}", i + 1));
     }

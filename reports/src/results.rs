@@ -61,16 +61,17 @@ impl Results {
         self.checks.iter().fold(Verdict::Valid, |v, c| v.merge(c.verdict))
     }
 
-    /// The earliest time, in ns since the run started, at which a violation shows: the invocation
-    /// of the first op that could not be linearized, or the acknowledgement of the first lost write.
-    /// The report centres node log excerpts on it.
+    /// The earliest time, in ns since the run started, at which a violation shows: the invocation of
+    /// the first operation no linearization allows; when there is no counterexample, the
+    /// acknowledgement of the first lost or duplicated write (the loss itself happened later, at a
+    /// time no history records). The report centres node log excerpts on it and marks it on the plots.
     pub fn first_violation_time(&self) -> Option<u64> {
-        let cex = self.counterexamples.iter().filter_map(|c| {
-            let culprit = c.culprit.and_then(|i| c.ops.get(i))?;
-            Some(culprit.start)
-        });
-        let dur = self.durability.iter().filter_map(|d| d.ack_time);
-        cex.chain(dur).min()
+        let cex = self
+            .counterexamples
+            .iter()
+            .filter_map(|c| c.culprit.and_then(|i| c.ops.get(i)).map(|op| op.start))
+            .min();
+        cex.or_else(|| self.durability.iter().filter_map(|d| d.ack_time).min())
     }
 }
 

@@ -49,7 +49,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -305,6 +305,7 @@ fn counterexample(c: &Counterexample) -> Markup {
             }
             p.sentence { (explain::sentence(c)) }
             div.cex-figure { (cex::svg(c)) }
+            p.cex-caption { "Events in the order they happened, evenly spaced (not to scale); hover a bar for its times." }
             dl.cex-facts {
                 dt { "possible order" }
                 dd { @if lin.is_empty() { "none: not even the first operation can go first" } @else { (lin.join(" → ")) } }

@@ -134,7 +134,7 @@ pub fn run(ops: usize, seed: u64) -> RunReport {
             error: None,
         };
         let others: Vec<String> = (0..NODES).map(node).filter(|n| *n != victim).collect();
-        let (start_f, start_v, stop_f) = if round % 2 == 0 {
+        let (start_f, start_v, stop_f) = if round.is_multiple_of(2) {
             ("partition", json!([[victim.clone()], others]), "heal")
         } else {
             ("kill", json!({"nodes": [victim.clone()]}), "restart")

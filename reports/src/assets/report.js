@@ -297,11 +297,13 @@
       var from = lowerBound(t0, view.a, 0, n), drawn = 0;
       var scale = (chart.w - L - R) / (view.b - view.a);
       var paths = [new Path2D(), new Path2D(), new Path2D()];
+      // Bigger dots when there are few to see.
+      var dot = n < 2000 ? 4 : 2.2;
       for (var i = from; i < n && t0[i] <= view.b; i++) {
         if (O.d[i] < 0) continue;
         var x = L + (t0[i] - view.a) * scale;
         var y = bottom - (Math.log10(Math.max(1, O.d[i])) - lo) / (hi - lo) * LAT_H;
-        paths[O.o[i]].rect(x - 1, y - 1, 2.2, 2.2);
+        paths[O.o[i]].rect(x - dot / 2, y - dot / 2, dot, dot);
         drawn++;
       }
       for (var o = 0; o < 3; o++) { ctx.fillStyle = COLOR[o]; ctx.globalAlpha = 0.75; ctx.fill(paths[o]); }
@@ -324,7 +326,8 @@
     var THR_TOP = 8, THR_H = 170, lastBins = null;
     makeChart('throughput-canvas', function () { return THR_TOP + THR_H + AXIS + 4; }, function (chart, ctx) {
       var top = THR_TOP, bottom = THR_TOP + THR_H, pw = chart.w - L - R;
-      var nb = Math.max(10, Math.floor(pw / 6)), bw = (view.b - view.a) / nb;
+      // Bins at least 6 px and 50 ms wide: narrower ones turn a rate into noise.
+      var nb = Math.max(4, Math.min(Math.floor(pw / 6), Math.floor((view.b - view.a) / 50000))), bw = (view.b - view.a) / nb;
       var bins = [new Float64Array(nb), new Float64Array(nb), new Float64Array(nb)];
       for (var i = 0; i < n; i++) {
         if (O.d[i] < 0) continue;
