@@ -16,11 +16,21 @@
 //! (write + fsync, send, apply) and then calls `advance`.
 //!
 //! [`types`] holds the vocabulary shared with the shell and the harness (ids, entries, messages);
-//! the algorithm itself lives in the modules beside it. Deliberately wrong behaviours
+//! [`config`] the configuration and errors; `log` the in-memory log with its snapshot offset; and
+//! [`raft`](crate::raft) the algorithm itself: elections with pre-vote and check-quorum, replication with
+//! fast backup, commitment, snapshots, ReadIndex and leadership transfer. Deliberately wrong behaviours
 //! ([`Bug`](types::Bug)) can be switched on by name so that Faultline can prove it catches them.
+//!
+//! The crate's tests hold a deterministic simulation of whole clusters (`tests/sim/`) that checks the
+//! paper's safety properties after every step; it is the proof that this core is right.
 
+pub mod config;
+mod log;
+pub mod raft;
 pub mod types;
 
+pub use config::{Config, NotLeader, RaftError};
+pub use raft::{Raft, Restored, Status};
 pub use types::{
     Bug, Conflict, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, ReadState, Ready, Role,
     Snapshot, Term,

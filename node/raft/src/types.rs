@@ -191,6 +191,9 @@ pub struct Ready {
     pub persisted_messages: Vec<Message>,
     pub hard_state: Option<HardState>,
     pub entries: Vec<Entry>,
+    /// A snapshot from the leader to install: restore the state machine from it, and keep the log
+    /// after it only if the log holds the snapshot's last entry with the same term (§7); otherwise
+    /// drop the whole log. The committed entries of the same Ready start after it.
     pub snapshot: Option<Snapshot>,
     pub committed_entries: Vec<Entry>,
     /// Reads cleared in this Ready: safe to serve once `committed_entries` (this Ready's and earlier)
