@@ -127,7 +127,7 @@ pub(crate) fn explain<M: Model>(
         .collect();
     let tail_start = longest.len().saturating_sub(8);
     let prefix_tail = longest[tail_start..].iter().map(|&i| history.ops[part.op_ids[i]].clone()).collect();
-    let (kept, minimal, checks) = minimize(model, part, Instant::now() + budget);
+    let (kept, minimal, checks) = minimize(history, model, part, Instant::now() + budget);
     let ops: Vec<Operation> = kept.iter().map(|&i| history.ops[part.op_ids[i]].clone()).collect();
     let timeline = timeline(&ops);
     Explanation {
@@ -155,11 +155,20 @@ fn invalid<M: Model>(model: &M, part: &Partition<M>, subset: &[usize], deadline:
 
 /// Delta debugging; returns the kept indices (in invocation order), whether 1-minimality was reached,
 /// and the number of searches run.
-fn minimize<M: Model>(model: &M, part: &Partition<M>, deadline: Instant) -> (Vec<usize>, bool, usize) {
+fn minimize<M: Model>(
+    history: &History,
+    model: &M,
+    part: &Partition<M>,
+    deadline: Instant,
+) -> (Vec<usize>, bool, usize) {
     let mut current: Vec<usize> = (0..part.ops.len()).collect();
     current.sort_by_key(|&i| part.ops[i].call);
     let mut checks = 0usize;
+    let support = Support::new(history, part);
     let still_invalid = |subset: &[usize], checks: &mut usize| -> Option<bool> {
+        if !support.keeps_reads_explained(subset) {
+            return Some(false);
+        }
         if Instant::now() >= deadline {
             return None;
         }
@@ -219,6 +228,46 @@ fn minimize<M: Model>(model: &M, part: &Partition<M>, deadline: Instant) -> (Vec
         } else if !removed_any {
             return (current, true, checks);
         }
+    }
+}
+
+/// Which values each operation reads and writes, so shrinking never removes the only write of a value a
+/// kept read returned. Without this rule ddmin happily reduces a stale read (write 1, write 2, read 1) to
+/// the lone read of a value nobody wrote: still invalid, but no longer the story of what went wrong.
+/// Values no operation of the key wrote (phantoms) are exempt: they are invalid on their own.
+struct Support {
+    reads: Vec<Vec<String>>,
+    writes: Vec<Option<String>>,
+}
+
+impl Support {
+    fn new<M: Model>(history: &History, part: &Partition<M>) -> Support {
+        let mut reads = Vec::with_capacity(part.op_ids.len());
+        let mut writes = Vec::with_capacity(part.op_ids.len());
+        for &id in &part.op_ids {
+            let op = &history.ops[id];
+            let written = match op.f.as_str() {
+                "write" | "put" | "append" | "add" => Some(op.input.to_string()),
+                "cas" => op.input.as_array().filter(|a| a.len() == 2).map(|a| a[1].to_string()),
+                _ => None,
+            };
+            let read = match (op.f.as_str(), &op.output) {
+                ("read" | "get", serde_json::Value::Array(items)) => items.iter().map(|v| v.to_string()).collect(),
+                ("read" | "get", serde_json::Value::Null) => Vec::new(),
+                ("read" | "get", v) => vec![v.to_string()],
+                _ => Vec::new(),
+            };
+            reads.push(read);
+            writes.push(written);
+        }
+        let all_written: BTreeSet<&String> = writes.iter().flatten().collect();
+        let reads = reads.into_iter().map(|r| r.into_iter().filter(|v| all_written.contains(v)).collect()).collect();
+        Support { reads, writes }
+    }
+
+    fn keeps_reads_explained(&self, subset: &[usize]) -> bool {
+        let written: BTreeSet<&String> = subset.iter().filter_map(|&i| self.writes[i].as_ref()).collect();
+        subset.iter().all(|&i| self.reads[i].iter().all(|v| written.contains(v)))
     }
 }
 

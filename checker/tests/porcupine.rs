@@ -39,3 +39,18 @@ fn every_porcupine_history_gets_its_expected_verdict() {
     assert_eq!(rows, 113, "EXPECTED.tsv has 113 rows");
     assert!(failures.is_empty(), "{} rows disagree:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn exhausted_budgets_yield_unknown_with_the_reason() {
+    // etcd_002 needs hundreds of thousands of steps, far past the first budget check.
+    let text = std::fs::read_to_string(data_dir().join("jepsen/etcd_002.log")).unwrap();
+    let parsed = parse_history(&text, None, "etcd_002.log").unwrap();
+    let spec = ModelSpec::parse("etcd-cas-register", parsed.format).unwrap();
+    let opts = CheckOptions { timeout: Some(Duration::ZERO), ..CheckOptions::default() };
+    let r = check_linearizability(&parsed.history, &spec, &opts).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert_eq!(r.undecided(), vec![(None, checker::UnknownReason::Timeout)]);
+    let opts = CheckOptions { memory_limit: Some(1024), ..CheckOptions::default() };
+    let r = check_linearizability(&parsed.history, &spec, &opts).unwrap();
+    assert_eq!(r.undecided(), vec![(None, checker::UnknownReason::MemoryLimit)]);
+}

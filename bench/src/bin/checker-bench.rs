@@ -1,0 +1,291 @@
+//! `checker-bench`: how fast the checker decides, next to Porcupine's published times.
+//!
+//! Three parts, each printed as a table:
+//!
+//! 1. Every history of `../shared/histories/porcupine/EXPECTED.tsv` with the model its row names:
+//!    check time with parsing excluded (best of several runs for fast histories), the verdict, and the
+//!    ratio to the row's `porcupine_ms`, then totals per family (etcd, kv partitioned, kv unpartitioned).
+//! 2. A generated history of 1,000,000 operations over 1,000 keys and 50 processes (read/write/cas with
+//!    overlapping intervals, 1% indefinite writes), linearizable by construction: check time and the
+//!    process's peak resident memory (`VmHWM`).
+//! 3. A full verdict for every key of `kv/c50-bad.txt` (no cancellation at the first invalid key).
+//!
+//! Run with `cargo run --release -p bench --bin checker-bench` (add `--quick` to skip part 2).
+
+use anyhow::{Context, Result, bail};
+use checker::history::{Event, EventType, Process};
+use checker::{CheckOptions, History, ModelKind, ModelSpec, Verdict, check_linearizability, parse_history};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine")
+}
+
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    reference_histories()?;
+    c50_bad_every_key()?;
+    if !quick {
+        generated_million()?;
+    }
+    Ok(())
+}
+
+fn family(path: &str, model: &str) -> &'static str {
+    if path.starts_with("jepsen/") {
+        "etcd"
+    } else if model.contains("nopartition") {
+        "kv (unpartitioned)"
+    } else {
+        "kv (partitioned)"
+    }
+}
+
+fn reference_histories() -> Result<()> {
+    let dir = data_dir();
+    let table = std::fs::read_to_string(dir.join("EXPECTED.tsv")).context("reading EXPECTED.tsv")?;
+    println!("== Porcupine reference histories (check time, parsing excluded) ==");
+    println!(
+        "{:<28} {:<26} {:>8} {:>11} {:>13} {:>8}",
+        "history", "model", "verdict", "ours_ms", "porcupine_ms", "ratio"
+    );
+    let mut totals: BTreeMap<&str, (f64, f64, usize)> = BTreeMap::new();
+    let opts = CheckOptions { explain: false, ..CheckOptions::default() };
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (path, model, porcupine_ms) = (cols[0], cols[1], cols[4].parse::<f64>().unwrap_or(0.0));
+        let text = std::fs::read_to_string(dir.join(path)).with_context(|| format!("reading {path}"))?;
+        let parsed = parse_history(&text, None, path)?;
+        let spec = ModelSpec::parse(model, parsed.format).map_err(anyhow::Error::msg)?;
+        // Best of up to 20 runs within ~200 ms, one run for slow histories.
+        let mut best = f64::INFINITY;
+        let mut verdict = Verdict::Unknown;
+        let budget = Instant::now();
+        for _ in 0..20 {
+            let t = Instant::now();
+            let report = check_linearizability(&parsed.history, &spec, &opts)?;
+            best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+            verdict = report.verdict;
+            if budget.elapsed() > Duration::from_millis(200) {
+                break;
+            }
+        }
+        let ratio = if porcupine_ms > 0.0 { best / porcupine_ms } else { f64::NAN };
+        println!("{path:<28} {model:<26} {verdict:>8} {best:>11.3} {porcupine_ms:>13.3} {ratio:>8.3}");
+        let t = totals.entry(family(path, model)).or_default();
+        t.0 += best;
+        t.1 += porcupine_ms;
+        t.2 += 1;
+    }
+    println!("\n{:<22} {:>5} {:>11} {:>13} {:>8}", "family", "rows", "ours_ms", "porcupine_ms", "ratio");
+    for (fam, (ours, porc, n)) in &totals {
+        println!("{fam:<22} {n:>5} {ours:>11.3} {porc:>13.3} {:>8.3}", ours / porc);
+    }
+    println!();
+    Ok(())
+}
+
+fn c50_bad_every_key() -> Result<()> {
+    let path = "kv/c50-bad.txt";
+    let text = std::fs::read_to_string(data_dir().join(path))?;
+    let parsed = parse_history(&text, None, path)?;
+    let spec = ModelSpec::parse("kv-partitioned", parsed.format).map_err(anyhow::Error::msg)?;
+    let opts = CheckOptions { stop_at_first_invalid: false, explain: true, ..CheckOptions::default() };
+    let t = Instant::now();
+    let report = check_linearizability(&parsed.history, &spec, &opts)?;
+    let total = t.elapsed();
+    println!("== kv/c50-bad.txt: every key, with explanations ==");
+    println!(
+        "{:<6} {:>8} {:>6} {:>10} {:>12} {:>14}",
+        "key", "verdict", "ops", "steps", "search_ms", "counterexample"
+    );
+    for k in &report.keys {
+        let cx = k
+            .explanation
+            .as_ref()
+            .map(|e| {
+                format!(
+                    "{} ops{}",
+                    e.counterexample.ops.len(),
+                    if e.counterexample.minimal { "" } else { "*" }
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<6} {:>8} {:>6} {:>10} {:>12.3} {:>14}",
+            k.key.as_deref().unwrap_or("-"),
+            k.verdict,
+            k.ops,
+            k.steps,
+            k.elapsed_us as f64 / 1000.0,
+            cx
+        );
+    }
+    let decided = report.keys.iter().filter(|k| k.verdict != Verdict::Unknown).count();
+    println!(
+        "overall {}; {decided}/{} keys decided; {:.1} ms in all (explanations included)\n",
+        report.verdict,
+        report.keys.len(),
+        total.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+/// A linearizable register history: every operation takes effect at a random instant inside its
+/// interval, and reads and cas results are computed by applying operations in that order.
+fn generate(ops: usize, keys: usize, processes: u64, seed: u64) -> Vec<Event> {
+    struct Op {
+        process: u64,
+        key: usize,
+        f: u8, // 0 read, 1 write, 2 cas
+        value: u64,
+        from: u64,
+        invoke: u64,
+        effect: u64,
+        complete: u64,
+        info: bool,
+        applied: bool,
+        result: Option<u64>,
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let per_process = ops as u64 / processes;
+    let mut all: Vec<Op> = Vec::with_capacity(ops);
+    let mut next_value = 1u64;
+    for p in 0..processes {
+        let mut t = rng.random_range(0..1_000u64);
+        for _ in 0..per_process {
+            let duration = rng.random_range(100..5_000u64);
+            let f = match rng.random_range(0..10u32) {
+                0..=4 => 0,
+                5..=7 => 1,
+                _ => 2,
+            };
+            let info = f == 1 && rng.random_range(0..100u32) == 0;
+            let op = Op {
+                process: p,
+                key: rng.random_range(0..keys),
+                f,
+                value: next_value,
+                from: 0,
+                invoke: t,
+                effect: t + rng.random_range(0..duration),
+                complete: t + duration,
+                info,
+                applied: !info || rng.random_bool(0.5),
+                result: None,
+            };
+            next_value += 1;
+            all.push(op);
+            t += duration + rng.random_range(1..500u64);
+        }
+    }
+    let mut by_effect: Vec<usize> = (0..all.len()).collect();
+    by_effect.sort_by_key(|&i| (all[i].effect, i));
+    let mut registers: Vec<Option<u64>> = vec![None; keys];
+    let mut recent: Vec<u64> = vec![0; keys];
+    for i in by_effect {
+        let op = &mut all[i];
+        let reg = &mut registers[op.key];
+        match op.f {
+            0 => op.result = *reg,
+            1 => {
+                if op.applied {
+                    *reg = Some(op.value);
+                    recent[op.key] = op.value;
+                }
+            }
+            _ => {
+                // Cas from the most recent value about half the time, from a stale guess otherwise.
+                op.from =
+                    if rng.random_bool(0.5) { reg.unwrap_or(0) } else { recent[op.key].saturating_sub(1) };
+                op.applied = *reg == Some(op.from);
+                if op.applied {
+                    *reg = Some(op.value);
+                    recent[op.key] = op.value;
+                }
+            }
+        }
+    }
+    let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(all.len() * 2);
+    for op in &all {
+        let f = ["read", "write", "cas"][op.f as usize].to_string();
+        let key = Some(format!("k{}", op.key));
+        let input = match op.f {
+            0 => serde_json::Value::Null,
+            1 => serde_json::Value::String(op.value.to_string()),
+            _ => serde_json::json!([op.from.to_string(), op.value.to_string()]),
+        };
+        let event = |kind, value, time| Event {
+            process: Process::Client(op.process),
+            kind,
+            f: f.clone(),
+            key: key.clone(),
+            value,
+            time,
+            node: None,
+            error: None,
+        };
+        events.push((op.invoke, 1, event(EventType::Invoke, input.clone(), op.invoke)));
+        let (kind, value) = match op.f {
+            0 => (EventType::Ok, op.result.map_or(serde_json::Value::Null, |v| v.to_string().into())),
+            1 if op.info => (EventType::Info, input.clone()),
+            2 if !op.applied => (EventType::Fail, input.clone()),
+            _ => (EventType::Ok, input.clone()),
+        };
+        events.push((op.complete, 0, event(kind, value, op.complete)));
+    }
+    // Completions sort before invocations at the same instant.
+    events.sort_by_key(|(t, order, _)| (*t, *order));
+    events.into_iter().map(|(_, _, e)| e).collect()
+}
+
+fn generated_million() -> Result<()> {
+    println!("== generated history: 1,000,000 ops, 1,000 keys, 50 processes (cas-register) ==");
+    let t = Instant::now();
+    let events = generate(1_000_000, 1_000, 50, 42);
+    let history = History::from_events("<generated>", &events, None)?;
+    drop(events);
+    let gen_time = t.elapsed();
+    let hwm_before = vm_hwm_kib().unwrap_or(0);
+    let mut spec = ModelSpec::new(ModelKind::CasRegister, checker::Format::Jsonl);
+    spec.nil_read = checker::NilRead::Absent;
+    let t = Instant::now();
+    let report = check_linearizability(&history, &spec, &CheckOptions::default())?;
+    let check_time = t.elapsed();
+    let hwm_after = vm_hwm_kib().unwrap_or(0);
+    println!(
+        "ops {}  keys {}  generation+pairing {:.2} s",
+        history.ops.len(),
+        report.keys.len(),
+        gen_time.as_secs_f64()
+    );
+    println!(
+        "verdict {}  check time {:.3} s  steps {}",
+        report.verdict,
+        check_time.as_secs_f64(),
+        report.keys.iter().map(|k| k.steps).sum::<u64>()
+    );
+    println!(
+        "peak RSS (VmHWM): {:.1} MiB before the check (history in memory), {:.1} MiB after; cache estimate peak {:.1} MiB",
+        hwm_before as f64 / 1024.0,
+        hwm_after as f64 / 1024.0,
+        report.peak_memory_bytes as f64 / (1024.0 * 1024.0)
+    );
+    if report.verdict != Verdict::Valid {
+        bail!(
+            "the generated history is linearizable by construction but the checker said {}",
+            report.verdict
+        );
+    }
+    Ok(())
+}
