@@ -22,9 +22,11 @@
 //! - [`server`]: the task that owns the core and handles each `Ready` in the fixed order.
 
 
+pub mod api;
 pub mod codec;
 pub mod config;
 pub mod kv;
+pub mod server;
 
 pub mod storage;
 pub mod transport;
