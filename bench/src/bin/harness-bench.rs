@@ -1,0 +1,91 @@
+//! harness-bench: how many operations per second `faultline` drives and records against raft-node.
+//!
+//! Runs a fault-free cluster with 64 client processes (the register workload, no rate limit) once
+//! with the history recorder writing `history.jsonl` line by line and once with recording switched
+//! off, and prints a table of operations, throughput and latency-free overhead of recording. The two
+//! runs are interleaved `--rounds` times so machine noise hits both alike; compare the ratio, not the
+//! absolute figures, on a shared machine.
+//!
+//! `cargo run --release -p bench --bin harness-bench -- [--seconds 10] [--nodes 3] [--rounds 2]`
+//! (build raft-node in the same profile first: `cargo build --release -p node --bin raft-node`).
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use harness::cluster::Backend;
+use harness::run::{RunConfig, run};
+use std::time::Duration;
+use workloads::{NemesisSpec, Workload, WorkloadOptions};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Length of each measured run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Pairs of (recorded, unrecorded) runs.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// raft-node binary (default: next to this benchmark).
+    #[arg(long)]
+    node_bin: Option<std::path::PathBuf>,
+    /// Cluster backend (default: netns as root with iptables, loopback otherwise).
+    #[arg(long, value_enum)]
+    net: Option<Backend>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let node_bin = match args.node_bin.clone().or_else(harness::cli::default_node_bin) {
+        Some(p) => p,
+        None => bail!("no raft-node next to this benchmark; build it with `cargo build --release -p node --bin raft-node`"),
+    };
+    let store = tempfile::tempdir().context("temporary store")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let net = args.net.unwrap_or_else(Backend::auto);
+    let mut rows: Vec<(bool, u64, f64)> = Vec::new();
+    for round in 0..args.rounds {
+        for record in [true, false] {
+            let config = RunConfig {
+                nodes: args.nodes,
+                time_limit: Duration::from_secs(args.seconds),
+                workload: Workload::Register,
+                workload_options: WorkloadOptions::default(),
+                nemesis: NemesisSpec { kinds: Vec::new(), interval: 0 },
+                concurrency: args.concurrency,
+                rate: None,
+                seed: 1 + round as u64,
+                node_bin: node_bin.clone(),
+                node_args: Vec::new(),
+                store: store.path().to_path_buf(),
+                net,
+                op_timeout: Duration::from_secs(2),
+                recover_timeout: Duration::from_secs(30),
+                record,
+                check: false,
+                progress: false,
+            };
+            let summary = runtime.block_on(run(config)).context("benchmark run")?;
+            let (ok, fail, info) = summary.counts;
+            // Count the run phase only (final reads are a fixed, small tail).
+            let secs = summary.run_phase.as_secs_f64().max(1e-9);
+            eprintln!("round {round} record={record}: {} ops ({ok} ok, {fail} fail, {info} info) in {secs:.1}s", ok + fail + info);
+            rows.push((record, ok + fail + info, secs));
+        }
+    }
+    let rate = |record: bool| {
+        let (ops, secs) = rows.iter().filter(|r| r.0 == record).fold((0u64, 0f64), |a, r| (a.0 + r.1, a.1 + r.2));
+        (ops, secs, ops as f64 / secs)
+    };
+    let (rec_ops, rec_secs, rec_rate) = rate(true);
+    let (raw_ops, raw_secs, raw_rate) = rate(false);
+    println!("harness throughput: {} nodes ({}), {} processes, register workload, no faults", args.nodes, net.name(), args.concurrency);
+    println!("{:<22} {:>10} {:>10} {:>12}", "mode", "ops", "seconds", "ops/s");
+    println!("{:<22} {:>10} {:>10.1} {:>12.0}", "history recorded", rec_ops, rec_secs, rec_rate);
+    println!("{:<22} {:>10} {:>10.1} {:>12.0}", "recording off", raw_ops, raw_secs, raw_rate);
+    let overhead = if raw_rate > 0.0 { (raw_rate - rec_rate) / raw_rate * 100.0 } else { 0.0 };
+    println!("{:<22} {:>34.1}%", "recording overhead", overhead);
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The loopback backend: nodes on 127.0.0.1, every peer link through the harness's proxy.
+//!
+//! Needs no privileges and works on any Unix laptop. Node `i` listens on its own peer and client
+//! ports; its `--peers` lists, for every other node `j`, the address of the proxy for link `i -> j`,
+//! which relays to `j`'s peer port. Cutting, losing and delaying traffic are settings of those proxies
+//! (see [`crate::proxy`] for what they mean on a TCP stream). Ports are picked free by the kernel, so
+//! parallel runs never collide.
+
+use super::{Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, addr_list, node_names, run_id};
+use crate::proxy::{self, LinkTable, Proxy};
+use crate::state::StateFile;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::time::Duration;
+use workloads::Grudge;
+
+/// A cluster on 127.0.0.1.
+#[derive(Debug)]
+pub struct LoopbackCluster {
+    state: Option<StateFile>,
+    procs: Procs,
+    links: LinkTable,
+    proxies: Vec<Proxy>,
+}
+
+/// `n` distinct free ports (held together while choosing so they differ).
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0))).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
+}
+
+impl LoopbackCluster {
+    pub async fn create(config: ClusterConfig) -> Result<LoopbackCluster, ClusterError> {
+        let rid = run_id(config.seed);
+        let state = StateFile::create(&config.state_dir, &format!("loopback-{rid}"), "loopback")
+            .map_err(|e| ClusterError::State { path: config.state_dir.clone(), source: e })?;
+        let n = config.nodes;
+        let ports = free_ports(2 * n).map_err(|e| ClusterError::Setup(format!("no free ports: {e}")))?;
+        let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let peer: Vec<SocketAddr> = (0..n).map(|i| local(ports[i])).collect();
+        let client: Vec<SocketAddr> = (0..n).map(|i| local(ports[n + i])).collect();
+        let links = LinkTable::default();
+        let mut proxies = Vec::new();
+        // proxy_addr[i][j]: where node i reaches node j.
+        let mut proxy_addr = vec![vec![None; n]; n];
+        for (i, row) in proxy_addr.iter_mut().enumerate() {
+            for (j, slot) in row.iter_mut().enumerate().filter(|(j, _)| *j != i) {
+                let p = proxy::start(local(0), peer[j], None, i, j, links.clone(), config.seed)
+                    .await
+                    .map_err(|e| ClusterError::Setup(format!("proxy for n{} -> n{}: {e}", i + 1, j + 1)))?;
+                *slot = Some(p.listen);
+                proxies.push(p);
+            }
+        }
+        let names = node_names(n);
+        let specs = (0..n)
+            .map(|i| NodeSpec {
+                index: i,
+                name: names[i].clone(),
+                id: i as u64 + 1,
+                listen_peer: peer[i],
+                listen_client: client[i],
+                peers_arg: addr_list((0..n).map(|j| proxy_addr[i][j].unwrap_or(peer[j]))),
+                client_addrs_arg: addr_list(client.iter().copied()),
+                dir: config.nodes_dir.join(&names[i]),
+                netns: None,
+            })
+            .collect();
+        tracing::info!(run_id = %rid, nodes = n, "loopback cluster ready");
+        Ok(LoopbackCluster { state: Some(state), procs: Procs::new(specs, &config), links, proxies })
+    }
+
+    fn index(&self, name: &str) -> Result<usize, ClusterError> {
+        super::index_of(name, self.procs.specs())
+            .ok_or_else(|| ClusterError::Setup(format!("no node named {name}")))
+    }
+}
+
+impl Cluster for LoopbackCluster {
+    fn backend(&self) -> Backend {
+        Backend::Loopback
+    }
+
+    fn nodes(&self) -> &[NodeSpec] {
+        self.procs.specs()
+    }
+
+    fn start(&mut self, i: usize) -> Result<u32, ClusterError> {
+        let state = self.state.as_mut().expect("state file lives until teardown");
+        self.procs.start(i, state)
+    }
+
+    fn kill(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        let state = self.state.as_mut().expect("state file lives until teardown");
+        self.procs.kill(i, state)
+    }
+
+    fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        self.procs.pause(i)
+    }
+
+    fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        self.procs.resume(i)
+    }
+
+    fn pids(&mut self) -> Vec<Option<u32>> {
+        let state = self.state.as_mut().expect("state file lives until teardown");
+        self.procs.pids(state)
+    }
+
+    fn cut(&mut self, grudge: &Grudge) -> Result<(), ClusterError> {
+        for (from, to) in &grudge.cuts {
+            let (f, t) = (self.index(from)?, self.index(to)?);
+            self.links.set(f, t, |l| l.cut = true);
+        }
+        Ok(())
+    }
+
+    fn loss(&mut self, grudge: &Grudge, probability: f64) -> Result<(), ClusterError> {
+        for (from, to) in &grudge.cuts {
+            let (f, t) = (self.index(from)?, self.index(to)?);
+            self.links.set(f, t, |l| l.loss = probability);
+        }
+        Ok(())
+    }
+
+    fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError> {
+        for (from, to) in &grudge.cuts {
+            let (f, t) = (self.index(from)?, self.index(to)?);
+            self.links.set(f, t, |l| l.delay = delay);
+        }
+        Ok(true)
+    }
+
+    fn heal_network(&mut self) -> Result<(), ClusterError> {
+        self.links.heal_all();
+        Ok(())
+    }
+
+    fn teardown(&mut self) -> Result<(), ClusterError> {
+        let Some(mut state) = self.state.take() else { return Ok(()) };
+        self.procs.kill_all(&mut state);
+        self.proxies.clear();
+        let path = state.path().to_path_buf();
+        state.teardown().map_err(|e| ClusterError::State { path, source: e })
+    }
+}
+
+impl Drop for LoopbackCluster {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            tracing::error!(error = %e, "loopback teardown failed; run `faultline cleanup`");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Clusters: real raft-node processes on a network the harness controls.
+//!
+//! [`Cluster`] is what the run and the nemesis see: start, kill, pause and resume nodes, and cut, lose
+//! or delay traffic on directed peer links. Two backends implement it:
+//!
+//! - [`netns`] (root with `ip` and `iptables`): one network namespace per node on a private bridge,
+//!   partitions as DROP rules in a chain of our own inside each namespace;
+//! - [`loopback`] (anyone, anywhere): nodes on 127.0.0.1 ports, every peer link through the harness's
+//!   [`crate::proxy`].
+//!
+//! Process management is the same for both and lives in [`Procs`]; the backends differ only in
+//! addresses, the command prefix (`ip netns exec`) and how a link is cut. Every resource is recorded in
+//! the [`StateFile`] before it exists, and [`Cluster::teardown`] removes all of it.
+
+pub mod loopback;
+pub mod netns;
+
+use crate::signals::{self, Spawned};
+use crate::state::{ProcRecord, StateFile};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use workloads::Grudge;
+
+/// Which backend runs the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Netns,
+    Loopback,
+}
+
+impl Backend {
+    /// netns when we are root and `ip` and `iptables` are installed, loopback otherwise.
+    pub fn auto() -> Backend {
+        if nix::unistd::geteuid().is_root()
+            && crate::netcmd::available("ip")
+            && crate::netcmd::available("iptables")
+        {
+            Backend::Netns
+        } else {
+            Backend::Loopback
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Netns => "netns",
+            Backend::Loopback => "loopback",
+        }
+    }
+}
+
+/// Why a cluster operation failed. Each of these is a harness error: the run stops and cleans up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    NetCmd(#[from] crate::netcmd::NetCmdError),
+    #[error("could not start node {node} ({command}): {source}")]
+    Spawn { node: String, command: String, source: std::io::Error },
+    #[error("signal to node {node} (pid {pid}) failed: {source}")]
+    Signal { node: String, pid: u32, source: nix::Error },
+    #[error("state file {path}: {source}")]
+    State { path: PathBuf, source: std::io::Error },
+    #[error("the netns backend needs root (running as uid {0}); use --net loopback")]
+    NotRoot(u32),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Everything the cluster needs to know to start its nodes.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub nodes: usize,
+    pub node_bin: PathBuf,
+    pub node_args: Vec<String>,
+    /// `<run dir>/nodes`; each node gets `<name>/{stdout.log,stderr.log,data/}`.
+    pub nodes_dir: PathBuf,
+    pub seed: u64,
+    /// Put peer links through the proxy even on netns (for latency faults).
+    pub proxied: bool,
+    pub state_dir: PathBuf,
+}
+
+/// One node's identity and addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    pub index: usize,
+    /// `n1`, `n2`, ... (history and store names)
+    pub name: String,
+    /// Raft id: index + 1.
+    pub id: u64,
+    /// Where the node listens for peers.
+    pub listen_peer: SocketAddr,
+    /// Where the node serves HTTP (clients use this address).
+    pub listen_client: SocketAddr,
+    /// This node's `--peers` argument (its own view: through proxies where there are any).
+    pub peers_arg: String,
+    pub client_addrs_arg: String,
+    pub dir: PathBuf,
+    /// The namespace the node runs in (netns backend).
+    pub netns: Option<String>,
+}
+
+impl NodeSpec {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listen_client)
+    }
+}
+
+/// What a fault actually did, for the history.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    pub node: String,
+    pub pid: Option<u32>,
+}
+
+/// A cluster of raft-node processes under the harness's control.
+pub trait Cluster: Send + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+    fn nodes(&self) -> &[NodeSpec];
+    /// Starts node `i` if it is not running; returns its pid.
+    fn start(&mut self, i: usize) -> Result<u32, ClusterError>;
+    /// SIGKILLs node `i`; returns the pid killed, None if it was not running.
+    fn kill(&mut self, i: usize) -> Result<Option<u32>, ClusterError>;
+    /// SIGSTOPs node `i`; returns the pid, None if it was not running or already paused.
+    fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError>;
+    /// SIGCONTs node `i` if paused; returns the pid.
+    fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError>;
+    /// Pids of running nodes by index (None where down), reaping any that died on their own.
+    fn pids(&mut self) -> Vec<Option<u32>>;
+    /// Drops everything on the grudge's links.
+    fn cut(&mut self, grudge: &Grudge) -> Result<(), ClusterError>;
+    /// Drops packets on the grudge's links with this probability.
+    fn loss(&mut self, grudge: &Grudge, probability: f64) -> Result<(), ClusterError>;
+    /// Delays traffic on the grudge's links; Ok(false) when this cluster cannot (netns without proxies).
+    fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError>;
+    /// Removes every cut, loss and delay.
+    fn heal_network(&mut self) -> Result<(), ClusterError>;
+    /// Kills every node and removes every resource; safe to call after errors.
+    fn teardown(&mut self) -> Result<(), ClusterError>;
+}
+
+/// Creates the cluster on the chosen backend (nodes not started yet).
+pub async fn create(backend: Backend, config: ClusterConfig) -> Result<Box<dyn Cluster>, ClusterError> {
+    Ok(match backend {
+        Backend::Netns => Box::new(netns::NetnsCluster::create(config).await?),
+        Backend::Loopback => Box::new(loopback::LoopbackCluster::create(config).await?),
+    })
+}
+
+/// A short random id for names of this run's resources (namespaces, links, chains, state file).
+pub fn run_id(seed: u64) -> String {
+    let mix = seed ^ (std::process::id() as u64).rotate_left(32) ^ now_nanos();
+    format!("{:06x}", (mix ^ (mix >> 24)) & 0xff_ffff)
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The processes of a cluster: spawning with the right argv, signalling, reaping, recording.
+#[derive(Debug)]
+pub struct Procs {
+    specs: Vec<NodeSpec>,
+    node_bin: PathBuf,
+    node_args: Vec<String>,
+    seed: u64,
+    running: Vec<Option<Spawned>>,
+    paused: Vec<bool>,
+}
+
+impl Procs {
+    pub fn new(specs: Vec<NodeSpec>, config: &ClusterConfig) -> Procs {
+        let n = specs.len();
+        Procs {
+            specs,
+            node_bin: config.node_bin.clone(),
+            node_args: config.node_args.clone(),
+            seed: config.seed,
+            running: (0..n).map(|_| None).collect(),
+            paused: vec![false; n],
+        }
+    }
+
+    pub fn specs(&self) -> &[NodeSpec] {
+        &self.specs
+    }
+
+    /// The full command line of node `i`.
+    pub fn argv(&self, i: usize) -> Vec<String> {
+        let s = &self.specs[i];
+        let mut argv = Vec::new();
+        if let Some(ns) = &s.netns {
+            argv.extend(["ip", "netns", "exec", ns.as_str()].map(String::from));
+        }
+        argv.push(self.node_bin.display().to_string());
+        argv.extend([
+            "--id".to_string(),
+            s.id.to_string(),
+            "--peers".into(),
+            s.peers_arg.clone(),
+            "--client-addrs".into(),
+            s.client_addrs_arg.clone(),
+            "--listen-peer".into(),
+            s.listen_peer.to_string(),
+            "--listen-client".into(),
+            s.listen_client.to_string(),
+            "--data-dir".into(),
+            s.dir.join("data").display().to_string(),
+            "--seed".into(),
+            self.seed.wrapping_add(s.id).to_string(),
+        ]);
+        argv.extend(self.node_args.iter().cloned());
+        argv
+    }
+
+    pub fn start(&mut self, i: usize, state: &mut StateFile) -> Result<u32, ClusterError> {
+        self.reap(i, state);
+        if let Some(p) = &self.running[i] {
+            return Ok(p.pid());
+        }
+        let spec = &self.specs[i];
+        std::fs::create_dir_all(spec.dir.join("data")).map_err(|e| ClusterError::Spawn {
+            node: spec.name.clone(),
+            command: "mkdir".into(),
+            source: e,
+        })?;
+        let argv = self.argv(i);
+        let p = signals::spawn(&argv, &spec.dir.join("stdout.log"), &spec.dir.join("stderr.log")).map_err(
+            |e| ClusterError::Spawn { node: spec.name.clone(), command: argv.join(" "), source: e },
+        )?;
+        let pid = p.pid();
+        state
+            .add_process(ProcRecord { node: spec.name.clone(), pid, start_time: p.start_time() })
+            .map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
+        tracing::info!(node = %spec.name, pid, "node started");
+        self.running[i] = Some(p);
+        self.paused[i] = false;
+        Ok(pid)
+    }
+
+    /// Forgets a node that exited by itself (crash, panic), so it can be restarted.
+    fn reap(&mut self, i: usize, state: &mut StateFile) {
+        if let Some(p) = &mut self.running[i]
+            && let Some(status) = p.exited()
+        {
+            tracing::warn!(node = %self.specs[i].name, pid = p.pid(), %status, "node exited on its own");
+            let pid = p.pid();
+            self.running[i] = None;
+            self.paused[i] = false;
+            let _ = state.remove_process(pid);
+        }
+    }
+
+    pub fn kill(&mut self, i: usize, state: &mut StateFile) -> Result<Option<u32>, ClusterError> {
+        self.reap(i, state);
+        let Some(p) = self.running[i].take() else { return Ok(None) };
+        let pid = p.pid();
+        let _ = p.kill();
+        self.paused[i] = false;
+        state
+            .remove_process(pid)
+            .map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
+        tracing::info!(node = %self.specs[i].name, pid, "node killed");
+        Ok(Some(pid))
+    }
+
+    pub fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        match &self.running[i] {
+            Some(p) if !self.paused[i] => {
+                p.pause().map_err(|e| ClusterError::Signal {
+                    node: self.specs[i].name.clone(),
+                    pid: p.pid(),
+                    source: e,
+                })?;
+                self.paused[i] = true;
+                Ok(Some(p.pid()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        match &self.running[i] {
+            Some(p) if self.paused[i] => {
+                p.resume().map_err(|e| ClusterError::Signal {
+                    node: self.specs[i].name.clone(),
+                    pid: p.pid(),
+                    source: e,
+                })?;
+                self.paused[i] = false;
+                Ok(Some(p.pid()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub fn pids(&mut self, state: &mut StateFile) -> Vec<Option<u32>> {
+        (0..self.specs.len())
+            .map(|i| {
+                self.reap(i, state);
+                self.running[i].as_ref().map(Spawned::pid)
+            })
+            .collect()
+    }
+
+    pub fn kill_all(&mut self, state: &mut StateFile) {
+        for i in 0..self.specs.len() {
+            let _ = self.kill(i, state);
+        }
+    }
+}
+
+/// Node names `n1..nN`.
+pub fn node_names(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("n{i}")).collect()
+}
+
+/// `1=addr,2=addr,...`
+pub fn addr_list(addrs: impl IntoIterator<Item = SocketAddr>) -> String {
+    addrs.into_iter().enumerate().map(|(i, a)| format!("{}={a}", i + 1)).collect::<Vec<_>>().join(",")
+}
+
+/// Index of a node name (`n3` -> 2).
+pub fn index_of(name: &str, nodes: &[NodeSpec]) -> Option<usize> {
+    nodes.iter().position(|n| n.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_argv_has_every_contract_flag_then_the_user_args() {
+        let spec = NodeSpec {
+            index: 0,
+            name: "n1".into(),
+            id: 1,
+            listen_peer: "10.1.2.11:7000".parse().unwrap(),
+            listen_client: "10.1.2.11:8000".parse().unwrap(),
+            peers_arg: "1=10.1.2.11:7000,2=10.1.2.12:7000".into(),
+            client_addrs_arg: "1=10.1.2.11:8000,2=10.1.2.12:8000".into(),
+            dir: "/s/nodes/n1".into(),
+            netns: Some("fl-abc-n1".into()),
+        };
+        let config = ClusterConfig {
+            nodes: 2,
+            node_bin: "/bin/raft-node".into(),
+            node_args: vec!["--bug".into(), "stale-read".into()],
+            nodes_dir: "/s/nodes".into(),
+            seed: 10,
+            proxied: false,
+            state_dir: "/tmp".into(),
+        };
+        let procs = Procs::new(vec![spec], &config);
+        let argv = procs.argv(0).join(" ");
+        assert_eq!(
+            argv,
+            "ip netns exec fl-abc-n1 /bin/raft-node --id 1 --peers 1=10.1.2.11:7000,2=10.1.2.12:7000 \
+             --client-addrs 1=10.1.2.11:8000,2=10.1.2.12:8000 --listen-peer 10.1.2.11:7000 \
+             --listen-client 10.1.2.11:8000 --data-dir /s/nodes/n1/data --seed 11 --bug stale-read"
+        );
+    }
+
+    #[test]
+    fn addr_lists_number_nodes_from_one() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        assert_eq!(addr_list([a, b]), "1=127.0.0.1:1,2=127.0.0.1:2");
+    }
+}

@@ -1,0 +1,161 @@
+//! The nemesis: executes the fault schedule against the cluster and records exactly what it did.
+//!
+//! Each scheduled [`Fault`] is resolved against the cluster at the moment it fires (which node leads,
+//! which nodes are up), actuated through the [`Cluster`] and recorded as two events of the `nemesis`
+//! process: an `invoke` with the planned fault and an `info` with what was done (the cut links, the
+//! pids killed or paused, the nodes restarted), so reports can shade the fault periods and `repro`
+//! can replay them. A nemesis action is *installed* (it happened), *skipped* (nothing to do, e.g.
+//! every target already down, or latency on a cluster without proxies; recorded with the reason) or
+//! fails, which is a harness error and ends the run.
+
+use crate::cluster::{Cluster, ClusterError, Hit};
+use crate::recorder::{Draft, Recorder};
+use checker::history::{EventType, Process};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use workloads::{Fault, Grudge, Target};
+
+/// The nemesis's memory of what is currently broken, so a heal undoes exactly that.
+#[derive(Debug)]
+pub struct Nemesis {
+    rng: ChaCha8Rng,
+    killed: BTreeSet<usize>,
+    paused: BTreeSet<usize>,
+    network_faulty: bool,
+}
+
+impl Nemesis {
+    pub fn new(seed: u64) -> Nemesis {
+        Nemesis {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6d65),
+            killed: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            network_faulty: false,
+        }
+    }
+
+    /// Whether anything is currently broken.
+    pub fn is_faulty(&self) -> bool {
+        self.network_faulty || !self.killed.is_empty() || !self.paused.is_empty()
+    }
+
+    /// Executes `fault` and records it. `leader` is the node currently believed to lead.
+    pub fn execute(
+        &mut self,
+        cluster: &mut dyn Cluster,
+        fault: &Fault,
+        leader: Option<&str>,
+        recorder: &Recorder,
+    ) -> Result<Value, ClusterError> {
+        let planned = serde_json::to_value(fault).expect("faults always serialize");
+        let _ = recorder.record(nemesis_draft(EventType::Invoke, fault.name(), planned));
+        let done = self.actuate(cluster, fault, leader)?;
+        let _ = recorder.record(nemesis_draft(EventType::Info, fault.name(), done.clone()));
+        tracing::info!(fault = fault.name(), what = %done, "nemesis");
+        Ok(done)
+    }
+
+    fn actuate(
+        &mut self,
+        cluster: &mut dyn Cluster,
+        fault: &Fault,
+        leader: Option<&str>,
+    ) -> Result<Value, ClusterError> {
+        let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+        let index =
+            |name: &str| names.iter().position(|n| n == name).expect("targets come from the node list");
+        Ok(match fault {
+            Fault::Partition { topology } => {
+                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                cluster.cut(&grudge)?;
+                self.network_faulty |= !grudge.is_empty();
+                json!({ "topology": topology, "leader": leader, "cuts": links(&grudge) })
+            }
+            Fault::Loss { topology, probability } => {
+                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                cluster.loss(&grudge, *probability)?;
+                self.network_faulty |= !grudge.is_empty();
+                json!({ "topology": topology, "probability": probability, "links": links(&grudge) })
+            }
+            Fault::Latency { topology, delay_ms } => {
+                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                if cluster.latency(&grudge, Duration::from_millis(*delay_ms))? {
+                    self.network_faulty |= !grudge.is_empty();
+                    json!({ "topology": topology, "delay_ms": delay_ms, "links": links(&grudge) })
+                } else {
+                    json!({ "skipped": "latency needs peer links through the proxy (loopback, or netns started with latency in --nemesis)" })
+                }
+            }
+            Fault::Kill { target } => {
+                let hits = self.hit(cluster, *target, &names, leader, |c, i| c.kill(i))?;
+                for h in &hits {
+                    if h.pid.is_some() {
+                        self.killed.insert(index(&h.node));
+                        self.paused.remove(&index(&h.node));
+                    }
+                }
+                json!({ "target": target, "leader": leader, "signal": "SIGKILL", "nodes": hits })
+            }
+            Fault::Pause { target } => {
+                let hits = self.hit(cluster, *target, &names, leader, |c, i| c.pause(i))?;
+                for h in &hits {
+                    if h.pid.is_some() {
+                        self.paused.insert(index(&h.node));
+                    }
+                }
+                json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits })
+            }
+            Fault::Heal => self.heal(cluster)?,
+        })
+    }
+
+    fn hit(
+        &mut self,
+        cluster: &mut dyn Cluster,
+        target: Target,
+        names: &[String],
+        leader: Option<&str>,
+        mut act: impl FnMut(&mut dyn Cluster, usize) -> Result<Option<u32>, ClusterError>,
+    ) -> Result<Vec<Hit>, ClusterError> {
+        let chosen = target.resolve(names, leader, &mut self.rng);
+        let mut hits = Vec::new();
+        for name in chosen {
+            let i = names.iter().position(|n| *n == name).expect("targets come from the node list");
+            hits.push(Hit { node: name, pid: act(cluster, i)? });
+        }
+        Ok(hits)
+    }
+
+    /// Heals the network, continues paused nodes and restarts killed (or crashed) ones.
+    pub fn heal(&mut self, cluster: &mut dyn Cluster) -> Result<Value, ClusterError> {
+        cluster.heal_network()?;
+        let network = std::mem::take(&mut self.network_faulty);
+        let mut resumed = Vec::new();
+        for i in std::mem::take(&mut self.paused) {
+            if let Some(pid) = cluster.resume(i)? {
+                resumed.push(Hit { node: cluster.nodes()[i].name.clone(), pid: Some(pid) });
+            }
+        }
+        self.killed.clear();
+        let mut restarted = Vec::new();
+        // Every node that is down, whether we killed it or it died on its own, comes back.
+        for (i, pid) in cluster.pids().into_iter().enumerate() {
+            if pid.is_none() {
+                let pid = cluster.start(i)?;
+                restarted.push(Hit { node: cluster.nodes()[i].name.clone(), pid: Some(pid) });
+            }
+        }
+        Ok(json!({ "network": network, "resumed": resumed, "restarted": restarted }))
+    }
+}
+
+fn links(g: &Grudge) -> Vec<[&str; 2]> {
+    g.cuts.iter().map(|(a, b)| [a.as_str(), b.as_str()]).collect()
+}
+
+fn nemesis_draft(kind: EventType, f: &str, value: Value) -> Draft {
+    Draft { process: Process::NEMESIS, kind, f: f.to_string(), key: None, value, node: None, error: None }
+}

@@ -1,0 +1,276 @@
+//! The fault proxy: a TCP relay per directed peer link that can cut, lose and delay traffic.
+//!
+//! On the loopback backend every peer connection passes through one of these (node `i` reaches node
+//! `j` at the proxy for link `i -> j`), and on the netns backend they are put in when latency faults
+//! are asked for, because this kernel has no `tc netem`. Each relayed connection has two directions;
+//! the bytes `i` sends obey the state of link `i -> j` and the bytes coming back obey `j -> i`, so a
+//! one-way cut is expressible.
+//!
+//! Why these semantics: a proxy sits on a TCP stream, so it cannot drop a packet without corrupting
+//! the stream. A cut therefore *stalls* a direction (nothing is delivered; data waits, as it would in
+//! a kernel's retransmission queue behind a firewall DROP, and arrives after the heal if the peer has
+//! not given up). Loss becomes what TCP makes of it: each chunk is lost with the given probability and
+//! "retransmitted" after [`RETRANSMIT_DELAY`], delaying everything behind it. Latency delays each chunk
+//! by the configured time, preserving order.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// What TCP's first retransmission roughly costs on Linux (the minimum RTO).
+pub const RETRANSMIT_DELAY: Duration = Duration::from_millis(200);
+
+/// The fault state of one directed link.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkState {
+    pub cut: bool,
+    pub loss: f64,
+    pub delay: Duration,
+}
+
+/// The state channel of each directed link `(from, to)`, by node index.
+type Links = HashMap<(usize, usize), watch::Sender<LinkState>>;
+
+/// Controls of every directed link `(from, to)` by node index; shared by all relays.
+#[derive(Clone, Debug, Default)]
+pub struct LinkTable {
+    links: Arc<Mutex<Links>>,
+}
+
+impl LinkTable {
+    fn channel(&self, from: usize, to: usize) -> watch::Receiver<LinkState> {
+        let mut links = self.links.lock().expect("link table lock is never held across a panic");
+        links.entry((from, to)).or_insert_with(|| watch::channel(LinkState::default()).0).subscribe()
+    }
+
+    /// Changes the state of link `from -> to`.
+    pub fn set(&self, from: usize, to: usize, f: impl FnOnce(&mut LinkState)) {
+        let mut links = self.links.lock().expect("link table lock is never held across a panic");
+        let tx = links.entry((from, to)).or_insert_with(|| watch::channel(LinkState::default()).0);
+        tx.send_modify(f);
+    }
+
+    /// Every link back to normal.
+    pub fn heal_all(&self) {
+        let links = self.links.lock().expect("link table lock is never held across a panic");
+        for tx in links.values() {
+            tx.send_replace(LinkState::default());
+        }
+    }
+
+    pub fn get(&self, from: usize, to: usize) -> LinkState {
+        *self.channel(from, to).borrow()
+    }
+}
+
+/// One listening relay for link `from -> to`.
+#[derive(Debug)]
+pub struct Proxy {
+    pub listen: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a relay listening on `listen` (port 0 picks one) that forwards to `upstream`, binding its
+/// outgoing socket to `source` when given (so firewall rules can tell which node the traffic stands
+/// for), and applies the link states of `from -> to` and `to -> from`.
+pub async fn start(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    source: Option<SocketAddr>,
+    from: usize,
+    to: usize,
+    table: LinkTable,
+    seed: u64,
+) -> std::io::Result<Proxy> {
+    let listener = TcpListener::bind(listen).await?;
+    let listen = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let mut conn_seed = seed;
+        // A JoinSet aborts every relayed connection when the proxy (this task) is aborted.
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            let inbound = match listener.accept().await {
+                Ok((inbound, _)) => inbound,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%listen, error = %e, "proxy accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            while conns.try_join_next().is_some() {}
+            conn_seed = conn_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let table = table.clone();
+            let seed = conn_seed;
+            conns.spawn(async move {
+                let outbound = match connect(upstream, source).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::trace!(%upstream, error = %e, "proxy upstream refused");
+                        return;
+                    }
+                };
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                let (ir, iw) = inbound.into_split();
+                let (or, ow) = outbound.into_split();
+                let forward = pump(ir, ow, table.channel(from, to), seed);
+                let backward = pump(or, iw, table.channel(to, from), seed ^ 1);
+                // When either side closes or fails, tear down both directions (the nodes reconnect).
+                tokio::select! { _ = forward => {}, _ = backward => {} }
+            });
+        }
+    });
+    Ok(Proxy { listen, task })
+}
+
+async fn connect(upstream: SocketAddr, source: Option<SocketAddr>) -> std::io::Result<TcpStream> {
+    let socket = if upstream.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if let Some(src) = source {
+        socket.bind(src)?;
+    }
+    tokio::time::timeout(Duration::from_secs(2), socket.connect(upstream))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "proxy connect timed out"))?
+}
+
+/// Relays one direction: a reader queues chunks with their due time, a writer delivers them in order
+/// once due and while the link is not cut.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut state: watch::Receiver<LinkState>,
+    seed: u64,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(64);
+    let reader_state = state.clone();
+    let reader = async move {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let link = *reader_state.borrow();
+            let mut due = Instant::now() + link.delay;
+            if link.loss > 0.0 && rng.random_bool(link.loss.clamp(0.0, 1.0)) {
+                due += RETRANSMIT_DELAY;
+            }
+            if tx.send((due, buf[..n].to_vec())).await.is_err() {
+                return;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            // Stall while cut; a heal wakes us through the watch channel.
+            while state.borrow_and_update().cut {
+                if state.changed().await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! { _ = reader => {}, _ = writer => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn echo_server() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    loop {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => s.write_all(&buf[..n]).await.unwrap(),
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn round_trip(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+        s.write_all(msg).await.unwrap();
+        let mut buf = vec![0u8; msg.len()];
+        s.read_exact(&mut buf).await.unwrap();
+        buf
+    }
+
+    #[tokio::test]
+    async fn relays_then_stalls_while_cut_then_delivers_after_heal() {
+        let upstream = echo_server().await;
+        let table = LinkTable::default();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, 0, 1, table.clone(), 1).await.unwrap();
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        assert_eq!(round_trip(&mut s, b"hello").await, b"hello");
+
+        table.set(0, 1, |l| l.cut = true);
+        s.write_all(b"lost?").await.unwrap();
+        let mut buf = [0u8; 5];
+        let stalled = tokio::time::timeout(Duration::from_millis(300), s.read_exact(&mut buf)).await;
+        assert!(stalled.is_err(), "data crossed a cut link");
+
+        table.heal_all();
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await.unwrap().unwrap();
+        assert_eq!(&buf, b"lost?");
+    }
+
+    #[tokio::test]
+    async fn one_way_cut_blocks_only_the_answers() {
+        let upstream = echo_server().await;
+        let table = LinkTable::default();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, 0, 1, table.clone(), 1).await.unwrap();
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        assert_eq!(round_trip(&mut s, b"x").await, b"x");
+        // 1 -> 0 cut: requests arrive, echoes do not.
+        table.set(1, 0, |l| l.cut = true);
+        assert!(!table.get(1, 0).delay.is_zero() || table.get(1, 0).cut);
+        s.write_all(b"y").await.unwrap();
+        let mut buf = [0u8; 1];
+        assert!(tokio::time::timeout(Duration::from_millis(300), s.read_exact(&mut buf)).await.is_err());
+        table.set(1, 0, |l| l.cut = false);
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await.unwrap().unwrap();
+        assert_eq!(&buf, b"y");
+    }
+
+    #[tokio::test]
+    async fn latency_delays_each_direction() {
+        let upstream = echo_server().await;
+        let table = LinkTable::default();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, 0, 1, table.clone(), 1).await.unwrap();
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        table.set(0, 1, |l| l.delay = Duration::from_millis(150));
+        let t = std::time::Instant::now();
+        assert_eq!(round_trip(&mut s, b"slow").await, b"slow");
+        // A lower bound only: the delay must have been applied (no upper bound: machines are noisy).
+        assert!(t.elapsed() >= Duration::from_millis(150));
+    }
+}
