@@ -55,14 +55,21 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, leader) = match self {
-            ApiError::NotLeader { leader, message } => (StatusCode::MISDIRECTED_REQUEST, "not_leader", message, leader),
-            ApiError::NotApplied { message } => (StatusCode::SERVICE_UNAVAILABLE, "not_applied", message, None),
+            ApiError::NotLeader { leader, message } => {
+                (StatusCode::MISDIRECTED_REQUEST, "not_leader", message, leader)
+            }
+            ApiError::NotApplied { message } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "not_applied", message, None)
+            }
             ApiError::Timeout { message } => (StatusCode::GATEWAY_TIMEOUT, "timeout", message, None),
-            ApiError::Unavailable { message } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None),
+            ApiError::Unavailable { message } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None)
+            }
             ApiError::BadRequest { status, message } => (status, "bad_request", message, None),
             ApiError::StaleSession { message } => (StatusCode::CONFLICT, "stale_session", message, None),
             ApiError::NotFound { stale } => {
-                let mut body = json!({"error": "not_found", "message": "the key has no value", "leader": null});
+                let mut body =
+                    json!({"error": "not_found", "message": "the key has no value", "leader": null});
                 if stale {
                     body["stale"] = json!(true);
                 }
@@ -133,18 +140,23 @@ impl ApiState {
         let (tx, rx) = oneshot::channel();
         let req = build(tx);
         let res = tokio::time::timeout(self.timeout, async {
-            self.requests.send(req).await.map_err(|_| ApiError::Unavailable {
-                message: "the server is shutting down".into(),
-            })?;
+            self.requests
+                .send(req)
+                .await
+                .map_err(|_| ApiError::Unavailable { message: "the server is shutting down".into() })?;
             rx.await.map_err(|_| ApiError::Unavailable {
-                message: "the server stopped before answering; the request may or may not have applied".into(),
+                message: "the server stopped before answering; the request may or may not have applied"
+                    .into(),
             })
         })
         .await;
         match res {
             Ok(r) => r,
             Err(_) => Err(ApiError::Timeout {
-                message: format!("no outcome within {:?}; the request may or may not have applied", self.timeout),
+                message: format!(
+                    "no outcome within {:?}; the request may or may not have applied",
+                    self.timeout
+                ),
             }),
         }
     }
@@ -213,7 +225,10 @@ async fn json_body<T: for<'de> Deserialize<'de>>(
     let bytes = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
         ApiError::bad(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body exceeds the limit of {} bytes (or could not be read)", state.max_body_bytes),
+            format!(
+                "the request body exceeds the limit of {} bytes (or could not be read)",
+                state.max_body_bytes
+            ),
         )
     })?;
     if bytes.is_empty() && optional {
@@ -284,9 +299,12 @@ fn command(key: String, op: Op, client_id: Option<String>, seq: Option<u64>) -> 
 
 async fn write(state: &ApiState, cmd: Command) -> Response {
     match state.ask(|reply| Request::Write { cmd, reply }).await.and_then(|r| r) {
-        Ok(Outcome::Written { index, term }) => axum::Json(json!({"index": index, "term": term})).into_response(),
+        Ok(Outcome::Written { index, term }) => {
+            axum::Json(json!({"index": index, "term": term})).into_response()
+        }
         Ok(Outcome::Cas { applied, value, index, term }) => {
-            axum::Json(json!({"applied": applied, "value": value, "index": index, "term": term})).into_response()
+            axum::Json(json!({"applied": applied, "value": value, "index": index, "term": term}))
+                .into_response()
         }
         Ok(Outcome::StaleSession { last_seq }) => ApiError::StaleSession {
             message: format!(
@@ -298,7 +316,12 @@ async fn write(state: &ApiState, cmd: Command) -> Response {
     }
 }
 
-async fn put_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn put_kv(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let res = async {
         let b: PutBody = json_body(&s, &headers, body, false).await?.expect("a required body is never None");
         command(key, Op::Put { value: b.value }, b.client_id, b.seq)
@@ -309,11 +332,19 @@ async fn put_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: Hea
     }
 }
 
-async fn cas_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn cas_kv(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let res = async {
         let b: CasBody = json_body(&s, &headers, body, false).await?.expect("a required body is never None");
         let from = b.from.ok_or_else(|| {
-            ApiError::bad(StatusCode::UNPROCESSABLE_ENTITY, "invalid body: missing field `from` (null means absent)")
+            ApiError::bad(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid body: missing field `from` (null means absent)",
+            )
         })?;
         command(key, Op::Cas { from, to: b.to }, b.client_id, b.seq)
     };
@@ -323,7 +354,12 @@ async fn cas_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: Hea
     }
 }
 
-async fn append_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn append_kv(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let res = async {
         let b: PutBody = json_body(&s, &headers, body, false).await?.expect("a required body is never None");
         command(key, Op::Append { value: b.value }, b.client_id, b.seq)
@@ -334,7 +370,12 @@ async fn append_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: 
     }
 }
 
-async fn delete_kv(State(s): State<ApiState>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn delete_kv(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let res = async {
         let b: Option<SessionBody> = json_body(&s, &headers, body, true).await?;
         let (client_id, seq) = b.map_or((None, None), |b| (b.client_id, b.seq));
@@ -366,7 +407,9 @@ async fn get_kv(State(s): State<ApiState>, Path(key): Path<String>, RawQuery(q):
         s.ask(|reply| Request::Read { key, stale, reply }).await.and_then(|r| r)
     };
     match res.await {
-        Ok(ReadReply { value: Some(v), stale: true }) => axum::Json(json!({"value": v, "stale": true})).into_response(),
+        Ok(ReadReply { value: Some(v), stale: true }) => {
+            axum::Json(json!({"value": v, "stale": true})).into_response()
+        }
         Ok(ReadReply { value: Some(v), stale: false }) => axum::Json(json!({"value": v})).into_response(),
         Ok(ReadReply { value: None, stale }) => ApiError::NotFound { stale }.into_response(),
         Err(e) => e.into_response(),
@@ -389,7 +432,10 @@ async fn debug_log(State(s): State<ApiState>, RawQuery(q): RawQuery) -> Response
         let mut from = 0;
         for (_, v) in parse_query(&q, &["from"])? {
             from = v.parse::<u64>().map_err(|_| {
-                ApiError::bad(StatusCode::BAD_REQUEST, format!("query parameter from must be a log index (got {v:?})"))
+                ApiError::bad(
+                    StatusCode::BAD_REQUEST,
+                    format!("query parameter from must be a log index (got {v:?})"),
+                )
             })?;
         }
         s.ask(|reply| Request::DebugLog { from, reply }).await
@@ -517,7 +563,8 @@ mod tests {
         let long_key = format!("/kv/{}", "k".repeat(MAX_KEY_BYTES + 1));
         assert_eq!(call("GET", &long_key, None).await.0, 400);
         // A body without a JSON content type is 415.
-        let r = HttpRequest::builder().method("PUT").uri("/kv/a").body(Body::from(r#"{"value":"1"}"#)).unwrap();
+        let r =
+            HttpRequest::builder().method("PUT").uri("/kv/a").body(Body::from(r#"{"value":"1"}"#)).unwrap();
         let (status, json) = oneshot_call(app(2000), r).await;
         assert_eq!((status, json["error"].as_str()), (415, Some("bad_request")));
     }

@@ -106,11 +106,19 @@ impl Encoder {
                 self.bool(*pre_vote);
                 self.bool(*granted);
             }
-            MessageBody::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, read_round } => {
+            MessageBody::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                read_round,
+            } => {
                 self.u8(2);
                 self.u64(prev_log_index.0);
                 self.u64(prev_log_term.0);
-                self.u32(u32::try_from(entries.len()).expect("appends are bounded by max_entries_per_append"));
+                self.u32(
+                    u32::try_from(entries.len()).expect("appends are bounded by max_entries_per_append"),
+                );
                 for e in entries {
                     self.entry(e);
                 }
@@ -342,7 +350,11 @@ mod tests {
             MessageBody::AppendEntriesResponse {
                 success: false,
                 match_index: LogIndex(0),
-                conflict: Some(Conflict { term: Some(Term(2)), first_index: LogIndex(3), last_index: LogIndex(8) }),
+                conflict: Some(Conflict {
+                    term: Some(Term(2)),
+                    first_index: LogIndex(3),
+                    last_index: LogIndex(8),
+                }),
                 read_round: 1,
             },
             MessageBody::AppendEntriesResponse {
@@ -357,7 +369,10 @@ mod tests {
             MessageBody::InstallSnapshotResponse { last_index: LogIndex(100) },
             MessageBody::TimeoutNow,
         ];
-        bodies.into_iter().map(|body| Message { from: NodeId(1), to: NodeId(2), term: Term(5), body }).collect()
+        bodies
+            .into_iter()
+            .map(|body| Message { from: NodeId(1), to: NodeId(2), term: Term(5), body })
+            .collect()
     }
 
     #[test]

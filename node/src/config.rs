@@ -184,9 +184,13 @@ impl NodeConfig {
         if let Some(stray) = client_addrs.keys().find(|k| !a.peers.0.contains_key(k)) {
             return Err(ConfigError::UnknownClientAddr(stray.0));
         }
-        let listen_client =
-            a.listen_client.or_else(|| client_addrs.get(&id).copied()).ok_or(ConfigError::NoClientAddr(a.id))?;
-        let min = |flag, min: u64, got: u64| if got < min { Err(ConfigError::TooSmall { flag, min, got }) } else { Ok(()) };
+        let listen_client = a
+            .listen_client
+            .or_else(|| client_addrs.get(&id).copied())
+            .ok_or(ConfigError::NoClientAddr(a.id))?;
+        let min = |flag, min: u64, got: u64| {
+            if got < min { Err(ConfigError::TooSmall { flag, min, got }) } else { Ok(()) }
+        };
         min("tick-ms", 1, a.tick_ms)?;
         min("election-ticks", 2, u64::from(a.election_ticks))?;
         min("heartbeat-ticks", 1, u64::from(a.heartbeat_ticks))?;

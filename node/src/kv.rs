@@ -19,10 +19,17 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Op {
-    Put { value: String },
+    Put {
+        value: String,
+    },
     /// Set `to` if the current value is the string `from` (or the key is absent when `from` is None).
-    Cas { from: Option<String>, to: String },
-    Append { value: String },
+    Cas {
+        from: Option<String>,
+        to: String,
+    },
+    Append {
+        value: String,
+    },
     Delete,
 }
 
@@ -189,10 +196,16 @@ mod tests {
             seq: Some(3),
         };
         let v: serde_json::Value = serde_json::from_slice(&c.encode()).unwrap();
-        assert_eq!(v, serde_json::json!({"op":"cas","key":"k","from":null,"to":"b","client_id":"c1","seq":3}));
+        assert_eq!(
+            v,
+            serde_json::json!({"op":"cas","key":"k","from":null,"to":"b","client_id":"c1","seq":3})
+        );
         assert_eq!(Command::decode(&c.encode()).unwrap(), c);
         let d = cmd(Op::Delete, "x");
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&d.encode()).unwrap(), serde_json::json!({"op":"delete","key":"x"}));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&d.encode()).unwrap(),
+            serde_json::json!({"op":"delete","key":"x"})
+        );
     }
 
     #[test]
@@ -213,7 +226,8 @@ mod tests {
     #[test]
     fn cas_compares_against_the_current_string_or_absence() {
         let mut kv = Kv::default();
-        let cas = |from: Option<&str>, to: &str| cmd(Op::Cas { from: from.map(Into::into), to: to.into() }, "k");
+        let cas =
+            |from: Option<&str>, to: &str| cmd(Op::Cas { from: from.map(Into::into), to: to.into() }, "k");
         assert_eq!(
             kv.apply(1, 1, &cas(Some("a"), "b")),
             Outcome::Cas { applied: false, value: None, index: 1, term: 1 }

@@ -21,7 +21,6 @@
 //! - [`api`]: the HTTP/JSON client API and its error vocabulary;
 //! - [`server`]: the task that owns the core and handles each `Ready` in the fixed order.
 
-
 pub mod api;
 pub mod codec;
 pub mod config;

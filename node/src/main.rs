@@ -83,7 +83,8 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         max_body_bytes = cfg.max_body_bytes,
         "raft-node starting"
     );
-    let opts = StorageOptions { lazy: cfg.has_bug(node::config::BugName::LazyPersist), ..StorageOptions::default() };
+    let opts =
+        StorageOptions { lazy: cfg.has_bug(node::config::BugName::LazyPersist), ..StorageOptions::default() };
     let (storage, recovered) = Storage::open(&cfg.data_dir, opts)
         .with_context(|| format!("cannot recover the data directory {}", cfg.data_dir.display()))?;
 
@@ -100,7 +101,11 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
 
     let transport = Transport::start(cfg.id, &cfg.peers, cfg.own_peer_ip());
     let peer_task = tokio::spawn(transport::serve(peer_listener, cfg.id, msg_tx));
-    let api = router(ApiState { requests: req_tx, timeout: cfg.request_timeout, max_body_bytes: cfg.max_body_bytes });
+    let api = router(ApiState {
+        requests: req_tx,
+        timeout: cfg.request_timeout,
+        max_body_bytes: cfg.max_body_bytes,
+    });
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(client_listener, api)

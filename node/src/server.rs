@@ -176,7 +176,9 @@ impl Server {
         let addr = self.leader_addr(leader);
         let message = match (leader, &addr) {
             (Some(l), Some(a)) => format!("node {} is not the leader; {l} at {a} is", self.cfg.id),
-            (Some(l), None) => format!("node {} is not the leader; {l} is (its client address is unknown)", self.cfg.id),
+            (Some(l), None) => {
+                format!("node {} is not the leader; {l} is (its client address is unknown)", self.cfg.id)
+            }
             (None, _) => format!("node {} is not the leader and knows no leader", self.cfg.id),
         };
         ApiError::NotLeader { leader: addr, message }
@@ -385,9 +387,13 @@ impl Server {
 
     fn fail_all(&mut self, why: &str) {
         for (_, p) in std::mem::take(&mut self.writes) {
-            let _ = p.reply.send(Err(ApiError::Unavailable { message: format!("{why}; the write may or may not apply") }));
+            let _ = p.reply.send(Err(ApiError::Unavailable {
+                message: format!("{why}; the write may or may not apply"),
+            }));
         }
-        let reads = std::mem::take(&mut self.reads).into_values().chain(std::mem::take(&mut self.cleared_reads).into_iter().map(|(_, p)| p));
+        let reads = std::mem::take(&mut self.reads)
+            .into_values()
+            .chain(std::mem::take(&mut self.cleared_reads).into_iter().map(|(_, p)| p));
         for p in reads {
             let _ = p.reply.send(Err(ApiError::Unavailable { message: why.to_string() }));
         }

@@ -174,11 +174,18 @@ fn read_atomic(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
 }
 
 enum Parsed<'a> {
-    Record { payload: &'a [u8], next: usize },
+    Record {
+        payload: &'a [u8],
+        next: usize,
+    },
     /// Cannot be a complete record because the data ends first.
-    Torn { reason: String },
+    Torn {
+        reason: String,
+    },
     /// Complete but wrong (bad CRC, impossible length).
-    Bad { reason: String },
+    Bad {
+        reason: String,
+    },
 }
 
 fn parse_record(buf: &[u8], at: usize) -> Parsed<'_> {
@@ -197,7 +204,9 @@ fn parse_record(buf: &[u8], at: usize) -> Parsed<'_> {
     let payload = &rest[HEADER..HEADER + len];
     let actual = crc32fast::hash(payload);
     if actual != crc {
-        return Parsed::Bad { reason: format!("checksum mismatch (stored {crc:08x}, computed {actual:08x})") };
+        return Parsed::Bad {
+            reason: format!("checksum mismatch (stored {crc:08x}, computed {actual:08x})"),
+        };
     }
     Parsed::Record { payload, next: at + HEADER + len }
 }
@@ -214,7 +223,9 @@ fn decode_wal_record(payload: &[u8]) -> Result<WalRecord, DecodeError> {
     let rec = match d.u8("wal record tag")? {
         TAG_ENTRY => WalRecord::Entry(d.entry()?),
         TAG_COMMIT => WalRecord::Commit(LogIndex(d.u64("commit index")?)),
-        TAG_BOUNDARY => WalRecord::Boundary(LogIndex(d.u64("boundary index")?), Term(d.u64("boundary term")?)),
+        TAG_BOUNDARY => {
+            WalRecord::Boundary(LogIndex(d.u64("boundary index")?), Term(d.u64("boundary term")?))
+        }
         tag => return Err(DecodeError::BadTag { what: "wal record", tag, at }),
     };
     d.finish()?;
@@ -285,7 +296,11 @@ impl Storage {
             Some(p) => {
                 let mut d = Decoder::new(&p);
                 let hs = d.hard_state().and_then(|hs| d.finish().map(|()| hs));
-                hs.map_err(|e| StorageError::Corrupt { path: hs_path.clone(), offset: HEADER as u64, reason: e.to_string() })?
+                hs.map_err(|e| StorageError::Corrupt {
+                    path: hs_path.clone(),
+                    offset: HEADER as u64,
+                    reason: e.to_string(),
+                })?
             }
         };
         let snap_path = dir.join("snapshot");
@@ -321,7 +336,8 @@ impl Storage {
         }
 
         // §7: keep the log after the snapshot only if it holds the snapshot's last entry with its term.
-        let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((LogIndex(0), Term(0)), |s| (s.last_index, s.last_term));
+        let (snapshot_index, snapshot_term) =
+            snapshot.as_ref().map_or((LogIndex(0), Term(0)), |s| (s.last_index, s.last_term));
         if replay.base.0 > snapshot_index {
             let oldest = seqs.first().map_or_else(|| wal_dir.clone(), |&s| segment_path(&wal_dir, s));
             return Err(StorageError::Inconsistent {
@@ -355,7 +371,11 @@ impl Storage {
             }
             None => {
                 let path = segment_path(&wal_dir, 1);
-                let f = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err("create", &path))?;
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io_err("create", &path))?;
                 fsync_dir(&wal_dir)?;
                 (f, 0, vec![Segment { seq: 1, path }])
             }
@@ -462,7 +482,8 @@ impl Storage {
     fn rotate(&mut self, boundary: Option<(LogIndex, Term)>) -> Result<(), StorageError> {
         let seq = self.segments.last().map_or(1, |s| s.seq + 1);
         let path = segment_path(&self.wal_dir, seq);
-        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err("create", &path))?;
+        let mut f =
+            OpenOptions::new().create(true).append(true).open(&path).map_err(io_err("create", &path))?;
         let mut head = Vec::new();
         if let Some((index, term)) = boundary {
             let mut enc = Encoder::new();
