@@ -2,9 +2,9 @@
 //!
 //! A reader should understand a violation without knowing what linearizability is: "read of key k7 at
 //! node n3 returned 12, but 15 had been acknowledged before the read began". The sentence is built
-//! from the counterexample's data: the operation that could not be linearized, the state the model was
-//! in, and, when there is one, the acknowledged write that put the register in that state before the
-//! culprit began.
+//! from the counterexample's data: the operation that could not be linearized and, when the data
+//! proves it, the acknowledged write that had overwritten the value the culprit saw before the culprit
+//! began; otherwise the state the checker's longest linearization left.
 
 use crate::data::value_text;
 use crate::results::{CexOp, Counterexample, DurabilityFinding};
@@ -37,15 +37,6 @@ pub fn sentence(c: &Counterexample) -> String {
         );
     };
     let key = &c.key;
-    let state = c.state.clone();
-    // The acknowledged write that produced the state the culprit should have seen.
-    let witness = state.as_ref().and_then(|s| {
-        c.ops
-            .iter()
-            .filter(|op| op.outcome == EventType::Ok && op.end.is_some_and(|e| e < culprit.start))
-            .filter(|op| written_value(op).as_deref() == Some(s.as_str()))
-            .max_by_key(|op| op.end)
-    });
     let what = match culprit.f.as_str() {
         "read" | "get" => format!("read of key {key}{} returned {}", at_node(culprit), text(&culprit.output)),
         "cas" => {
@@ -64,19 +55,48 @@ pub fn sentence(c: &Counterexample) -> String {
             culprit.outcome
         ),
     };
-    match (state, witness) {
-        (Some(s), Some(w)) => format!(
-            "{what}, but {s} had been acknowledged (process {}, at {}) before the {} began at {}.",
+    if let Some(w) = overwriting_write(c, culprit) {
+        return format!(
+            "{what}, but {} had been acknowledged (process {}, at {}) before the {} began at {}.",
+            written_value(w).unwrap_or_default(),
             w.process,
             secs(w.end.unwrap_or(w.start)),
-            if culprit.f == "cas" { "cas" } else { "operation" },
+            if culprit.f == "cas" { "cas" } else { "read" },
             secs(culprit.start)
-        ),
-        (Some(s), None) => format!(
-            "{what}, but every order of the operations that completed before it leaves key {key} at {s}."
-        ),
-        (None, _) => format!("{what}, which no order of the operations around it allows."),
+        );
     }
+    match &c.state {
+        Some(s) => format!(
+            "{what}, which no order of the operations around it allows: the longest order the checker found leaves key {key} at {s}."
+        ),
+        None => format!("{what}, which no order of the operations around it allows."),
+    }
+}
+
+/// For a read (or a cas) that saw value `v`: the last acknowledged write of another value that
+/// completed before the culprit began, provided every write of `v` completed before that write began,
+/// so `v` cannot have come back in between. Then "X had been acknowledged before the read began" is a
+/// proof, not a hint. `None` when there is no such write or the culprit is not a read or cas.
+fn overwriting_write<'a>(c: &'a Counterexample, culprit: &CexOp) -> Option<&'a CexOp> {
+    let seen = match culprit.f.as_str() {
+        "read" | "get" if culprit.outcome == EventType::Ok && !culprit.output.is_array() => {
+            text(&culprit.output)
+        }
+        "cas" if culprit.outcome == EventType::Ok => cas_pair(&culprit.input).0,
+        _ => return None,
+    };
+    let witness = c
+        .ops
+        .iter()
+        .filter(|op| op.outcome == EventType::Ok && op.end.is_some_and(|e| e < culprit.start))
+        .filter(|op| written_value(op).is_some_and(|v| v != seen))
+        .max_by_key(|op| op.end)?;
+    let seen_writers_done_before = c
+        .ops
+        .iter()
+        .filter(|op| written_value(op).is_some_and(|v| v == seen))
+        .all(|op| op.outcome == EventType::Fail || op.end.is_some_and(|e| e < witness.start));
+    seen_writers_done_before.then_some(witness)
 }
 
 /// What an operation wrote, as text: a write's or append's value, a cas's new value.

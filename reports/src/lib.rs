@@ -24,6 +24,7 @@ pub mod campaign;
 pub mod cex;
 pub mod data;
 pub mod explain;
+pub mod from_checker;
 pub mod logs;
 pub mod model;
 pub mod results;

@@ -2,42 +2,22 @@
 //! findings.
 //!
 //! These types are what the report draws, kept small and stable so the drawing code does not follow
-//! every change of the checker's internals. [`crate::results::Results::from_checker`] (see
-//! `from_checker.rs`) builds them from the checker's own result types; tests and fixtures build them
-//! directly.
+//! every change of the checker's internals. The `add_*` methods of [`Results`] (in
+//! [`crate::from_checker`]) build them from the checker's own result types; tests and fixtures build
+//! them directly.
 
 use checker::history::EventType;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// A verdict: valid, invalid, or unknown (a check ran out of its budget or could not run).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    #[default]
-    Valid,
-    Unknown,
-    Invalid,
-}
+/// The checker's verdict (valid, invalid, unknown), shared by the whole workspace.
+pub use checker::Verdict;
 
-impl Verdict {
-    /// The worse of two verdicts: invalid beats unknown beats valid.
-    pub fn merge(self, other: Verdict) -> Verdict {
-        self.max(other)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::Unknown => "unknown",
-            Verdict::Invalid => "invalid",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The word a page shows for a verdict, also its CSS class suffix.
+pub fn verdict_str(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "valid",
+        Verdict::Invalid => "invalid",
+        Verdict::Unknown => "unknown",
     }
 }
 

@@ -9,7 +9,7 @@ use crate::cex;
 use crate::data::{self, FaultPeriod, PageData};
 use crate::explain;
 use crate::model::{LogExcerpt, RunReport};
-use crate::results::{Counterexample, Verdict};
+use crate::results::{Counterexample, Verdict, verdict_str};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 pub(crate) const CSS: &str = include_str!("assets/report.css");
@@ -78,7 +78,7 @@ pub fn render_run(run: &RunReport) -> String {
     let verdict = run.results.verdict();
     let json = data::script_json(&data);
     let m = &run.meta;
-    let title = format!("{} · {} · faultline", verdict.as_str().to_uppercase(), m.test_name);
+    let title = format!("{} · {} · faultline", verdict_str(verdict).to_uppercase(), m.test_name);
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -169,8 +169,8 @@ fn header(run: &RunReport, verdict: Verdict, counts: OpCounts) -> Markup {
         format!("faults: {}", m.nemeses.join(", "))
     };
     html! {
-        header class=(format!("top v-{}", verdict.as_str())) {
-            div.verdict #verdict data-verdict=(verdict.as_str()) { (verdict_word(verdict)) }
+        header class=(format!("top v-{}", verdict_str(verdict))) {
+            div.verdict #verdict data-verdict=(verdict_str(verdict)) { (verdict_word(verdict)) }
             div.what {
                 h1 { (m.test_name) }
                 p.facts {
@@ -212,7 +212,7 @@ fn checks(run: &RunReport) -> Markup {
                         @for c in &run.results.checks {
                             tr {
                                 td { (c.name) }
-                                td { span class=(format!("badge v-{}", c.verdict.as_str())) { (c.verdict.as_str()) } }
+                                td { span class=(format!("badge v-{}", verdict_str(c.verdict))) { (verdict_str(c.verdict)) } }
                                 td { (c.anomalies.join(", ")) }
                                 td { (c.summary) }
                             }

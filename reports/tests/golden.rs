@@ -67,7 +67,7 @@ fn fixture_run_sections() {
 fn fixture_run_sentence_names_the_stale_read_and_the_acknowledged_write() {
     let html = render_run(&fixture_run());
     assert!(
-        html.contains("read of key k1 at node n3 returned 1, but 2 had been acknowledged (process 0, at 1.050 s) before the operation began at 2.100 s."),
+        html.contains("read of key k1 at node n3 returned 1, but 2 had been acknowledged (process 0, at 1.050 s) before the read began at 2.100 s."),
         "{}",
         element(&html, "<p class=\"sentence\"", "</p>")
     );

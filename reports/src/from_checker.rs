@@ -1,0 +1,329 @@
+//! Building the report's [`Results`] from the checker's own result types.
+//!
+//! The harness runs the checks and calls one `add_*` method per report it got, in the order the
+//! checks should be listed. Each adds a [`Check`] line with an anomaly class per finding (the classes
+//! make campaign fingerprints, so they are stable words, listed below), plus counterexamples or
+//! durability findings.
+//!
+//! Linearizability classes, from the operation that could not be linearized (the *culprit*) in the
+//! key's explanation:
+//! - `stale-read`: a read returned a value an operation linearized before it wrote (or nothing, the
+//!   initial state), but the state had moved on;
+//! - `future-read`: a read returned a value written only by an operation that could not yet have taken
+//!   effect (`aborted-read` when that operation failed);
+//! - `phantom-read`: a read returned a value no operation of the counterexample wrote;
+//! - `nonlinearizable-read` (list reads), `invalid-cas`, `nonlinearizable-write`, or `nonlinearizable`
+//!   when there is no culprit to name.
+//!
+//! Durability classes: `lost-write` (`lost-append` for appends), `phantom-value`, `duplicate-append`;
+//! committed-log agreement: `divergent-commit`, `absent-from-log`.
+
+use crate::results::{CexOp, Check, Counterexample, DurabilityFinding, Results};
+use checker::Verdict;
+use checker::durability::{DurabilityReport, LogReport};
+use checker::explain::Explanation;
+use checker::history::EventType;
+use checker::ops::{Operation, Outcome};
+use checker::{KeyResult, LinearizabilityReport};
+use std::collections::{BTreeSet, HashMap};
+
+fn cex_op(op: &Operation) -> CexOp {
+    let outcome = match op.outcome {
+        Outcome::Ok => EventType::Ok,
+        Outcome::Fail => EventType::Fail,
+        Outcome::Info => EventType::Info,
+        Outcome::Pending => EventType::Invoke,
+    };
+    CexOp {
+        process: op.process,
+        f: op.f.clone(),
+        input: op.input.clone(),
+        output: op.output.clone(),
+        outcome,
+        start: op.invoke_time,
+        // An info operation may take effect at any time after its invocation: drawn open-ended.
+        end: if op.outcome == Outcome::Ok || op.outcome == Outcome::Fail { op.complete_time } else { None },
+        node: op.node.clone(),
+    }
+}
+
+/// What an operation writes, if anything.
+fn written(op: &CexOp) -> Option<&serde_json::Value> {
+    match op.f.as_str() {
+        "write" | "put" | "append" | "add" => Some(&op.input),
+        "cas" => op.input.as_array().filter(|a| a.len() == 2).map(|a| &a[1]),
+        _ => None,
+    }
+}
+
+/// The anomaly class of a counterexample (see the module documentation).
+pub fn classify(c: &Counterexample) -> String {
+    let Some(culprit) = c.culprit.and_then(|i| c.ops.get(i)) else { return "nonlinearizable".to_owned() };
+    let class = match culprit.f.as_str() {
+        "read" | "get" if culprit.output.is_array() => "nonlinearizable-read",
+        "read" | "get" => {
+            let writers: Vec<(usize, &CexOp)> =
+                c.ops.iter().enumerate().filter(|(_, op)| written(op) == Some(&culprit.output)).collect();
+            if writers.is_empty() && culprit.output.is_null() {
+                // Nothing read: the key's initial, absent state, from before a write was linearized.
+                "stale-read"
+            } else if writers.is_empty() {
+                "phantom-read"
+            } else if writers.iter().any(|(i, _)| c.linearization.contains(i)) {
+                "stale-read"
+            } else if writers.iter().all(|(_, op)| op.outcome == EventType::Fail) {
+                "aborted-read"
+            } else {
+                "future-read"
+            }
+        }
+        "cas" => "invalid-cas",
+        _ => "nonlinearizable-write",
+    };
+    class.to_owned()
+}
+
+/// The counterexample of one invalid key: the checker's minimal operations, with the culprit and the
+/// linearization taken from the explanation of the whole key (restricted to the operations the
+/// counterexample kept).
+pub fn counterexample(key: &KeyResult, model: &str, e: &Explanation) -> Counterexample {
+    let mut kept: Vec<&Operation> = e.counterexample.ops.iter().collect();
+    kept.sort_by_key(|op| (op.invoke_time, op.id));
+    let index: HashMap<usize, usize> = kept.iter().enumerate().map(|(i, op)| (op.id, i)).collect();
+    let linearization: Vec<usize> = e.longest_prefix.iter().filter_map(|id| index.get(id).copied()).collect();
+    let stuck = e.stuck.iter().find(|s| index.contains_key(&s.op.id));
+    let culprit = stuck.map(|s| index[&s.op.id]);
+    let state = stuck.map(|s| s.state.clone()).or_else(|| Some(e.state_after_prefix.clone()));
+    let mut c = Counterexample {
+        key: key.key.clone().unwrap_or_else(|| "(no key)".to_owned()),
+        model: model.to_owned(),
+        anomaly: String::new(),
+        ops: kept.into_iter().map(cex_op).collect(),
+        linearization,
+        culprit,
+        state,
+        sentence: String::new(),
+        original_ops: key.ops,
+    };
+    c.anomaly = classify(&c);
+    c
+}
+
+fn key_name(k: &Option<String>) -> &str {
+    k.as_deref().unwrap_or("(no key)")
+}
+
+impl Results {
+    /// Adds a check the reports crate has no adapter for (a panic scan, say).
+    pub fn add_check(&mut self, name: &str, verdict: Verdict, summary: &str, anomalies: Vec<String>) {
+        self.checks.push(Check { name: name.to_owned(), verdict, summary: summary.to_owned(), anomalies });
+    }
+
+    /// Adds the linearizability check: one line, and a counterexample per invalid key that has an
+    /// explanation.
+    pub fn add_linearizability(&mut self, r: &LinearizabilityReport) {
+        let count = |v: Verdict| r.keys.iter().filter(|k| k.verdict == v).count();
+        let invalid: Vec<&str> = r.invalid_keys().iter().map(|k| key_name(&k.key)).collect();
+        let mut summary = format!("{} ops on {} keys under {}", r.ops, r.keys.len(), r.model);
+        if !invalid.is_empty() {
+            let mut shown = invalid.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+            if invalid.len() > 8 {
+                shown.push_str(", …");
+            }
+            summary.push_str(&format!("; {} invalid: {shown}", invalid.len()));
+        }
+        let undecided = r.undecided();
+        if !undecided.is_empty() {
+            let why: BTreeSet<String> = undecided.iter().map(|(_, why)| why.to_string()).collect();
+            summary.push_str(&format!(
+                "; {} unknown ({})",
+                count(Verdict::Unknown),
+                why.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let mut classes: BTreeSet<String> = BTreeSet::new();
+        for k in r.invalid_keys() {
+            match &k.explanation {
+                Some(e) => {
+                    let c = counterexample(k, &r.model, e);
+                    classes.insert(c.anomaly.clone());
+                    self.counterexamples.push(c);
+                }
+                None => {
+                    classes.insert("nonlinearizable".to_owned());
+                }
+            }
+        }
+        self.add_check("linearizability", r.verdict, &summary, classes.into_iter().collect());
+    }
+
+    /// Adds the final-reads durability check and one finding per lost, phantom or duplicated value.
+    pub fn add_durability(&mut self, r: &DurabilityReport) {
+        let mut classes: BTreeSet<String> = BTreeSet::new();
+        for lost in &r.lost {
+            let class = if lost.op.f == "append" { "lost-append" } else { "lost-write" };
+            classes.insert(class.to_owned());
+            self.durability.push(DurabilityFinding {
+                kind: "lost".to_owned(),
+                key: lost.key.clone(),
+                value: lost.op.input.clone(),
+                ack_time: lost.op.complete_time,
+                process: Some(lost.op.process),
+                node: lost.op.node.clone(),
+                detail: lost.why.clone(),
+            });
+        }
+        for p in &r.phantom {
+            classes.insert("phantom-value".to_owned());
+            self.durability.push(DurabilityFinding {
+                kind: "phantom".to_owned(),
+                key: p.key.clone(),
+                value: p.value.clone(),
+                ack_time: p.read.as_ref().and_then(|op| op.complete_time),
+                process: p.read.as_ref().map(|op| op.process),
+                node: p.read.as_ref().and_then(|op| op.node.clone()),
+                detail: p.note.clone(),
+            });
+        }
+        for d in &r.duplicated {
+            classes.insert("duplicate-append".to_owned());
+            self.durability.push(DurabilityFinding {
+                kind: "duplicate".to_owned(),
+                key: d.key.clone(),
+                value: d.value.clone(),
+                ack_time: None,
+                process: None,
+                node: None,
+                detail: format!(
+                    "appended {} time(s), present {} times in the final list",
+                    d.times_appended, d.times_in_final
+                ),
+            });
+        }
+        let mut summary = format!(
+            "{} acknowledged writes on {} keys: {} lost, {} phantom, {} duplicated",
+            r.acknowledged_writes,
+            r.keys_checked,
+            r.lost.len(),
+            r.phantom.len(),
+            r.duplicated.len()
+        );
+        if !r.missing_final_reads.is_empty() {
+            summary.push_str(&format!("; {} keys without a final read", r.missing_final_reads.len()));
+        }
+        self.add_check("durability", r.verdict, &summary, classes.into_iter().collect());
+    }
+
+    /// Adds the committed-log agreement check: divergent indices and acknowledged writes absent from
+    /// every node's committed log.
+    pub fn add_log_agreement(&mut self, r: &LogReport) {
+        let mut classes: BTreeSet<String> = BTreeSet::new();
+        for d in &r.divergences {
+            classes.insert("divergent-commit".to_owned());
+            let what: Vec<String> = d
+                .entries
+                .iter()
+                .map(|e| {
+                    let cmd = e.command.as_ref().map_or("noop".to_owned(), |c| format!("{} {}", c.op, c.key));
+                    format!("{}: term {} {cmd}", e.node, e.term)
+                })
+                .collect();
+            self.durability.push(DurabilityFinding {
+                kind: "divergent".to_owned(),
+                key: None,
+                value: serde_json::Value::Null,
+                ack_time: None,
+                process: None,
+                node: None,
+                detail: format!("index {} committed differently: {}", d.index, what.join("; ")),
+            });
+        }
+        for a in &r.absent_writes {
+            classes.insert("absent-from-log".to_owned());
+            self.durability.push(DurabilityFinding {
+                kind: "lost".to_owned(),
+                key: a.op.key.clone(),
+                value: a.op.input.clone(),
+                ack_time: a.op.complete_time,
+                process: Some(a.op.process),
+                node: a.op.node.clone(),
+                detail: format!(
+                    "{} acknowledged but absent from every committed log ({} of {} such writes found)",
+                    a.op.describe(),
+                    a.found_in_log,
+                    a.acknowledged_with_same_content
+                ),
+            });
+        }
+        let summary = format!(
+            "{} nodes up to index {}: {} divergent indices, {} acknowledged writes absent, {} unverifiable",
+            r.nodes,
+            r.max_index,
+            r.divergences.len(),
+            r.absent_writes.len(),
+            r.unverifiable_writes
+        );
+        self.add_check("log-agreement", r.verdict, &summary, classes.into_iter().collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RunReport;
+    use checker::ops::History;
+    use checker::{CheckOptions, Format, ModelKind, ModelSpec};
+
+    /// The fixture run's history, checked by the real checker: key k1 has a stale read.
+    fn checked() -> (History, LinearizabilityReport) {
+        let run: RunReport = serde_json::from_str(include_str!("../tests/fixtures/run.json")).unwrap();
+        let history = History::from_events("fixture", &run.history, None).unwrap();
+        let spec = ModelSpec::new(ModelKind::CasRegister, Format::Jsonl);
+        let opts = CheckOptions { threads: 1, stop_at_first_invalid: false, ..CheckOptions::default() };
+        let report = checker::check_linearizability(&history, &spec, &opts).unwrap();
+        (history, report)
+    }
+
+    #[test]
+    fn the_checkers_stale_read_becomes_a_counterexample_with_culprit_and_sentence() {
+        let (_, report) = checked();
+        assert_eq!(report.verdict, Verdict::Invalid);
+        let mut results = Results::default();
+        results.add_linearizability(&report);
+        assert_eq!(results.checks[0].verdict, Verdict::Invalid);
+        assert_eq!(
+            results.checks[0].anomalies,
+            vec!["stale-read".to_owned()],
+            "{:#?}",
+            results.counterexamples
+        );
+        let c = &results.counterexamples[0];
+        assert_eq!(c.key, "k1");
+        let culprit = &c.ops[c.culprit.expect("the stale read is the culprit")];
+        assert_eq!((culprit.f.as_str(), culprit.output.as_str()), ("read", Some("1")));
+        assert!(!c.linearization.is_empty());
+        let sentence = crate::explain::sentence(c);
+        assert!(
+            sentence.starts_with("read of key k1 at node n3 returned 1, but 2 had been acknowledged"),
+            "{sentence}"
+        );
+        assert!(results.checks[0].summary.contains("1 invalid: k1"), "{}", results.checks[0].summary);
+    }
+
+    #[test]
+    fn durability_findings_carry_their_acknowledgement_time() {
+        let (history, _) = checked();
+        // The final state of k2 is empty: the acknowledged write of "a" (at 0.25 s) is lost.
+        let finals = vec![
+            checker::durability::FinalRead { key: Some("k2".to_owned()), value: serde_json::Value::Null },
+            checker::durability::FinalRead { key: Some("k1".to_owned()), value: serde_json::json!("2") },
+        ];
+        let report = checker::durability::check_final_reads(&history, &finals, None);
+        let mut results = Results::default();
+        results.add_durability(&report);
+        assert_eq!(results.checks[0].verdict, Verdict::Invalid, "{report:#?}");
+        assert!(results.checks[0].anomalies.contains(&"lost-write".to_owned()));
+        let lost = results.durability.iter().find(|d| d.kind == "lost").expect("a lost write");
+        assert_eq!((lost.key.as_deref(), lost.ack_time), (Some("k2"), Some(250_000_000)));
+    }
+}
