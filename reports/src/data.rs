@@ -30,6 +30,9 @@ pub struct PageData {
     /// Op indices (into `ops`) of the operations that appear in counterexamples, outlined on the
     /// timeline.
     pub marks: Vec<u32>,
+    /// Client slots (the run's concurrency; 0 unknown): process `p` ran in slot `p % slots`, so the
+    /// timeline can draw one row per slot.
+    pub slots: u32,
     /// µs of the first violation (see [`crate::Results::first_violation_time`]), drawn as a red line.
     pub violation: Option<u64>,
 }
@@ -123,6 +126,7 @@ pub fn page_data(run: &RunReport) -> PageData {
         cluster: cluster_data(&run.meta.nodes, &run.status, end_ns),
         marks,
         violation: run.results.first_violation_time().map(us),
+        slots: run.meta.concurrency,
     }
 }
 

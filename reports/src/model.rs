@@ -103,3 +103,66 @@ pub struct LogExcerpt {
     #[serde(default)]
     pub note: String,
 }
+
+/// A line of `status.jsonl` that is not a [`StatusSample`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{source_name}:{line}: bad status sample: {problem}; expected {{\"time\": ns, \"node\": \"n1\", \"status\": {{/status body}} or null, \"error\"?: text}}"
+)]
+pub struct StatusLineError {
+    /// The file the text came from, as the caller named it.
+    pub source_name: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// What serde said was wrong (names the field).
+    pub problem: String,
+}
+
+/// Parses the text of `status.jsonl` (one [`StatusSample`] per line; blank lines are skipped). A bad
+/// line is an error naming the file and line, never silently dropped; a final line cut short by a
+/// crash (no trailing newline and not valid JSON) is ignored, since the harness may die mid-write.
+pub fn parse_status_lines(text: &str, source_name: &str) -> Result<Vec<StatusSample>, StatusLineError> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<StatusSample>(line) {
+            Ok(s) => out.push(s),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
+            Err(e) => {
+                return Err(StatusLineError {
+                    source_name: source_name.to_owned(),
+                    line: i + 1,
+                    problem: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_parse_and_bad_lines_name_file_and_line() {
+        let text = "{\"time\":5,\"node\":\"n1\",\"status\":{\"id\":1,\"role\":\"leader\",\"term\":3,\"leader\":1,\"commit\":10}}\n\
+                    {\"time\":6,\"node\":\"n2\",\"status\":null,\"error\":\"connection refused\"}\n";
+        let samples = parse_status_lines(text, "status.jsonl").unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].status.as_ref().map(|s| (s.role.as_str(), s.term)), Some(("leader", 3)));
+        assert_eq!(samples[1].error.as_deref(), Some("connection refused"));
+
+        let bad = "{\"time\":5,\"node\":\"n1\"}\n{\"time\":\"x\",\"node\":\"n1\"}\n";
+        let err = parse_status_lines(bad, "run/status.jsonl").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.to_string().starts_with("run/status.jsonl:2: bad status sample: invalid type"), "{err}");
+
+        // A torn last line (the harness died mid-write) is not an error.
+        let torn = "{\"time\":5,\"node\":\"n1\"}\n{\"time\":6,\"no";
+        assert_eq!(parse_status_lines(torn, "s").unwrap().len(), 1);
+    }
+}

@@ -247,6 +247,15 @@ fn timeline_section(data: &PageData, counts: OpCounts) -> Markup {
                 (thousands(counts.total())) " operations on " (data.ops.procs.len()) " processes. "
                 "Scroll to zoom, drag to pan, double-click to reset; hover for details."
                 " " button #reset-zoom type="button" { "reset zoom" }
+                @if data.slots > 0 {
+                    " " label.rowmode {
+                        "rows: "
+                        select #row-mode {
+                            option value="slot" { "one per client slot (" (data.slots) ")" }
+                            option value="process" { "one per process" }
+                        }
+                    }
+                }
             }
             (legend())
             div.plot.timeline-plot { canvas #timeline-canvas data-drawn="0" {} }

@@ -55,7 +55,6 @@ pub fn run(ops: usize, seed: u64) -> RunReport {
     let rate_ns = 1_000_000_000 * CONCURRENCY / 400;
     let mut history: Vec<Event> = Vec::with_capacity(ops * 2 + 64);
     let mut procs: Vec<(u64, u64)> = (0..CONCURRENCY).map(|p| (p, rng.below(rate_ns))).collect();
-    let mut next_proc = CONCURRENCY;
     let mut next_value = 0u64;
     let mut events: Vec<(u64, Event)> = Vec::with_capacity(ops * 2);
     for n in 0..ops {
@@ -109,12 +108,9 @@ pub fn run(ops: usize, seed: u64) -> RunReport {
         let done_value = if f == "read" { output } else { input };
         events.push((end, base(kind, done_value, end, error)));
         let think = rng.below(rate_ns / 2);
-        procs[slot] = if kind == EventType::Info {
-            next_proc += 1;
-            (next_proc - 1, end + think)
-        } else {
-            (p, end + think)
-        };
+        // After an info the process retires and its slot continues as p + concurrency (the workloads'
+        // convention).
+        procs[slot] = if kind == EventType::Info { (p + CONCURRENCY, end + think) } else { (p, end + think) };
     }
     let end_ns = events.iter().map(|(t, _)| *t).max().unwrap_or(0) + 1_000_000;
 

@@ -132,9 +132,29 @@ fn reports_render_in_headless_chromium_from_file_urls() {
         serde_json::from_str(include_str!("fixtures/campaign.json")).expect("fixture campaign");
     let big = reports::synthetic::run(20_000, 7);
 
+    let fixture_url = write("fixture.html", render_run(&fixture));
+    let big_url = write("big.html", render_run(&big));
+    let index_url = write("index.html", render_campaign(&campaign));
+    // Four browsers at once: each mostly waits on its own start-up.
+    let jobs = [
+        (fixture_url, "fixture-run.png", 2600),
+        (big_url.clone(), "synthetic-20k.png", 3000),
+        (format!("{big_url}#t=5.0,5.5"), "synthetic-20k-zoomed.png", 3000),
+        (index_url, "campaign.png", 2000),
+    ];
+    let loaded: Vec<Loaded> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(url, png, height)| {
+                let (browser, png) = (&browser, artifacts.join(png));
+                s.spawn(move || load(browser, url, &png, *height))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("browser thread")).collect()
+    });
+    let [page, whole, zoomed, index] = <[Loaded; 4]>::try_from(loaded).ok().expect("four pages");
+
     // The fixture run: every section drawn; every operation painted on the timeline and latency plot.
-    let url = write("fixture.html", render_run(&fixture));
-    let page = load(&browser, &url, &artifacts.join("fixture-run.png"), 2600);
     assert_clean("fixture run", &page);
     assert_eq!(drawn(&page.dom, "timeline-canvas"), fixture_ops);
     assert_eq!(drawn(&page.dom, "latency-canvas"), fixture_ops - 1, "all but the never-completed op");
@@ -145,22 +165,16 @@ fn reports_render_in_headless_chromium_from_file_urls() {
     assert_eq!(page.dom.matches("class=\"cex-point\"").count(), 2, "two linearized operations");
 
     // A larger synthetic run, whole and zoomed into a fault through the address.
-    let url = write("big.html", render_run(&big));
-    let whole = load(&browser, &url, &artifacts.join("synthetic-20k.png"), 3000);
     assert_clean("synthetic run", &whole);
     let bars = drawn(&whole.dom, "timeline-canvas");
     assert!(bars > 1000, "zoomed out, the timeline paints many bars (merged per pixel): {bars}");
     assert_eq!(drawn(&whole.dom, "latency-canvas"), 20_000, "every completed op is a latency point");
     assert!(drawn(&whole.dom, "cluster-canvas") >= 5);
-    let zoomed =
-        load(&browser, &format!("{url}#t=5.0,5.5"), &artifacts.join("synthetic-20k-zoomed.png"), 3000);
     assert_clean("zoomed synthetic run", &zoomed);
     let zoomed_bars = drawn(&zoomed.dom, "timeline-canvas");
     assert!(zoomed_bars > 0 && zoomed_bars < 2000, "half a second holds a few hundred ops: {zoomed_bars}");
 
     // The campaign index.
-    let url = write("index.html", render_campaign(&campaign));
-    let index = load(&browser, &url, &artifacts.join("campaign.png"), 2000);
     assert_clean("campaign index", &index);
     assert_eq!(
         attr(&index.dom, "<body", "data-runs").as_deref(),

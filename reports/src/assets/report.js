@@ -56,12 +56,24 @@
     var t0 = new Float64Array(n), t1 = new Float64Array(n);
     var acc = 0;
     for (var i = 0; i < n; i++) { acc += O.t[i]; t0[i] = acc; t1[i] = O.d[i] < 0 ? END : acc + O.d[i]; }
-    var rows = O.procs.length;
-    var perRow = [];
-    for (var r = 0; r < rows; r++) perRow.push([]);
-    for (i = 0; i < n; i++) perRow[O.p[i]].push(i);
-    var rowOps = perRow.map(function (a) { return Int32Array.from(a); });
-    var rowT0 = rowOps.map(function (a) { var x = new Float64Array(a.length); for (var j = 0; j < a.length; j++) x[j] = t0[a[j]]; return x; });
+    // Rows: one per process, or one per client slot. A process that ended `info` retires and its slot
+    // continues as process p + concurrency (the workloads' convention), so slots keep a long run with
+    // many timeouts to `concurrency` rows instead of hundreds of mostly empty ones.
+    var SLOTS = D.slots || 0;
+    var rowMode = SLOTS > 0 && O.procs.length > SLOTS ? 'slot' : 'process';
+    var rows = 0, rowOps = [], rowT0 = [], rowH = 16, rowLabel = [];
+    function buildRows() {
+      var slotMode = rowMode === 'slot';
+      rows = slotMode ? SLOTS : O.procs.length;
+      var perRow = [];
+      for (var r = 0; r < rows; r++) perRow.push([]);
+      for (var i = 0; i < n; i++) perRow[slotMode ? O.procs[O.p[i]] % SLOTS : O.p[i]].push(i);
+      rowOps = perRow.map(function (a) { return Int32Array.from(a); });
+      rowT0 = rowOps.map(function (a) { var x = new Float64Array(a.length); for (var j = 0; j < a.length; j++) x[j] = t0[a[j]]; return x; });
+      rowLabel = perRow.map(function (a, r) { return slotMode ? 'slot ' + r : 'p' + O.procs[r]; });
+      rowH = rows ? Math.max(2, Math.min(16, Math.floor(560 / rows))) : 16;
+    }
+    buildRows();
     var marked = new Uint8Array(n);
     (D.marks || []).forEach(function (m) { if (m < n) marked[m] = 1; });
 
@@ -215,8 +227,7 @@
 
     // --- timeline ---------------------------------------------------------------------------------
     var STRIP = 20;
-    var rowH = rows ? Math.max(2, Math.min(16, Math.floor(560 / rows))) : 16;
-    makeChart('timeline-canvas', function () { return STRIP + Math.max(1, rows) * rowH + AXIS + 4; }, function (chart, ctx) {
+    var timeline = makeChart('timeline-canvas', function () { return STRIP + Math.max(1, rows) * rowH + AXIS + 4; }, function (chart, ctx) {
       var top = STRIP, bottom = STRIP + rows * rowH;
       for (var r = 0; r < rows; r += 2) { ctx.fillStyle = '#f9fafb'; ctx.fillRect(L, top + r * rowH, chart.w - L - R, rowH); }
       faultBands(chart, ctx, 0, bottom);
@@ -260,7 +271,7 @@
       if (anyMark) { ctx.strokeStyle = '#d93a3a'; ctx.lineWidth = 2; ctx.stroke(marks); }
       ctx.font = '11px system-ui, sans-serif';
       var every = Math.max(1, Math.ceil(12 / rowH));
-      for (r = 0; r < rows; r += every) gutterLabel(ctx, 'p' + O.procs[r], top + r * rowH + rowH / 2);
+      for (r = 0; r < rows; r += every) gutterLabel(ctx, rowLabel[r], top + r * rowH + rowH / 2);
       timeAxis(chart, ctx, top, bottom);
       if (!rows) { ctx.fillStyle = '#6b7385'; ctx.textAlign = 'left'; ctx.fillText('no client operations were recorded', L + 10, top + 8); }
       return drawn;
@@ -408,6 +419,15 @@
       return faultAt(chart, x);
     });
 
+    var modeSelect = document.getElementById('row-mode');
+    if (modeSelect) {
+      modeSelect.value = rowMode;
+      modeSelect.addEventListener('change', function () {
+        rowMode = modeSelect.value === 'slot' && SLOTS > 0 ? 'slot' : 'process';
+        buildRows();
+        if (timeline) { timeline.resize(); timeline.draw(); }
+      });
+    }
     var reset = document.getElementById('reset-zoom');
     if (reset) reset.addEventListener('click', function () { setView(0, END); });
     window.addEventListener('resize', function () { charts.forEach(function (c) { c.resize(); }); redraw(); });
