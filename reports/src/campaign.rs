@@ -116,6 +116,36 @@ pub struct CampaignRun {
 }
 
 impl CampaignRun {
+    /// The campaign row of a finished run: outcome from the results' verdict, anomalies from its
+    /// invalid checks, operations counted from the history. `report` is the link to its `report.html`
+    /// relative to the campaign's `index.html`.
+    pub fn from_report(run: &crate::RunReport, report: &str) -> CampaignRun {
+        let ops = run
+            .history
+            .iter()
+            .filter(|e| {
+                e.kind == checker::history::EventType::Invoke
+                    && e.process != checker::history::Process::NEMESIS
+            })
+            .count();
+        let m = &run.meta;
+        CampaignRun {
+            test_name: m.test_name.clone(),
+            system: m.system.clone(),
+            workload: m.workload.clone(),
+            nemeses: m.nemeses.clone(),
+            nodes: u32::try_from(m.nodes.len()).unwrap_or(u32::MAX),
+            seed: m.seed,
+            bugs: m.bugs.clone(),
+            outcome: run.results.verdict().into(),
+            anomalies: anomalies(&run.results),
+            duration_ns: m.duration_ns,
+            ops: ops as u64,
+            report: report.to_owned(),
+            error: None,
+        }
+    }
+
     /// The matrix cell this run belongs to: everything but the seed.
     pub fn cell(&self) -> Cell {
         let mut nemeses = self.nemeses.clone();
@@ -744,6 +774,16 @@ mod tests {
         assert_eq!(order, ["1", "2", "3"]);
         assert_eq!((t[1].valid, t[2].invalid, t[2].fingerprints), (1, 1, 1));
         assert_eq!(t[2].link, "");
+    }
+
+    #[test]
+    fn a_run_report_becomes_a_campaign_row() {
+        let run: crate::RunReport = serde_json::from_str(include_str!("../tests/fixtures/run.json")).unwrap();
+        let row = CampaignRun::from_report(&run, "../../fixture-register/x/report.html");
+        assert_eq!((row.outcome, row.nodes, row.seed, row.ops), (Invalid, 3, 7, 10));
+        let fps: Vec<String> = row.fingerprints().iter().map(ToString::to_string).collect();
+        assert_eq!(fps, ["raft-node / durability / lost-write", "raft-node / linearizability / stale-read"]);
+        assert_eq!(row.cell().bugs, ["stale-read"]);
     }
 
     #[test]

@@ -287,9 +287,10 @@ fn marked_ops(run: &RunReport, pairs: &[OpPair<'_>]) -> Vec<u32> {
 }
 
 /// The family a nemesis function belongs to, and whether it ends faults of that family rather than
-/// starting one. The vocabulary is Jepsen's plus ours: `start-partition`/`stop-partition`,
-/// `partition`/`heal`, `kill`/`restart` (or `start`), `pause`/`resume`, `loss`, `delay`; `heal-all`,
-/// `recover` and a bare `stop` end everything open.
+/// starting one. The vocabulary is ours (`partition`, `kill`, `pause`, `loss`, `latency`, and `heal`,
+/// which ends everything) plus Jepsen's: `start-partition`/`stop-partition`, `kill`/`restart` (or
+/// `start`), `pause`/`resume`, `heal-network` (network faults only); `heal-all`, `recover` and a bare
+/// `stop` end everything open.
 fn classify(f: &str) -> (String, Role) {
     let f = f.to_ascii_lowercase();
     let ends_all = matches!(f.as_str(), "stop" | "heal-all" | "recover" | "heal-everything" | "reset");
@@ -297,6 +298,11 @@ fn classify(f: &str) -> (String, Role) {
         return ("*".to_owned(), Role::End);
     }
     if f == "heal" {
+        // Our harness's heal (and most Jepsen suites') repairs the network, continues paused nodes and
+        // restarts killed ones: it ends everything open.
+        return ("*".to_owned(), Role::End);
+    }
+    if matches!(f.as_str(), "heal-network" | "heal-net" | "heal-partition") {
         return ("net".to_owned(), Role::End);
     }
     for prefix in ["stop-", "heal-", "end-", "undo-"] {
@@ -344,16 +350,60 @@ fn closes(ender: &str, open: &str) -> bool {
     ender == "*" || ender == open || (ender == "net" && matches!(open, "partition" | "loss" | "delay"))
 }
 
-/// A short text of what a nemesis event did.
+/// A short text of what a nemesis event did, from the harness's record of it: the topology, the
+/// nodes hit, how many links were cut, the delay or loss probability, what a heal restarted; any other
+/// value as compact JSON.
 fn fault_label(f: &str, value: &serde_json::Value) -> String {
     let detail = match value {
-        serde_json::Value::Object(map) if map.len() == 1 => {
-            map.values().next().and_then(short_list).unwrap_or_else(|| value.to_string())
+        serde_json::Value::Object(map) => {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(s) = map.get("skipped").and_then(|v| v.as_str()) {
+                parts.push(format!("skipped: {s}"));
+            }
+            if let Some(t) = map.get("topology").and_then(|v| v.as_str()) {
+                parts.push(t.to_owned());
+            }
+            if let Some(t) = map.get("target").and_then(|v| v.as_str()) {
+                parts.push(t.to_owned());
+            }
+            for (field, verb) in [("nodes", ""), ("restarted", "restarted "), ("resumed", "resumed ")] {
+                if let Some(names) = map.get(field).and_then(node_names).filter(|n| !n.is_empty()) {
+                    parts.push(format!("{verb}{names}"));
+                }
+            }
+            for field in ["cuts", "links"] {
+                if let Some(n) = map.get(field).and_then(|v| v.as_array()).map(Vec::len) {
+                    parts.push(format!("{n} link{} cut", if n == 1 { "" } else { "s" }));
+                }
+            }
+            if let Some(ms) = map.get("delay_ms").and_then(|v| v.as_u64()) {
+                parts.push(format!("+{ms} ms"));
+            }
+            if let Some(p) = map.get("probability").and_then(|v| v.as_f64()) {
+                parts.push(format!("{:.0}% loss", p * 100.0));
+            }
+            if parts.is_empty() && map.len() == 1 {
+                map.values().next().and_then(short_list).unwrap_or_else(|| value.to_string())
+            } else if parts.is_empty() {
+                value_text(value).unwrap_or_default()
+            } else {
+                parts.join(", ")
+            }
         }
         other => short_list(other).or_else(|| value_text(other)).unwrap_or_default(),
     };
     let label = if detail.is_empty() { f.to_owned() } else { format!("{f} {detail}") };
     label.chars().take(MAX_VALUE_CHARS).collect()
+}
+
+/// Node names from a list of names or of `{"node": name, ...}` records.
+fn node_names(v: &serde_json::Value) -> Option<String> {
+    let items = v.as_array()?;
+    let names: Vec<&str> = items
+        .iter()
+        .filter_map(|item| item.as_str().or_else(|| item.get("node").and_then(|n| n.as_str())))
+        .collect();
+    Some(names.join(" "))
 }
 
 /// `["n1","n2"]` as `n1 n2`; nested lists (partition halves) as `n1 | n2 n3`.
@@ -445,6 +495,17 @@ pub fn fault_periods(history: &[Event], end_ns: u64) -> Vec<FaultPeriod> {
             }
             continue;
         }
+        if value.get("skipped").is_some() {
+            // Nothing was done (the backend could not inject it): an instant with the reason.
+            out.push(FaultPeriod {
+                kind: "skipped".to_owned(),
+                label: fault_label(f, value),
+                start: us(start),
+                end: us(start),
+                healed: true,
+            });
+            continue;
+        }
         let kind = if role == Role::EndOrStart { "fault".to_owned() } else { fam };
         open.push(out.len());
         out.push(FaultPeriod {
@@ -517,4 +578,76 @@ pub fn script_json<T: Serialize>(value: &T) -> String {
     let json = serde_json::to_string(value)
         .expect("report data serializes: plain structs, no maps with non-string keys");
     json.replace('<', "\\u003c")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn nem(kind: EventType, f: &str, value: serde_json::Value, ms: u64) -> Event {
+        Event {
+            process: Process::NEMESIS,
+            kind,
+            f: f.to_owned(),
+            key: None,
+            value,
+            time: ms * 1_000_000,
+            node: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_harness_nemesis_vocabulary_becomes_labelled_periods_and_heal_ends_them_all() {
+        use EventType::{Info, Invoke};
+        let history = vec![
+            nem(Invoke, "partition", json!({"topology": "isolate-leader"}), 100),
+            nem(
+                Info,
+                "partition",
+                json!({"topology": "isolate-leader", "leader": "n1", "cuts": [["n1", "n2"], ["n1", "n3"]]}),
+                101,
+            ),
+            nem(Invoke, "kill", json!({"target": "minority"}), 200),
+            nem(
+                Info,
+                "kill",
+                json!({"target": "minority", "signal": "SIGKILL", "nodes": [{"node": "n2", "pid": 7}]}),
+                202,
+            ),
+            nem(Invoke, "latency", json!({}), 250),
+            nem(Info, "latency", json!({"skipped": "latency needs the proxy"}), 251),
+            nem(Invoke, "heal", serde_json::Value::Null, 300),
+            nem(
+                Info,
+                "heal",
+                json!({"network": true, "resumed": [], "restarted": [{"node": "n2", "pid": 9}]}),
+                305,
+            ),
+            nem(Invoke, "pause", json!({}), 400),
+            nem(Info, "pause", json!({"target": "one", "nodes": [{"node": "n3", "pid": 8}]}), 401),
+        ];
+        let periods = fault_periods(&history, 1_000_000_000);
+        let summary: Vec<(&str, &str, u64, u64, bool)> =
+            periods.iter().map(|p| (p.kind.as_str(), p.label.as_str(), p.start, p.end, p.healed)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("partition", "partition isolate-leader, 2 links cut", 100_000, 305_000, true),
+                ("kill", "kill minority, n2", 200_000, 305_000, true),
+                ("skipped", "latency skipped: latency needs the proxy", 250_000, 250_000, true),
+                ("pause", "pause one, n3", 400_000, 1_000_000, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn values_are_cut_with_their_size_noted() {
+        let long: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let text = value_text(&json!(long)).unwrap();
+        assert!(text.ends_with("… (100 items)"), "{text}");
+        assert_eq!(value_text(&json!("5")).as_deref(), Some("5"));
+        assert_eq!(value_text(&serde_json::Value::Null), None);
+    }
 }
