@@ -12,8 +12,8 @@
 //! entries, write the hard state, send, apply, serve reads, advance.
 
 use raft::{
-    Bug, Config, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, Raft, Ready, Restored, Role,
-    Snapshot, Status, Term,
+    Bug, Config, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, Raft, Ready, Restored,
+    Role, Snapshot, Status, Term,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -324,7 +324,8 @@ impl Sim {
             entries: node.storage.entries.clone(),
         };
         // The state machine restarts from the snapshot; the core re-hands the committed entries after it.
-        node.sm = node.storage.snapshot.as_ref().map_or_else(Register::default, |s| Register::decode(&s.data));
+        node.sm =
+            node.storage.snapshot.as_ref().map_or_else(Register::default, |s| Register::decode(&s.data));
         node.applied.clear();
         node.pending_reads.clear();
         match Raft::new(config, restored) {
@@ -520,7 +521,13 @@ impl Sim {
                 self.stats.delivered += 1;
                 let to = m.to;
                 if self.keep_trace {
-                    self.record(format!("deliver n{}->n{} t{} {}", m.from.0, m.to.0, m.term.0, kind(&m.body)));
+                    self.record(format!(
+                        "deliver n{}->n{} t{} {}",
+                        m.from.0,
+                        m.to.0,
+                        m.term.0,
+                        kind(&m.body)
+                    ));
                 }
                 self.nodes.get_mut(&to).unwrap().raft.as_mut().unwrap().step(m);
                 self.drain(to);
@@ -647,7 +654,12 @@ impl Sim {
             }
             let node = self.nodes.get_mut(&id).unwrap();
             let si = node.storage.snapshot_index();
-            assert!(first.index > si && first.index.0 <= last.0 + 1, "n{}: entries from {} after {last}", id.0, first.index);
+            assert!(
+                first.index > si && first.index.0 <= last.0 + 1,
+                "n{}: entries from {} after {last}",
+                id.0,
+                first.index
+            );
             node.storage.entries.truncate((first.index.0 - si.0 - 1) as usize);
             node.storage.entries.extend(entries.iter().cloned());
             for e in &entries {
@@ -786,8 +798,10 @@ impl Sim {
         if status.role == Role::Leader {
             match self.inv.leaders.get(&status.term) {
                 Some(l) if *l != id => {
-                    let msg =
-                        format!("§5.2 Election Safety violated: n{} and n{} both lead term {}", l.0, id.0, status.term);
+                    let msg = format!(
+                        "§5.2 Election Safety violated: n{} and n{} both lead term {}",
+                        l.0, id.0, status.term
+                    );
                     self.violate(msg);
                 }
                 Some(_) => {}
@@ -805,12 +819,21 @@ impl Sim {
         // Figure 2: commitIndex increases monotonically (it is in the persisted hard state).
         let last = self.inv.commit.get(&id).copied().unwrap_or_default();
         if status.commit < last {
-            let msg = format!("Figure 2 monotonic commit violated: n{} commit went from {last} to {}", id.0, status.commit);
+            let msg = format!(
+                "Figure 2 monotonic commit violated: n{} commit went from {last} to {}",
+                id.0, status.commit
+            );
             self.violate(msg);
         }
         self.inv.commit.insert(id, status.commit);
         // Register newly committed entries.
-        let from = self.inv.registered.get(&id).copied().unwrap_or_default().max(self.nodes[&id].storage.snapshot_index());
+        let from = self
+            .inv
+            .registered
+            .get(&id)
+            .copied()
+            .unwrap_or_default()
+            .max(self.nodes[&id].storage.snapshot_index());
         let mut i = from.next();
         while i <= status.commit {
             let Some(e) = self.nodes[&id].storage.entry(i).cloned() else { break };
@@ -892,7 +915,15 @@ impl Sim {
             return false;
         }
         let invoke = self.op_time();
-        self.history.push(Op { node: id, write: None, invoke, complete: None, index: None, read: None, failed: false });
+        self.history.push(Op {
+            node: id,
+            write: None,
+            invoke,
+            complete: None,
+            index: None,
+            read: None,
+            failed: false,
+        });
         self.open_reads.insert((id, ctx), self.history.len() - 1);
         self.drain(id);
         true
@@ -967,7 +998,9 @@ impl Sim {
 fn kind(b: &MessageBody) -> String {
     match b {
         MessageBody::RequestVote { pre_vote, .. } => format!("RequestVote pre={pre_vote}"),
-        MessageBody::RequestVoteResponse { pre_vote, granted } => format!("VoteResp pre={pre_vote} granted={granted}"),
+        MessageBody::RequestVoteResponse { pre_vote, granted } => {
+            format!("VoteResp pre={pre_vote} granted={granted}")
+        }
         MessageBody::AppendEntries { prev_log_index, entries, leader_commit, .. } => {
             format!("Append prev={} n={} commit={}", prev_log_index.0, entries.len(), leader_commit.0)
         }

@@ -341,7 +341,9 @@ fn lab_2b_backup() {
         s.connect(NodeId(i));
     }
     s.one(command(rng.random()), 5, true);
-    println!("backup: {rounds} rejected AppendEntries rounds to back up over two followers' 50-entry divergences");
+    println!(
+        "backup: {rounds} rejected AppendEntries rounds to back up over two followers' 50-entry divergences"
+    );
     // One entry at a time would need about 50 rounds per follower; fast backup skips a term per round.
     assert!(rounds <= 12, "backing up took {rounds} rejected AppendEntries rounds");
     finish(&s);
@@ -595,13 +597,22 @@ fn churn(name: String, seed: u64, unreliable: bool) {
     }
     let last = s.one(command(u64::MAX), 5, true);
     // Every acknowledged write is in the agreed log.
-    let acked: Vec<_> = s.history.iter().filter(|o| o.complete.is_some() && !o.failed && o.write.is_some()).cloned().collect();
+    let acked: Vec<_> = s
+        .history
+        .iter()
+        .filter(|o| o.complete.is_some() && !o.failed && o.write.is_some())
+        .cloned()
+        .collect();
     assert!(!acked.is_empty(), "no write was acknowledged during the churn");
     for op in acked {
         let (index, _) = op.index.unwrap();
         assert!(index <= last);
         let (n, cmd) = s.n_committed(index);
-        assert_eq!(cmd, Some(Payload::Command(command(op.write.unwrap()))), "acknowledged write lost at {index} ({n})");
+        assert_eq!(
+            cmd,
+            Some(Payload::Command(command(op.write.unwrap()))),
+            "acknowledged write lost at {index} ({n})"
+        );
     }
     finish(&s);
 }

@@ -3,9 +3,7 @@
 
 use crate::cluster::{Sim, SimConfig, command, seed_or};
 use crate::test_name;
-use raft::{
-    Bug, Config, Entry, LogIndex, Message, MessageBody, NodeId, Payload, Raft, Restored, Role, Term,
-};
+use raft::{Bug, Config, Entry, LogIndex, Message, MessageBody, NodeId, Payload, Raft, Restored, Role, Term};
 
 const ELECTION: u64 = 30;
 
@@ -40,7 +38,11 @@ pub fn vote_across_crash(name: String, bugs: &[Bug]) -> Sim {
             && s.held.iter().any(|m| m.term == Term(1))
             && s.status(NodeId(2)).is_some_and(|st| st.role == Role::Candidate && st.term == Term(1))
     });
-    fail_if(&s, !ok, &format!("scenario set-up failed: need n1 leading term 1 and n2 campaigning in it\n{}", s.report()));
+    fail_if(
+        &s,
+        !ok,
+        &format!("scenario set-up failed: need n1 leading term 1 and n2 campaigning in it\n{}", s.report()),
+    );
     assert_eq!(s.nodes[&NodeId(3)].storage.hard_state.term, Term(1));
     s.restart(NodeId(3));
     s.hold = None;
@@ -64,8 +66,9 @@ fn trap_vote_survives_crash() {
 fn trap_stale_append_after_newer_one() {
     let peers = vec![NodeId(1), NodeId(2)];
     let mut follower = Raft::new(Config::new(NodeId(2), peers), Restored::default()).unwrap();
-    let entries: Vec<Entry> =
-        (1..=5).map(|i| Entry { term: Term(1), index: LogIndex(i), payload: Payload::Command(command(i)) }).collect();
+    let entries: Vec<Entry> = (1..=5)
+        .map(|i| Entry { term: Term(1), index: LogIndex(i), payload: Payload::Command(command(i)) })
+        .collect();
     let append = |n: usize| Message {
         from: NodeId(1),
         to: NodeId(2),
@@ -117,7 +120,11 @@ fn trap_leader_cut_off_while_clients_write() {
     }
     let cut_ops = s.history.len();
     let stepped_down = s.run_until(25, |s| s.status(old).is_some_and(|st| st.role != Role::Leader));
-    fail_if(&s, !stepped_down, "the cut-off leader did not step down within an election timeout (check-quorum)");
+    fail_if(
+        &s,
+        !stepped_down,
+        "the cut-off leader did not step down within an election timeout (check-quorum)",
+    );
     // The majority side elects a leader and takes writes.
     let ok = s.run_until(10 * ELECTION, |s| s.leader().is_some_and(|l| l != old && l != buddy));
     fail_if(&s, !ok, "the majority did not elect a new leader");
