@@ -520,8 +520,9 @@ pub fn fault_periods(history: &[Event], end_ns: u64) -> Vec<FaultPeriod> {
 }
 
 /// Compresses status polls into per-node segments. A segment lasts from its first sample to the next
-/// sample of that node that differs (or, for the last one, to that node's last poll), so a gap
-/// between polls is drawn as the state last seen. Polls of nodes not in `nodes` get their own rows.
+/// sample of that node that differs (or, for the last one, to that node's last poll). A failed poll
+/// (no `status`) is drawn as down, and so is a silence longer than three typical poll intervals (the
+/// harness may not record polls that got no answer). Polls of nodes not in `nodes` get their own rows.
 pub fn cluster_data(nodes: &[String], samples: &[StatusSample], end_ns: u64) -> ClusterData {
     let mut names: Vec<String> = nodes.to_vec();
     let mut by_node: BTreeMap<usize, Vec<&StatusSample>> = BTreeMap::new();
@@ -541,9 +542,27 @@ pub fn cluster_data(nodes: &[String], samples: &[StatusSample], end_ns: u64) -> 
     let to_i = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
     for (row, mut list) in by_node {
         list.sort_by_key(|s| s.time);
+        // A poll that got no answer may leave no line at all: a gap of more than three typical poll
+        // intervals is drawn as down from one interval after the last answer.
+        let mut intervals: Vec<u64> = list.windows(2).map(|w| w[1].time - w[0].time).collect();
+        intervals.sort_unstable();
+        let typical = intervals.get(intervals.len() / 2).copied().unwrap_or(0);
         let mut cur: Option<[i64; 8]> = None;
+        let mut prev_time: Option<u64> = None;
         let last_time = list.last().map_or(end_ns, |s| s.time);
         for s in &list {
+            if let (Some(prev), Some(seg)) = (prev_time, cur.as_mut())
+                && typical > 0
+                && s.time - prev > 3 * typical
+                && seg[3] != 0
+            {
+                let silent_from = to_i(us(prev + typical));
+                seg[2] = silent_from;
+                segs.push(*seg);
+                let row = i64::try_from(row).expect("fewer than 2^63 nodes");
+                cur = Some([row, silent_from, silent_from, 0, -1, -1, -1, -1]);
+            }
+            prev_time = Some(s.time);
             let (role, term, leader, commit) = match &s.status {
                 Some(st) => (roles.get(&st.role), to_i(st.term), st.leader.map_or(-1, to_i), to_i(st.commit)),
                 None => (0, -1, -1, -1),
@@ -649,5 +668,34 @@ mod tests {
         assert!(text.ends_with("… (100 items)"), "{text}");
         assert_eq!(value_text(&json!("5")).as_deref(), Some("5"));
         assert_eq!(value_text(&serde_json::Value::Null), None);
+    }
+}
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+    use crate::model::NodeStatus;
+
+    fn sample(ms: u64, role: &str, term: u64) -> StatusSample {
+        StatusSample {
+            time: ms * 1_000_000,
+            node: "n1".to_owned(),
+            status: Some(NodeStatus { role: role.to_owned(), term, leader: Some(1), commit: ms }),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_silent_node_is_drawn_down_and_a_changed_role_starts_a_segment() {
+        let mut samples: Vec<StatusSample> = (0..5).map(|i| sample(i * 100, "leader", 1)).collect();
+        // Silent from 400 ms to 2000 ms (killed), then back as a follower in term 2.
+        samples.extend((20..23).map(|i| sample(i * 100, "follower", 2)));
+        let c = cluster_data(&["n1".to_owned()], &samples, 3_000_000_000);
+        let segs: Vec<(i64, i64, &str, i64)> = c
+            .segs
+            .iter()
+            .map(|s| (s[1] / 1000, s[2] / 1000, c.roles[s[3] as usize].as_str(), s[4]))
+            .collect();
+        assert_eq!(segs, [(0, 500, "leader", 1), (500, 2000, "down", -1), (2000, 2200, "follower", 2)]);
     }
 }
