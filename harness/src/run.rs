@@ -159,12 +159,24 @@ impl Shared {
 
 /// Runs a whole test; see the module documentation.
 pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
+    run_with_schedule(config, None).await
+}
+
+/// [`run`] with a fault schedule given instead of drawn from `config.nemesis` and the seed (the
+/// planted-bug matrix uses targeted schedules; `faultline repro` replays a stored one).
+pub async fn run_with_schedule(
+    config: RunConfig,
+    fixed: Option<Vec<workloads::ScheduledFault>>,
+) -> Result<RunSummary, RunError> {
     validate(&config)?;
     let dir = store::create_run_dir(&config.store, &config.test_name())?;
     let time_limit_ns = config.time_limit.as_nanos() as u64;
     let plan = workloads::phases::plan(time_limit_ns, config.recover_timeout.as_nanos() as u64);
-    let sched = schedule(&config.nemesis, config.nodes, time_limit_ns, config.seed)
-        .map_err(|e| RunError::Config(e.to_string()))?;
+    let sched = match fixed {
+        Some(s) => s,
+        None => schedule(&config.nemesis, config.nodes, time_limit_ns, config.seed)
+            .map_err(|e| RunError::Config(e.to_string()))?,
+    };
     let mut spec = TestSpec {
         name: config.test_name(),
         system: "raft-node".into(),
