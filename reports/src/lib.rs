@@ -17,6 +17,16 @@
 //!   functions behind it (fingerprints, comparison, exit code) are public so the harness uses the
 //!   same definitions for its exit code and `summary.json`.
 //!
+//! Wiring for the harness (`examples/render_run_dir.rs` does exactly this for a stored run): build a
+//! [`RunMeta`] from `test.json`; parse `history.jsonl` with `checker::format::parse_events` and
+//! `status.jsonl` with [`model::parse_status_lines`]; turn the checker's reports into [`Results`] with
+//! [`Results::add_linearizability`], [`Results::add_durability`], [`Results::add_log_agreement`] and
+//! [`Results::add_check`] ([`from_checker`] also assigns the anomaly classes campaigns fingerprint);
+//! cut node logs with [`logs::excerpt`] around [`Results::first_violation_time`]; call [`render_run`]
+//! and write `report.html`. For a campaign, [`CampaignRun::from_report`] makes each run's row, and
+//! [`campaign::exit_code`] gives the exit code. [`synthetic`] builds runs of any size for benchmarks and
+//! browser tests.
+//!
 //! Rendering never fails: a report of a broken run is exactly when one is needed, so malformed parts
 //! (an unpaired completion, a poll that failed) are drawn as what they are rather than rejected.
 
