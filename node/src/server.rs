@@ -249,7 +249,8 @@ impl Server {
             }
             self.storage.append(&rd.entries);
             if let Some(hs) = rd.hard_state {
-                self.storage.set_hard_state(hs)?;
+                // A new term or vote is written (and fsynced) atomically right here.
+                blocking(|| self.storage.set_hard_state(hs))?;
             }
             if !rd.entries.is_empty() || rd.hard_state.is_some() {
                 blocking(|| self.storage.sync())?;
