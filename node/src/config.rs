@@ -94,7 +94,13 @@ impl FromStr for AddrMap {
 ///
 /// Every node of a cluster gets the same --peers and --client-addrs lists and its own --id and --data-dir.
 #[derive(Debug, Parser)]
-#[command(name = "raft-node", version)]
+#[command(
+    name = "raft-node",
+    version,
+    after_help = "Exit codes: 0 clean shutdown (SIGTERM, Ctrl-C); 1 cannot start or stopped on an error \
+                  (invalid flags, corrupt or unreadable data directory, port in use, failed fsync); 2 flags \
+                  clap rejects; 101 panic, announced by one stderr line starting with `raft-node: PANIC`."
+)]
 pub struct Args {
     /// This node's id (a key of --peers).
     #[arg(long)]

@@ -394,3 +394,48 @@ async fn snapshots_compact_the_wal_and_a_restart_recovers_from_them() {
     let want: Vec<String> = (0..50).map(|i| i.to_string()).collect();
     assert_eq!((s, v), (200, json!({"value": want})));
 }
+
+/// The planted `early-ack` bug answers a write the leader has only appended: with both followers
+/// gone the write can never commit, yet the client is told it applied. Without the bug the same write
+/// is not acknowledged. Long election timeouts keep the lone leader in office during the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_ack_bug_acknowledges_a_write_that_cannot_commit() {
+    for (bug, want_ack) in [(true, true), (false, false)] {
+        let mut args =
+            vec!["--election-ticks", "100", "--heartbeat-ticks", "3", "--request-timeout-ms", "500"];
+        if bug {
+            args.extend(["--bug", "early-ack"]);
+        }
+        let mut c = Cluster::start(3, &args);
+        let l = c.leader().await;
+        for f in (1..=3).filter(|&f| f != l) {
+            c.kill(f);
+        }
+        let (s, v) = c.call(l, "PUT", "/kv/lonely", Some(json!({"value": "1"}))).await;
+        assert_eq!(s == 200, want_ack, "early-ack={bug}: {s} {v}");
+        if !want_ack {
+            assert!(s == 504 || s == 421, "{s} {v}");
+        }
+    }
+}
+
+/// The planted `lazy-persist` bug acknowledges before the WAL write is durable, so a SIGKILL right
+/// after an acknowledgement loses it (unless the 500 ms flush happened in between, hence three tries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazy_persist_bug_loses_an_acknowledged_write_on_sigkill() {
+    let mut c = Cluster::start(1, &["--bug", "lazy-persist"]);
+    let mut lost = false;
+    for attempt in 0..3 {
+        c.leader().await;
+        let key = format!("/kv/k{attempt}");
+        assert_eq!(c.call(1, "PUT", &key, Some(json!({"value": "v"}))).await.0, 200);
+        c.kill(1);
+        c.spawn(1);
+        c.leader().await;
+        if c.call_leader("GET", &key, None).await.0 == 404 {
+            lost = true;
+            break;
+        }
+    }
+    assert!(lost, "three acknowledged writes all survived SIGKILL under lazy-persist");
+}
