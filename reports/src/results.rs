@@ -36,9 +36,13 @@ pub struct Results {
 }
 
 impl Results {
-    /// The run's verdict: the merge of every check's verdict (valid when nothing ran).
+    /// The run's verdict: the merge of every check's verdict; unknown when no check ran (a report
+    /// must never call an unchecked run valid).
     pub fn verdict(&self) -> Verdict {
-        self.checks.iter().fold(Verdict::Valid, |v, c| v.merge(c.verdict))
+        match self.checks.split_first() {
+            None => Verdict::Unknown,
+            Some((first, rest)) => rest.iter().fold(first.verdict, |v, c| v.merge(c.verdict)),
+        }
     }
 
     /// The earliest time, in ns since the run started, at which a violation shows: the invocation of

@@ -119,3 +119,18 @@ fn fixture_campaign_sections() {
     }
     assert_eq!(campaign::exit_code(&index.current), 1);
 }
+
+#[test]
+fn a_run_that_recorded_nothing_still_renders() {
+    let run: RunReport = serde_json::from_str(
+        r#"{"meta": {"test_name": "t", "system": "raft-node", "workload": "register", "seed": 1, "reproduce": "faultline run --seed 1"},
+            "history": []}"#,
+    )
+    .unwrap();
+    let html = render_run(&run);
+    assert!(html.contains("data-verdict=\"unknown\""), "an unchecked run is not valid");
+    assert!(html.contains("No checker results were recorded for this run."));
+    assert!(html.contains("No status samples were recorded for this run."));
+    let data = reports::data::page_data(&run);
+    assert_eq!((data.end, data.ops.p.len(), data.faults.len()), (1, 0, 0));
+}
