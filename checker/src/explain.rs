@@ -261,7 +261,31 @@ impl Support {
             writes.push(written);
         }
         let all_written: BTreeSet<&String> = writes.iter().flatten().collect();
-        let reads = reads.into_iter().map(|r| r.into_iter().filter(|v| all_written.contains(v)).collect()).collect();
+        // A string read that is no single written value is a concatenation (kv-append): it needs every
+        // appended string it contains.
+        let written_strings: Vec<(&String, &str)> = part
+            .op_ids
+            .iter()
+            .zip(&writes)
+            .filter_map(|(&id, w)| Some((w.as_ref()?, history.ops[id].input.as_str().or_else(|| history.ops[id].input.get(1)?.as_str())?)))
+            .filter(|(_, raw)| !raw.is_empty())
+            .collect();
+        let reads = reads
+            .into_iter()
+            .zip(&part.op_ids)
+            .map(|(r, &id): (Vec<String>, &usize)| {
+                let op = &history.ops[id];
+                let out = &op.output;
+                match out.as_str() {
+                    Some(text) if matches!(op.f.as_str(), "read" | "get") && !all_written.contains(&out.to_string()) => written_strings
+                        .iter()
+                        .filter(|(_, raw)| text.contains(raw))
+                        .map(|(json, _)| (*json).clone())
+                        .collect(),
+                    _ => r.into_iter().filter(|v| all_written.contains(v)).collect(),
+                }
+            })
+            .collect();
         Support { reads, writes }
     }
 

@@ -59,6 +59,26 @@ pub trait Model: Sync {
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0
     }
+
+    /// Whether the search should ask [`Model::still_possible`] (models whose states only grow).
+    fn prunes(&self) -> bool {
+        false
+    }
+
+    /// Whether `op`, which must still be linearized, is accepted in some state reachable from `state`
+    /// through operations for which [`Model::may_reset`] is false. Returning `false` lets the search
+    /// abandon a branch at once instead of exploring every order of the operations before `op`. It must
+    /// never be `false` when such a continuation exists; when unsure, say `true`.
+    fn still_possible(&self, _state: &Self::State, _op: &Self::Op) -> bool {
+        true
+    }
+
+    /// Whether `op` can move the state somewhere [`Model::still_possible`] does not foresee (a put that
+    /// replaces a string that appends only extend). While such an operation could come first, the
+    /// search does not prune.
+    fn may_reset(&self, _op: &Self::Op) -> bool {
+        true
+    }
 }
 
 /// Why an operation does not fit a model; turned into a [`crate::ops::HistoryError`] with the line.

@@ -196,6 +196,40 @@ impl Hash for HashedStr {
     }
 }
 
+/// Polynomial hashes of every prefix of a string or list: `0[k]` hashes the first `k` elements.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PrefixHashes(Arc<Vec<u64>>);
+
+impl PrefixHashes {
+    fn of_bytes(bytes: &[u8]) -> PrefixHashes {
+        let mut v = Vec::with_capacity(bytes.len() + 1);
+        let mut h = 0u64;
+        v.push(h);
+        for b in bytes {
+            h = h.wrapping_mul(POLY).wrapping_add(u64::from(*b) + 1);
+            v.push(h);
+        }
+        PrefixHashes(Arc::new(v))
+    }
+
+    fn of_ids(ids: &[u32]) -> PrefixHashes {
+        let mut v = Vec::with_capacity(ids.len() + 1);
+        let mut h = 0u64;
+        v.push(h);
+        for &id in ids {
+            h = h.wrapping_mul(POLY).wrapping_add(mix64(u64::from(id) + 1));
+            v.push(h);
+        }
+        PrefixHashes(Arc::new(v))
+    }
+
+    /// Whether something of length `len` with hash `hash` may be a prefix. A hash collision can only
+    /// answer "maybe" wrongly, which costs pruning, never correctness.
+    fn may_be_prefix(&self, len: usize, hash: u64) -> bool {
+        self.0.get(len).is_some_and(|&h| h == hash)
+    }
+}
+
 /// An appended string with `POLY^len`, precomputed once per operation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Suffix {
@@ -205,7 +239,8 @@ pub struct Suffix {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KvOp {
-    Get(HashedStr),
+    /// The string a get returned, with the hash of each of its prefixes (for pruning).
+    Get(HashedStr, PrefixHashes),
     Put(HashedStr),
     Append(Suffix),
 }
@@ -247,11 +282,11 @@ impl Model for KvAppend {
                 }
                 match &op.output {
                     Value::Null => Ok(match self.nil_read {
-                        NilRead::Absent => Some(KvOp::Get(HashedStr::new(""))),
+                        NilRead::Absent => Some(KvOp::Get(HashedStr::new(""), PrefixHashes::of_bytes(b""))),
                         NilRead::ConstrainsNothing => None,
                     }),
                     v => match as_text(v) {
-                        Some(s) => Ok(Some(KvOp::Get(HashedStr::new(&s)))),
+                        Some(s) => Ok(Some(KvOp::Get(HashedStr::new(&s), PrefixHashes::of_bytes(s.as_bytes())))),
                         None => Err(ModelError::bad_value(true, "a string (or null) returned by get", v)),
                     },
                 }
@@ -276,7 +311,7 @@ impl Model for KvAppend {
 
     fn step(&self, state: &HashedStr, op: &KvOp) -> Option<HashedStr> {
         match op {
-            KvOp::Get(v) => (state == v).then(|| state.clone()),
+            KvOp::Get(v, _) => (state == v).then(|| state.clone()),
             KvOp::Put(v) => Some(v.clone()),
             KvOp::Append(s) => Some(state.append(s)),
         }
@@ -289,6 +324,23 @@ impl Model for KvAppend {
     fn state_heap_bytes(&self, state: &HashedStr) -> usize {
         // Each appended state is a fresh allocation the cache keeps alive.
         state.text.len() + 16
+    }
+
+    fn prunes(&self) -> bool {
+        true
+    }
+
+    /// Appends only extend the string: a get can still succeed only if the state is a prefix of what
+    /// it returned.
+    fn still_possible(&self, state: &HashedStr, op: &KvOp) -> bool {
+        match op {
+            KvOp::Get(_, prefixes) => prefixes.may_be_prefix(state.text.len(), state.hash),
+            _ => true,
+        }
+    }
+
+    fn may_reset(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(_))
     }
 }
 
@@ -324,7 +376,7 @@ impl Hash for HashedList {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ListOp {
     Append(u32),
-    Read(HashedList),
+    Read(HashedList, PrefixHashes),
 }
 
 /// List-append per key: `append(value)` adds to the end, `read` returns the whole list (null is the
@@ -363,11 +415,13 @@ impl Model for ListAppend {
                 }
                 match &op.output {
                     Value::Null => Ok(match self.nil_read {
-                        NilRead::Absent => Some(ListOp::Read(HashedList::from_ids(Vec::new()))),
+                        NilRead::Absent => Some(ListOp::Read(HashedList::from_ids(Vec::new()), PrefixHashes::of_ids(&[]))),
                         NilRead::ConstrainsNothing => None,
                     }),
                     Value::Array(items) if items.iter().all(scalar) => {
-                        Ok(Some(ListOp::Read(HashedList::from_ids(items.iter().map(|v| values.intern(v)).collect()))))
+                        let ids: Vec<u32> = items.iter().map(|v| values.intern(v)).collect();
+                        let prefixes = PrefixHashes::of_ids(&ids);
+                        Ok(Some(ListOp::Read(HashedList::from_ids(ids), prefixes)))
                     }
                     v => Err(ModelError::bad_value(true, "a list of strings returned by read", v)),
                 }
@@ -378,7 +432,7 @@ impl Model for ListAppend {
 
     fn step(&self, state: &HashedList, op: &ListOp) -> Option<HashedList> {
         match op {
-            ListOp::Read(expected) => (state == expected).then(|| state.clone()),
+            ListOp::Read(expected, _) => (state == expected).then(|| state.clone()),
             ListOp::Append(id) => {
                 let mut items = Vec::with_capacity(state.items.len() + 1);
                 items.extend_from_slice(&state.items);
@@ -398,6 +452,22 @@ impl Model for ListAppend {
 
     fn state_heap_bytes(&self, state: &HashedList) -> usize {
         state.items.len() * 4 + 24
+    }
+
+    fn prunes(&self) -> bool {
+        true
+    }
+
+    /// Appends only extend the list: a read can still succeed only if the state is a prefix of it.
+    fn still_possible(&self, state: &HashedList, op: &ListOp) -> bool {
+        match op {
+            ListOp::Read(_, prefixes) => prefixes.may_be_prefix(state.items.len(), state.hash),
+            ListOp::Append(_) => true,
+        }
+    }
+
+    fn may_reset(&self, _op: &ListOp) -> bool {
+        false
     }
 }
 
@@ -508,6 +578,25 @@ impl Model for SetModel {
     fn state_heap_bytes(&self, state: &HashedSet) -> usize {
         state.items.len() * 4 + 24
     }
+
+    fn prunes(&self) -> bool {
+        true
+    }
+
+    /// Adds only grow the set: a read can still succeed only if the state is a subset of it.
+    fn still_possible(&self, state: &HashedSet, op: &SetOp) -> bool {
+        match op {
+            SetOp::Read(expected) => {
+                state.items.len() <= expected.items.len()
+                    && state.items.iter().all(|id| expected.items.binary_search(id).is_ok())
+            }
+            SetOp::Add(_) => true,
+        }
+    }
+
+    fn may_reset(&self, _op: &SetOp) -> bool {
+        false
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -566,6 +655,18 @@ impl<M: Model> Model for Unpartitioned<M> {
 
     fn state_heap_bytes(&self, state: &Self::State) -> usize {
         state.iter().map(|s| self.inner.state_heap_bytes(s) + std::mem::size_of::<M::State>()).sum()
+    }
+
+    fn prunes(&self) -> bool {
+        self.inner.prunes()
+    }
+
+    fn still_possible(&self, state: &Self::State, (idx, op): &Self::Op) -> bool {
+        self.inner.still_possible(&state[*idx], op)
+    }
+
+    fn may_reset(&self, (_, op): &Self::Op) -> bool {
+        self.inner.may_reset(op)
     }
 }
 

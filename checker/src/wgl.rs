@@ -20,6 +20,16 @@
 //!   once every operation with a definite return is linearized, and it skips linearizing an indefinite
 //!   operation that would not change the state. Indefinite operations that prepare to the same model
 //!   operation are interchangeable, so only the earliest-invoked unlinearized one of each group is tried.
+//! - **Forced reads.** A definite operation that is legal now and leaves the state unchanged (a read
+//!   returning the current value) is linearized without branching: any linearization from the current
+//!   configuration can move it to the front (it is already invoked, everything that returned before its
+//!   invocation is already linearized, and it changes nothing). If the search fails after it, the
+//!   configuration before it fails too, so backtracking skips the alternatives. Concurrent reads no
+//!   longer multiply the configurations by every subset of them.
+//! - **Dead-branch pruning.** Models whose states only grow (appends, adds) tell the search, through
+//!   [`Model::still_possible`], when an operation that must still be linearized can no longer succeed
+//!   (a get whose string the current state is not a prefix of); the branch is abandoned at once
+//!   instead of after every order of the operations before that get.
 //! - **Budgets.** A deadline, a memory budget shared by all partitions, and a cancellation flag are
 //!   checked every few thousand steps; running out yields [`SearchResult::Aborted`], never a guess.
 
@@ -210,9 +220,10 @@ pub fn search<M: Model>(
     let mut cache: Cache<M::State> = Cache::new(words);
     let mut reported = 0usize;
     let mut state = init;
-    let mut calls: Vec<(u32, M::State)> = Vec::new();
+    let mut calls: Vec<(u32, M::State, bool)> = Vec::new();
     let mut longest: Vec<usize> = Vec::new();
     let mut entry = next[HEAD as usize];
+    let prunes = model.prunes();
     let is_lin = |lin: &[u64], i: usize| lin[i / 64] & (1 << (i % 64)) != 0;
 
     let finish = |stats: &mut SearchStats, cache: &Cache<M::State>, reported: usize| {
@@ -223,7 +234,7 @@ pub fn search<M: Model>(
 
     loop {
         if finite_left == 0 {
-            let order = calls.iter().map(|(e, _)| entry_op[*e as usize]).collect();
+            let order = calls.iter().map(|(e, _, _)| entry_op[*e as usize]).collect();
             finish(&mut stats, &cache, reported);
             return (SearchResult::Linearizable { order }, stats);
         }
@@ -261,31 +272,45 @@ pub fn search<M: Model>(
             }
             match model.step(&state, &op.op) {
                 Some(new_state) if !(indefinite && new_state == state) => {
+                    // A definite operation that leaves the state unchanged (a read that matches) and is
+                    // legal now can be linearized now without loss: any linearization from here can move
+                    // it to the front. So if that fails, this whole configuration fails.
+                    let forced = new_state == state;
                     lin[i / 64] |= 1 << (i % 64);
                     let new_hash = set_hash ^ zobrist[i];
                     let key = new_hash ^ fast_hash(&new_state).rotate_left(17);
                     let heap = model.state_heap_bytes(&new_state);
-                    if cache.insert(key, &lin, &new_state, heap) {
-                        calls.push((entry, std::mem::replace(&mut state, new_state)));
+                    if cache.insert(key, &lin, &new_state, heap)
+                        && (!prunes || viable(model, &new_state, ops, &next, &entry_op, &is_call, i))
+                    {
+                        calls.push((entry, std::mem::replace(&mut state, new_state), forced));
                         set_hash = new_hash;
                         if !indefinite {
                             finite_left -= 1;
                         }
                         lift(&mut next, &mut prev, entry, ret_entry[i]);
                         entry = next[HEAD as usize];
-                    } else {
-                        lin[i / 64] &= !(1 << (i % 64));
+                        continue;
+                    }
+                    lin[i / 64] &= !(1 << (i % 64));
+                    if !forced {
                         entry = next[entry as usize];
+                        continue;
                     }
                 }
-                _ => entry = next[entry as usize],
+                _ => {
+                    entry = next[entry as usize];
+                    continue;
+                }
             }
-        } else {
-            // A return of an operation not yet linearized (or the end of the list): backtrack.
-            if calls.len() > longest.len() {
-                longest = calls.iter().map(|(e, _)| entry_op[*e as usize]).collect();
-            }
-            let Some((e, s)) = calls.pop() else {
+        }
+        // A return of an operation not yet linearized, the end of the list, or a forced operation that
+        // failed: undo the last step, and keep undoing while the undone step was forced.
+        if calls.len() > longest.len() {
+            longest = calls.iter().map(|(e, _, _)| entry_op[*e as usize]).collect();
+        }
+        loop {
+            let Some((e, s, forced)) = calls.pop() else {
                 finish(&mut stats, &cache, reported);
                 return (SearchResult::NotLinearizable { longest }, stats);
             };
@@ -297,9 +322,52 @@ pub fn search<M: Model>(
             }
             state = s;
             unlift(&mut next, &mut prev, e, ret_entry[i]);
-            entry = next[e as usize];
+            if !forced {
+                entry = next[e as usize];
+                break;
+            }
         }
     }
+}
+
+/// Entries looked at, and operations checked, by [`viable`] after each step.
+const VIABLE_MAX_ENTRIES: usize = 64;
+const VIABLE_MAX_CHECKS: usize = 4;
+
+/// Whether the operations that must be linearized soonest (the first return entries in the list) can
+/// still be accepted after the state becomes `state` by linearizing op `skip`. Stops at the first
+/// operation that may reset the state, since it could come first and make anything possible again.
+/// A `false` here is the model's proof that the branch is dead; the configuration stays cached, so it
+/// is never tried again.
+fn viable<M: Model>(
+    model: &M,
+    state: &M::State,
+    ops: &[SearchOp<M::Op>],
+    next: &[u32],
+    entry_op: &[usize],
+    is_call: &[bool],
+    skip: usize,
+) -> bool {
+    let mut e = next[HEAD as usize];
+    let (mut walked, mut checked) = (0, 0);
+    while e != NONE && walked < VIABLE_MAX_ENTRIES && checked < VIABLE_MAX_CHECKS {
+        let j = entry_op[e as usize];
+        if j != skip {
+            if is_call[e as usize] {
+                if model.may_reset(&ops[j].op) {
+                    return true;
+                }
+            } else {
+                checked += 1;
+                if !model.still_possible(state, &ops[j].op) {
+                    return false;
+                }
+            }
+        }
+        walked += 1;
+        e = next[e as usize];
+    }
+    true
 }
 
 fn unlink(next: &mut [u32], prev: &mut [u32], x: u32) {

@@ -165,3 +165,24 @@ proptest! {
         }
     }
 }
+
+/// The property above means little if the generator made only valid (or only invalid) histories.
+#[test]
+fn generator_produces_both_verdicts_often() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = (proptest::collection::vec(step(), 1..22), any::<bool>());
+    let (mut valid, mut invalid) = (0, 0);
+    for _ in 0..500 {
+        let (steps, etcd) = strategy.new_tree(&mut runner).unwrap().current();
+        let history = History::from_events("<prop>", &build(&steps), None).unwrap();
+        let fail = if etcd { FailSemantics::ObservedOtherValue } else { FailSemantics::NeverHappened };
+        let ops = brute_ops(&history, fail);
+        if brute_valid(&ops, &mut vec![false; ops.len()], None) {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(valid >= 100 && invalid >= 100, "valid {valid}, invalid {invalid}");
+}
