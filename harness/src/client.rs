@@ -121,7 +121,27 @@ impl Client {
     }
 
     /// Performs `op` against the node at `base` (`http://ip:port`) and classifies the outcome.
-    pub async fn invoke(&self, base: &str, op: &Op) -> Outcome {
+    ///
+    /// A `not_leader` answer proves the operation never entered the log, so the client follows the
+    /// answer's leader hint once and sends the same operation there (Jepsen's clients for Raft systems
+    /// do the same); without that, processes pinned to followers would only ever record failures.
+    /// Returns the outcome and the base URL of the node that answered.
+    pub async fn invoke(&self, base: &str, op: &Op) -> (Outcome, String) {
+        let first = self.attempt(base, op).await;
+        if let Ok(resp) = &first
+            && resp.body.as_ref().and_then(|b| b.get("error")).and_then(Value::as_str) == Some("not_leader")
+            && let Some(leader) = resp.body.as_ref().and_then(|b| b.get("leader")).and_then(Value::as_str)
+        {
+            let leader = format!("http://{leader}");
+            if leader != base {
+                let second = self.attempt(&leader, op).await;
+                return (classify(op, &self.empty_read, second), leader);
+            }
+        }
+        (classify(op, &self.empty_read, first), base.to_string())
+    }
+
+    async fn attempt(&self, base: &str, op: &Op) -> Result<Response, Transport> {
         let url = format!("{base}/kv/{}", encode_key(&op.key));
         let req = match &op.kind {
             OpKind::Read => self.http.get(url),
@@ -131,7 +151,7 @@ impl Client {
             }
             OpKind::Append(v) => self.http.post(format!("{url}/append")).json(&json!({ "value": v })),
         };
-        let result = match req.send().await {
+        match req.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 match resp.bytes().await {
@@ -141,8 +161,7 @@ impl Client {
                 }
             }
             Err(e) => Err(transport_error(&e)),
-        };
-        classify(op, &self.empty_read, result)
+        }
     }
 
     /// GET a JSON document (status polls, debug logs); None on any failure.

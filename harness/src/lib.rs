@@ -13,6 +13,7 @@
 //! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns` and `loopback` backends.
 //! - [`nemesis`]: executes fault schedules against a cluster and records what it did.
 //! - [`client`]: HTTP clients and the one place operation outcomes are classified.
+//! - [`report`]: `report.html` of a stored run (the `reports` crate, fed from the store).
 //! - [`recorder`]: `history.jsonl`, line by line; [`store`]: the run directory and `test.json`.
 //! - [`analysis`]: checks a stored run (`results.json`); what `faultline check RUN_DIR` runs.
 //! - [`check`]: `faultline check PATH` (a history file or a stored run).
@@ -29,6 +30,7 @@ pub mod nemesis;
 pub mod netcmd;
 pub mod proxy;
 pub mod recorder;
+pub mod report;
 pub mod run;
 pub mod signals;
 pub mod state;

@@ -129,6 +129,9 @@ pub struct RunSummary {
     pub run_phase: Duration,
 }
 
+/// Pause of a process after a failed operation (during elections every attempt fails at once).
+const FAIL_BACKOFF: Duration = Duration::from_millis(20);
+
 type SharedCluster = Arc<Mutex<Box<dyn Cluster>>>;
 
 /// State shared by the run's tasks.
@@ -267,6 +270,11 @@ pub async fn run_with_schedule(
 
     let results = if config.check && config.record {
         let r = analysis::check_run_dir(&dir).map_err(|e| RunError::Config(e.to_string()))?;
+        // A report that cannot be drawn does not change the verdict; say so and go on.
+        if let Err(e) = crate::report::write_report(&dir) {
+            tracing::warn!(error = %e, "could not write report.html");
+            eprintln!("faultline: warning: report.html not written: {e}");
+        }
         Some(r)
     } else {
         None
@@ -498,20 +506,29 @@ async fn worker(
             shared.fail(format!("writing the history: {e}"));
             return;
         }
-        let outcome = client.invoke(&shared.urls[node], &op).await;
-        let completion = match &outcome {
+        let (outcome, answered) = client.invoke(&shared.urls[node], &op).await;
+        let mut completion = match &outcome {
             Outcome::Ok(v) => draft(EventType::Ok, v.clone(), None),
             Outcome::Fail(e) => draft(EventType::Fail, op.invoke_value(), Some(e.clone())),
             Outcome::Info(e) => draft(EventType::Info, op.invoke_value(), Some(e.clone())),
         };
+        // The completion names the node that answered (a redirect goes to the leader).
+        if let Some(i) = shared.urls.iter().position(|u| *u == answered) {
+            completion.node = Some(shared.names[i].clone());
+        }
         let recorded = rec.record(completion);
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
         if let Err(e) = recorded {
             shared.fail(format!("writing the history: {e}"));
             return;
         }
-        if matches!(outcome, Outcome::Info(_)) {
-            table.lock().expect("process table lock is never held across a panic").retire(slot);
+        match outcome {
+            Outcome::Info(_) => {
+                table.lock().expect("process table lock is never held across a panic").retire(slot);
+            }
+            // No leader, or the node is down: back off a little instead of spinning on failures.
+            Outcome::Fail(_) => tokio::time::sleep(FAIL_BACKOFF).await,
+            Outcome::Ok(_) => {}
         }
     }
 }

@@ -78,6 +78,18 @@ pub fn start_time(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether `pid` is a live (not zombie) process that started at `recorded_start` (any start time
+/// when none was recorded). A killed harness stays a zombie until its parent reaps it; it is dead.
+pub fn is_alive(pid: u32, recorded_start: Option<u64>) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return false };
+    let state = rest.split_whitespace().next().unwrap_or("X");
+    if state == "Z" || state == "X" {
+        return false;
+    }
+    recorded_start.is_none_or(|s| start_time(pid) == Some(s))
+}
+
 /// SIGKILL a process a crashed run left behind, only if it is still the process that run started
 /// (same pid and same start time). Returns whether a signal was sent.
 pub fn kill_leftover(pid: u32, recorded_start: Option<u64>) -> bool {
@@ -106,6 +118,22 @@ mod tests {
         assert!(p.exited().is_none());
         let status = p.kill().unwrap();
         assert!(!status.success());
+    }
+
+    #[test]
+    fn a_killed_harness_left_as_a_zombie_counts_as_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv: Vec<String> = vec!["true".to_string()];
+        let mut p = spawn(&argv, &dir.path().join("o"), &dir.path().join("e")).unwrap();
+        let pid = p.pid();
+        // Not reaped yet: a zombie, which must not look like a live owner to `faultline cleanup`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while is_alive(pid, None) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!is_alive(pid, None));
+        assert!(p.exited().is_some());
+        assert!(is_alive(std::process::id(), start_time(std::process::id())));
     }
 
     #[test]

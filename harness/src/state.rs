@@ -158,8 +158,7 @@ pub fn cleanup_leftovers(dir: &Path) -> std::io::Result<CleanupReport> {
                 continue;
             }
         };
-        let owner_alive = signals::start_time(state.owner_pid)
-            .is_some_and(|now| state.owner_start_time.is_none_or(|s| s == now));
+        let owner_alive = signals::is_alive(state.owner_pid, state.owner_start_time);
         if owner_alive && state.owner_pid != std::process::id() {
             report.skipped_live.push(state.run_id);
             continue;

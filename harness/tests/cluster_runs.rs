@@ -127,7 +127,7 @@ fn assert_valid_run(run: &Path, output: &std::process::Output) {
     assert!(executed.iter().any(|f| f == "heal"), "no heal executed: {executed:?}");
     assert!(executed.len() >= 4, "too few faults executed in 12 s at 2 s intervals: {executed:?}");
     assert!(results["counts"]["ok"].as_u64().unwrap_or(0) > 50, "hardly any operation succeeded: {results}");
-    for f in ["history.jsonl", "status.jsonl", "nodes/n1/stderr.log", "nodes/n5/log.json"] {
+    for f in ["history.jsonl", "status.jsonl", "report.html", "nodes/n1/stderr.log", "nodes/n5/log.json"] {
         assert!(run.join(f).is_file(), "{f} missing from the store");
     }
 }
