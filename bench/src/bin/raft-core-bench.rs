@@ -117,7 +117,7 @@ fn measure(n: u64, batch: usize, secs: f64, command_bytes: usize) -> anyhow::Res
         }
         committed += c.pump(leader);
         // A heartbeat now and then, as real time would bring.
-        if round % 8 == 0 {
+        if round.is_multiple_of(8) {
             c.nodes[leader].tick();
             committed += c.pump(leader);
         }

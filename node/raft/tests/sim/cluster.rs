@@ -21,6 +21,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 
+/// Decides which sent messages a scripted test holds back.
+pub type HoldFn = Box<dyn FnMut(&Message) -> bool>;
+
 /// Time units per tick.
 pub const TICK: u64 = 10;
 
@@ -238,7 +241,7 @@ pub struct Sim {
     recent: VecDeque<String>,
     /// Messages the test wants to hold back (scripted scenarios): matching sends go to `held` instead of
     /// the network, and the test delivers them when it likes with `deliver_now`.
-    pub hold: Option<Box<dyn FnMut(&Message) -> bool>>,
+    pub hold: Option<HoldFn>,
     pub held: Vec<Message>,
 }
 

@@ -9,10 +9,17 @@
 //! Every failure prints its seed and the command that replays it (`SIM_SEED=.. cargo test -p raft
 //! --test sim NAME`).
 
+// `cfg(test)` (always set for an integration test) marks these modules as test code for clippy, which
+// allows `unwrap` in tests.
+#[cfg(test)]
 mod cluster;
+#[cfg(test)]
 mod lab;
+#[cfg(test)]
 mod planted;
+#[cfg(test)]
 mod soak;
+#[cfg(test)]
 mod traps;
 
 /// The name of the enclosing test function, for replay commands.

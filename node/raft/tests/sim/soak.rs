@@ -4,7 +4,7 @@
 //!
 //! Bounded to a few seconds by default; `RAFT_SOAK_SECS=600` soaks longer. `SIM_SEED` replays one seed.
 
-use crate::cluster::{NetConfig, Sim, SimConfig, command};
+use crate::cluster::{NetConfig, Sim, SimConfig};
 use crate::test_name;
 use raft::NodeId;
 use rand::{RngExt, SeedableRng};
