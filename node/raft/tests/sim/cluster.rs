@@ -890,6 +890,15 @@ impl Sim {
         r
     }
 
+    /// Asks `id` to hand leadership to `to`.
+    pub fn transfer_leadership(&mut self, id: NodeId, to: NodeId) {
+        if self.is_up(id) {
+            self.record(format!("transfer n{} -> n{}", id.0, to.0));
+            self.nodes.get_mut(&id).unwrap().raft.as_mut().unwrap().transfer_leadership(to);
+            self.drain(id);
+        }
+    }
+
     /// A register write of a fresh unique value through `id`, recorded in the history.
     pub fn client_write(&mut self, id: NodeId) -> Option<u64> {
         let value = self.next_value;

@@ -19,6 +19,8 @@ pub fn soak_run(name: &str, seed: u64, keep_trace: bool) -> Sim {
     cfg.snapshot_every = if rng.random_bool(0.5) { Some(rng.random_range(3..30)) } else { None };
     cfg.pre_vote = rng.random_bool(0.8);
     cfg.check_quorum = rng.random_bool(0.8);
+    cfg.heartbeat_ticks = rng.random_range(1..=3);
+    cfg.election_ticks = rng.random_range(cfg.heartbeat_ticks * 3..=cfg.heartbeat_ticks * 3 + 12);
     let mut s = Sim::new(name, cfg);
     s.keep_trace = keep_trace;
     if rng.random_bool(0.6) {
@@ -59,6 +61,13 @@ pub fn soak_run(name: &str, seed: u64, keep_trace: bool) -> Sim {
                 }
             }
             5 | 6 => s.heal(),
+            7 => {
+                // Hand leadership to a random server (thesis §3.10).
+                if let Some(l) = s.leader() {
+                    let to = ids[rng.random_range(0..ids.len())];
+                    s.transfer_leadership(l, to);
+                }
+            }
             _ => {}
         }
         for _ in 0..rng.random_range(0..4) {
