@@ -18,6 +18,8 @@ mod lab;
 #[cfg(test)]
 mod planted;
 #[cfg(test)]
+mod script;
+#[cfg(test)]
 mod soak;
 #[cfg(test)]
 mod traps;
