@@ -37,7 +37,10 @@ pub struct FinalRead {
 pub fn final_reads_from_history(history: &History, after_time: u64) -> Vec<FinalRead> {
     let mut last: BTreeMap<Option<String>, &Operation> = BTreeMap::new();
     for op in &history.ops {
-        if matches!(op.f.as_str(), "read" | "get") && op.outcome == Outcome::Ok && op.invoke_time >= after_time {
+        if matches!(op.f.as_str(), "read" | "get")
+            && op.outcome == Outcome::Ok
+            && op.invoke_time >= after_time
+        {
             let slot = last.entry(op.key.clone()).or_insert(op);
             if op.complete_index >= slot.complete_index {
                 *slot = op;
@@ -103,7 +106,11 @@ fn written_value(op: &Operation) -> Option<&Value> {
 
 /// Checks final reads against the history's acknowledged writes. `initial` is the value keys start
 /// with (reading it is never a phantom).
-pub fn check_final_reads(history: &History, final_reads: &[FinalRead], initial: Option<&Value>) -> DurabilityReport {
+pub fn check_final_reads(
+    history: &History,
+    final_reads: &[FinalRead],
+    initial: Option<&Value>,
+) -> DurabilityReport {
     let mut by_key: BTreeMap<Option<String>, Vec<&Operation>> = BTreeMap::new();
     for op in &history.ops {
         by_key.entry(op.key.clone()).or_default().push(op);
@@ -161,7 +168,12 @@ pub fn check_final_reads(history: &History, final_reads: &[FinalRead], initial: 
             };
             for v in values {
                 if let Some(note) = phantom_note(v) {
-                    report.phantom.push(PhantomValue { key: key.clone(), value: v.clone(), read: Some((*op).clone()), note });
+                    report.phantom.push(PhantomValue {
+                        key: key.clone(),
+                        value: v.clone(),
+                        read: Some((*op).clone()),
+                        note,
+                    });
                 }
             }
         }
@@ -198,7 +210,12 @@ pub fn check_final_reads(history: &History, final_reads: &[FinalRead], initial: 
                     if let Some(note) = phantom_note(v)
                         && seen_phantom.insert(text.clone())
                     {
-                        report.phantom.push(PhantomValue { key: key.clone(), value: (*v).clone(), read: None, note });
+                        report.phantom.push(PhantomValue {
+                            key: key.clone(),
+                            value: (*v).clone(),
+                            read: None,
+                            note,
+                        });
                     }
                 } else if *n > appended {
                     report.duplicated.push(DuplicatedAppend {
@@ -213,7 +230,12 @@ pub fn check_final_reads(history: &History, final_reads: &[FinalRead], initial: 
             if !final_value.is_null()
                 && let Some(note) = phantom_note(final_value)
             {
-                report.phantom.push(PhantomValue { key: key.clone(), value: final_value.clone(), read: None, note });
+                report.phantom.push(PhantomValue {
+                    key: key.clone(),
+                    value: final_value.clone(),
+                    read: None,
+                    note,
+                });
                 continue;
             }
             for op in &acked {
@@ -232,7 +254,8 @@ pub fn check_final_reads(history: &History, final_reads: &[FinalRead], initial: 
                     .any(|x| x.id != op.id && x.complete_index.is_none_or(|c| c > op.invoke_index));
                 if !can_follow {
                     let why = if final_value.is_null() {
-                        "the key is absent at the end and no delete could have followed this write".to_string()
+                        "the key is absent at the end and no delete could have followed this write"
+                            .to_string()
                     } else {
                         format!(
                             "the final value {} was written only by operations that completed before this write was invoked",
@@ -249,7 +272,8 @@ pub fn check_final_reads(history: &History, final_reads: &[FinalRead], initial: 
             }
         }
     }
-    report.verdict = if !report.lost.is_empty() || !report.phantom.is_empty() || !report.duplicated.is_empty() {
+    report.verdict = if !report.lost.is_empty() || !report.phantom.is_empty() || !report.duplicated.is_empty()
+    {
         Verdict::Invalid
     } else if !report.missing_final_reads.is_empty() {
         Verdict::Unknown
@@ -310,7 +334,12 @@ impl NodeLog {
             entries: Vec<LogEntry>,
         }
         let b: Body = serde_json::from_str(body)?;
-        Ok(NodeLog { node: node.to_string(), snapshot_index: b.snapshot_index, snapshot_term: b.snapshot_term, entries: b.entries })
+        Ok(NodeLog {
+            node: node.to_string(),
+            snapshot_index: b.snapshot_index,
+            snapshot_term: b.snapshot_term,
+            entries: b.entries,
+        })
     }
 }
 
@@ -383,7 +412,11 @@ pub fn check_committed_logs(logs: &[NodeLog], history: &History) -> LogReport {
     let mut at: BTreeMap<u64, Vec<NodeEntry>> = BTreeMap::new();
     for log in logs {
         for e in &log.entries {
-            at.entry(e.index).or_default().push(NodeEntry { node: log.node.clone(), term: e.term, command: e.command.clone() });
+            at.entry(e.index).or_default().push(NodeEntry {
+                node: log.node.clone(),
+                term: e.term,
+                command: e.command.clone(),
+            });
         }
     }
     let mut divergences = Vec::new();
@@ -421,7 +454,11 @@ pub fn check_committed_logs(logs: &[NodeLog], history: &History) -> LogReport {
             continue;
         }
         for op in ops.iter().skip(n) {
-            absent_writes.push(AbsentWrite { op: (*op).clone(), found_in_log: n, acknowledged_with_same_content: ops.len() });
+            absent_writes.push(AbsentWrite {
+                op: (*op).clone(),
+                found_in_log: n,
+                acknowledged_with_same_content: ops.len(),
+            });
         }
     }
     absent_writes.sort_by_key(|a| a.op.id);

@@ -78,7 +78,8 @@ impl Explanation {
         }
         s.push_str("could not be linearized next:\n");
         for st in &self.stuck {
-            let why = if st.rejected { "rejected in state" } else { "legal, but no continuation works, in state" };
+            let why =
+                if st.rejected { "rejected in state" } else { "legal, but no continuation works, in state" };
             s.push_str(&format!(
                 "    p{} {}  (line {}): {why} {}\n",
                 st.op.process,
@@ -252,7 +253,9 @@ impl Support {
                 _ => None,
             };
             let read = match (op.f.as_str(), &op.output) {
-                ("read" | "get", serde_json::Value::Array(items)) => items.iter().map(|v| v.to_string()).collect(),
+                ("read" | "get", serde_json::Value::Array(items)) => {
+                    items.iter().map(|v| v.to_string()).collect()
+                }
                 ("read" | "get", serde_json::Value::Null) => Vec::new(),
                 ("read" | "get", v) => vec![v.to_string()],
                 _ => Vec::new(),
@@ -267,7 +270,12 @@ impl Support {
             .op_ids
             .iter()
             .zip(&writes)
-            .filter_map(|(&id, w)| Some((w.as_ref()?, history.ops[id].input.as_str().or_else(|| history.ops[id].input.get(1)?.as_str())?)))
+            .filter_map(|(&id, w)| {
+                Some((
+                    w.as_ref()?,
+                    history.ops[id].input.as_str().or_else(|| history.ops[id].input.get(1)?.as_str())?,
+                ))
+            })
             .filter(|(_, raw)| !raw.is_empty())
             .collect();
         let reads = reads
@@ -277,11 +285,16 @@ impl Support {
                 let op = &history.ops[id];
                 let out = &op.output;
                 match out.as_str() {
-                    Some(text) if matches!(op.f.as_str(), "read" | "get") && !all_written.contains(&out.to_string()) => written_strings
-                        .iter()
-                        .filter(|(_, raw)| text.contains(raw))
-                        .map(|(json, _)| (*json).clone())
-                        .collect(),
+                    Some(text)
+                        if matches!(op.f.as_str(), "read" | "get")
+                            && !all_written.contains(&out.to_string()) =>
+                    {
+                        written_strings
+                            .iter()
+                            .filter(|(_, raw)| text.contains(raw))
+                            .map(|(json, _)| (*json).clone())
+                            .collect()
+                    }
                     _ => r.into_iter().filter(|v| all_written.contains(v)).collect(),
                 }
             })

@@ -122,7 +122,11 @@ pub struct ParsedHistory {
 }
 
 /// Parses `text` (named `source` in messages) as `format`, or as the guessed format when `None`.
-pub fn parse_history(text: &str, format: Option<Format>, source: &str) -> Result<ParsedHistory, HistoryError> {
+pub fn parse_history(
+    text: &str,
+    format: Option<Format>,
+    source: &str,
+) -> Result<ParsedHistory, HistoryError> {
     let format = match format {
         Some(f) => f,
         None => Format::guess(text).map_err(|mut e| {
@@ -136,7 +140,11 @@ pub fn parse_history(text: &str, format: Option<Format>, source: &str) -> Result
 }
 
 /// Parses `text` into events and the 1-based source line of each, without pairing them.
-pub fn parse_events(text: &str, format: Format, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
+pub fn parse_events(
+    text: &str,
+    format: Format,
+    source: &str,
+) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
     match format {
         Format::Jsonl => parse_jsonl(text, source),
         Format::Jepsen | Format::PorcupineKv => parse_edn(text, source),
@@ -185,12 +193,15 @@ fn parse_jsonl(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), His
         let process = match obj.get("process") {
             Some(Value::Number(n)) if n.as_u64().is_some() => Process::Client(n.as_u64().unwrap_or(0)),
             Some(Value::String(s)) if s == "nemesis" => Process::Nemesis(NemesisTag::Nemesis),
-            Some(other) => return Err(bad(source, line, "process", "a non-negative integer or \"nemesis\"", other)),
+            Some(other) => {
+                return Err(bad(source, line, "process", "a non-negative integer or \"nemesis\"", other));
+            }
             None => return Err(missing(source, line, "process", "a non-negative integer or \"nemesis\"")),
         };
         let kind = match obj.get("type") {
-            Some(Value::String(s)) => parse_kind(s)
-                .ok_or_else(|| bad(source, line, "type", "one of invoke, ok, fail, info", &Value::String(s.clone())))?,
+            Some(Value::String(s)) => parse_kind(s).ok_or_else(|| {
+                bad(source, line, "type", "one of invoke, ok, fail, info", &Value::String(s.clone()))
+            })?,
             Some(other) => return Err(bad(source, line, "type", "one of invoke, ok, fail, info", other)),
             None => return Err(missing(source, line, "type", "one of invoke, ok, fail, info")),
         };
@@ -244,7 +255,9 @@ pub fn edn_to_json(e: &Edn<'_>) -> Value {
                 .collect(),
         ),
         Edn::Tagged(_, inner) => edn_to_json(inner),
-        Edn::Rational((a, b)) => serde_json::Number::from_f64(*a as f64 / *b as f64).map_or(Value::Null, Value::Number),
+        Edn::Rational((a, b)) => {
+            serde_json::Number::from_f64(*a as f64 / *b as f64).map_or(Value::Null, Value::Number)
+        }
         other => Value::String(format!("{other:?}")),
     }
 }
@@ -291,19 +304,36 @@ fn parse_edn(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), Histo
 
 fn edn_event(form: &Edn<'_>, line: usize, source: &str, fallback_time: u64) -> Result<Event, HistoryError> {
     let Edn::Map(_) = form else {
-        return Err(bad(source, line, "(form)", "an EDN map {:process .. :type .. :f ..}", &edn_to_json(form)));
+        return Err(bad(
+            source,
+            line,
+            "(form)",
+            "an EDN map {:process .. :type .. :f ..}",
+            &edn_to_json(form),
+        ));
     };
     let get = |k: &'static str| form.get(&Edn::Key(k.into()));
     let process = match get("process") {
         Some(Edn::Int(p)) if *p >= 0 => Process::Client(*p as u64),
         Some(Edn::Key(_)) | Some(Edn::Symbol(_)) => Process::Nemesis(NemesisTag::Nemesis),
-        Some(other) => return Err(bad(source, line, ":process", "a non-negative integer or :nemesis", &edn_to_json(other))),
+        Some(other) => {
+            return Err(bad(
+                source,
+                line,
+                ":process",
+                "a non-negative integer or :nemesis",
+                &edn_to_json(other),
+            ));
+        }
         None => return Err(missing(source, line, ":process", "a non-negative integer or :nemesis")),
     };
     let kind = match get("type") {
-        Some(Edn::Key(k)) => parse_kind(k)
-            .ok_or_else(|| bad(source, line, ":type", "one of :invoke, :ok, :fail, :info", &Value::String(k.to_string())))?,
-        Some(other) => return Err(bad(source, line, ":type", "one of :invoke, :ok, :fail, :info", &edn_to_json(other))),
+        Some(Edn::Key(k)) => parse_kind(k).ok_or_else(|| {
+            bad(source, line, ":type", "one of :invoke, :ok, :fail, :info", &Value::String(k.to_string()))
+        })?,
+        Some(other) => {
+            return Err(bad(source, line, ":type", "one of :invoke, :ok, :fail, :info", &edn_to_json(other)));
+        }
         None => return Err(missing(source, line, ":type", "one of :invoke, :ok, :fail, :info")),
     };
     let f = match get("f") {
@@ -313,7 +343,9 @@ fn edn_event(form: &Edn<'_>, line: usize, source: &str, fallback_time: u64) -> R
     };
     let time = match get("time") {
         Some(Edn::Int(t)) if *t >= 0 => *t as u64,
-        Some(other) => return Err(bad(source, line, ":time", "non-negative integer nanoseconds", &edn_to_json(other))),
+        Some(other) => {
+            return Err(bad(source, line, ":time", "non-negative integer nanoseconds", &edn_to_json(other)));
+        }
         None => fallback_time,
     };
     let key = match get("key") {
@@ -346,21 +378,33 @@ fn parse_etcd_log(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), 
             continue;
         }
         let Some(body) = raw.trim_start().strip_prefix("INFO").map(str::trim_start) else {
-            return Err(HistoryError::new(source, line, None, Problem::Syntax("expected a line starting with `INFO  jepsen.util -`".into())));
+            return Err(HistoryError::new(
+                source,
+                line,
+                None,
+                Problem::Syntax("expected a line starting with `INFO  jepsen.util -`".into()),
+            ));
         };
-        let Some(body) = body.strip_prefix("jepsen.util").map(str::trim_start).and_then(|b| b.strip_prefix('-')) else {
-            return Err(HistoryError::new(source, line, None, Problem::Syntax("expected `jepsen.util -` after INFO".into())));
+        let Some(body) =
+            body.strip_prefix("jepsen.util").map(str::trim_start).and_then(|b| b.strip_prefix('-'))
+        else {
+            return Err(HistoryError::new(
+                source,
+                line,
+                None,
+                Problem::Syntax("expected `jepsen.util -` after INFO".into()),
+            ));
         };
         let mut parts = body.split_whitespace();
         let process = parts.next().ok_or_else(|| missing(source, line, "process", "an integer"))?;
-        let process: u64 = process
-            .parse()
-            .map_err(|_| bad(source, line, "process", "a non-negative integer", &Value::String(process.into())))?;
-        let kind_s = parts.next().ok_or_else(|| missing(source, line, "type", "one of :invoke, :ok, :fail, :info"))?;
-        let kind = kind_s
-            .strip_prefix(':')
-            .and_then(parse_kind)
-            .ok_or_else(|| bad(source, line, "type", "one of :invoke, :ok, :fail, :info", &Value::String(kind_s.into())))?;
+        let process: u64 = process.parse().map_err(|_| {
+            bad(source, line, "process", "a non-negative integer", &Value::String(process.into()))
+        })?;
+        let kind_s =
+            parts.next().ok_or_else(|| missing(source, line, "type", "one of :invoke, :ok, :fail, :info"))?;
+        let kind = kind_s.strip_prefix(':').and_then(parse_kind).ok_or_else(|| {
+            bad(source, line, "type", "one of :invoke, :ok, :fail, :info", &Value::String(kind_s.into()))
+        })?;
         let f_s = parts.next().ok_or_else(|| missing(source, line, "f", "one of :read, :write, :cas"))?;
         let f = f_s
             .strip_prefix(':')
@@ -368,8 +412,15 @@ fn parse_etcd_log(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), 
             .to_string();
         let rest: Vec<&str> = parts.collect();
         let rest = rest.join(" ");
-        let (value, error) = parse_etcd_value(&rest)
-            .ok_or_else(|| bad(source, line, "value", "nil, an integer, [from to] or :timed-out", &Value::String(rest.clone())))?;
+        let (value, error) = parse_etcd_value(&rest).ok_or_else(|| {
+            bad(
+                source,
+                line,
+                "value",
+                "nil, an integer, [from to] or :timed-out",
+                &Value::String(rest.clone()),
+            )
+        })?;
         events.push(Event {
             process: Process::Client(process),
             kind,
@@ -394,7 +445,8 @@ fn parse_etcd_value(s: &str) -> Option<(Value, Option<String>)> {
         return Some((Value::Null, Some(err.to_string())));
     }
     if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        let items: Option<Vec<Value>> = inner.split_whitespace().map(|x| x.parse::<i64>().ok().map(Value::from)).collect();
+        let items: Option<Vec<Value>> =
+            inner.split_whitespace().map(|x| x.parse::<i64>().ok().map(Value::from)).collect();
         return items.map(|v| (Value::Array(v), None));
     }
     s.parse::<i64>().ok().map(|i| (Value::from(i), None))
@@ -407,8 +459,14 @@ mod tests {
 
     #[test]
     fn guesses_each_format_from_its_first_line() {
-        assert_eq!(Format::guess(r#"{"process":1,"type":"invoke","f":"read","time":1}"#).unwrap(), Format::Jsonl);
-        assert_eq!(Format::guess("INFO  jepsen.util - 0\t:invoke\t:read\tnil").unwrap(), Format::PorcupineEtcd);
+        assert_eq!(
+            Format::guess(r#"{"process":1,"type":"invoke","f":"read","time":1}"#).unwrap(),
+            Format::Jsonl
+        );
+        assert_eq!(
+            Format::guess("INFO  jepsen.util - 0\t:invoke\t:read\tnil").unwrap(),
+            Format::PorcupineEtcd
+        );
         assert_eq!(
             Format::guess(r#"{:process 9, :type :invoke, :f :append, :key "0", :value "x"}"#).unwrap(),
             Format::PorcupineKv
@@ -449,12 +507,13 @@ mod tests {
                     {\"process\":1,\"type\":\"done\",\"f\":\"read\",\"time\":2}\n";
         let err = parse_history(text, None, "h.jsonl").unwrap_err();
         assert_eq!((err.line, err.field.as_deref()), (2, Some("type")));
-        let err = parse_history("{\"process\":-1,\"type\":\"ok\",\"f\":\"read\",\"time\":2}", None, "h").unwrap_err();
+        let err = parse_history("{\"process\":-1,\"type\":\"ok\",\"f\":\"read\",\"time\":2}", None, "h")
+            .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("process"));
         let err = parse_history("{\"process\":1,\"type\":\"ok\",\"f\":\"read\"}", None, "h").unwrap_err();
-        assert!(matches!(err.problem, Problem::Missing { .. }), "{err}");
+        assert!(matches!(*err.problem, Problem::Missing { .. }), "{err}");
         let err = parse_history("{\"process\":1,", Some(Format::Jsonl), "h").unwrap_err();
-        assert!(matches!(err.problem, Problem::Syntax(_)));
+        assert!(matches!(*err.problem, Problem::Syntax(_)));
     }
 
     #[test]

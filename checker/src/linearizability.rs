@@ -197,8 +197,12 @@ pub fn check_linearizability(
             let m = KvAppend { fail: spec.fail, nil_read: spec.nil_read, initial: spec.initial.clone() };
             dispatch(history, m, spec.partition_by_key, opts)
         }
-        ModelKind::ListAppend => dispatch(history, ListAppend { nil_read: spec.nil_read }, spec.partition_by_key, opts),
-        ModelKind::Set => dispatch(history, SetModel { nil_read: spec.nil_read }, spec.partition_by_key, opts),
+        ModelKind::ListAppend => {
+            dispatch(history, ListAppend { nil_read: spec.nil_read }, spec.partition_by_key, opts)
+        }
+        ModelKind::Set => {
+            dispatch(history, SetModel { nil_read: spec.nil_read }, spec.partition_by_key, opts)
+        }
     }?;
     report.model = spec.display_name();
     Ok(report)
@@ -242,7 +246,8 @@ fn prepare<M: Model>(
     let mut op_process = Vec::with_capacity(ops.len());
     for op in ops {
         let prepared = model.prepare(op, &mut values).map_err(|e| {
-            let line = if e.in_completion { op.complete_line.unwrap_or(op.invoke_line) } else { op.invoke_line };
+            let line =
+                if e.in_completion { op.complete_line.unwrap_or(op.invoke_line) } else { op.invoke_line };
             HistoryError::new(&history.source, line, Some(e.field), e.problem)
         })?;
         if let Some(p) = prepared {
@@ -280,7 +285,8 @@ pub fn check_with_model<M: Model>(
     let memory_used = AtomicUsize::new(0);
     let peak_memory = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
-    let budget = Budget { deadline, memory_limit: opts.memory_limit, memory_used: &memory_used, cancel: &cancel };
+    let budget =
+        Budget { deadline, memory_limit: opts.memory_limit, memory_used: &memory_used, cancel: &cancel };
 
     // Largest partitions first, so the slowest search starts early.
     let mut order: Vec<usize> = (0..parts.len()).collect();
@@ -366,7 +372,8 @@ fn check_partition<M: Model>(
         SearchResult::NotLinearizable { longest } => {
             result.verdict = Verdict::Invalid;
             if opts.explain {
-                result.explanation = Some(explain::explain(history, model, part, &longest, opts.explain_timeout));
+                result.explanation =
+                    Some(explain::explain(history, model, part, &longest, opts.explain_timeout));
             }
         }
         SearchResult::Aborted(a) => {

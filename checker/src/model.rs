@@ -96,7 +96,11 @@ impl ModelError {
         ModelError {
             field: "f",
             in_completion: false,
-            problem: Problem::UnknownFunction { f: f.to_string(), model: model.to_string(), expected: expected.to_string() },
+            problem: Problem::UnknownFunction {
+                f: f.to_string(),
+                model: model.to_string(),
+                expected: expected.to_string(),
+            },
         }
     }
 
@@ -123,7 +127,8 @@ impl Interner {
         if let Some(&id) = self.ids.get(&text) {
             return id;
         }
-        let id = u32::try_from(self.values.len()).expect("fewer than 4 billion distinct values in one partition");
+        let id =
+            u32::try_from(self.values.len()).expect("fewer than 4 billion distinct values in one partition");
         self.ids.insert(text, id);
         self.values.push(v.clone());
         id

@@ -52,7 +52,11 @@ pub enum RegisterOp {
     /// A read that returned this value (`None`: absent).
     Read(Option<u32>),
     Write(u32),
-    Cas { from: Option<u32>, to: u32, result: CasResult },
+    Cas {
+        from: Option<u32>,
+        to: u32,
+        result: CasResult,
+    },
 }
 
 impl Model for Register {
@@ -80,7 +84,11 @@ impl Model for Register {
                         NilRead::ConstrainsNothing => None,
                     }),
                     v if scalar(v) => Ok(Some(RegisterOp::Read(Some(values.intern(v))))),
-                    v => Err(ModelError::bad_value(true, "a string or number (or null) read from the register", v)),
+                    v => Err(ModelError::bad_value(
+                        true,
+                        "a string or number (or null) read from the register",
+                        v,
+                    )),
                 }
             }
             "write" | "put" => {
@@ -98,7 +106,13 @@ impl Model for Register {
                     Value::Array(a) if a.len() == 2 && (a[0].is_null() || scalar(&a[0])) && scalar(&a[1]) => {
                         (a[0].clone(), a[1].clone())
                     }
-                    v => return Err(ModelError::bad_value(false, "[from, to] with scalar values (from may be null)", v)),
+                    v => {
+                        return Err(ModelError::bad_value(
+                            false,
+                            "[from, to] with scalar values (from may be null)",
+                            v,
+                        ));
+                    }
                 };
                 if dropped_fail(op, self.fail) {
                     return Ok(None);
@@ -180,7 +194,10 @@ impl HashedStr {
         let mut s = String::with_capacity(self.text.len() + suffix.text.text.len());
         s.push_str(&self.text);
         s.push_str(&suffix.text.text);
-        HashedStr { hash: self.hash.wrapping_mul(suffix.pow).wrapping_add(suffix.text.hash), text: Arc::from(s) }
+        HashedStr {
+            hash: self.hash.wrapping_mul(suffix.pow).wrapping_add(suffix.text.hash),
+            text: Arc::from(s),
+        }
     }
 }
 
@@ -286,7 +303,9 @@ impl Model for KvAppend {
                         NilRead::ConstrainsNothing => None,
                     }),
                     v => match as_text(v) {
-                        Some(s) => Ok(Some(KvOp::Get(HashedStr::new(&s), PrefixHashes::of_bytes(s.as_bytes())))),
+                        Some(s) => {
+                            Ok(Some(KvOp::Get(HashedStr::new(&s), PrefixHashes::of_bytes(s.as_bytes()))))
+                        }
                         None => Err(ModelError::bad_value(true, "a string (or null) returned by get", v)),
                     },
                 }
@@ -356,7 +375,8 @@ pub struct HashedList {
 
 impl HashedList {
     fn from_ids(ids: Vec<u32>) -> HashedList {
-        let hash = ids.iter().fold(0u64, |h, &id| h.wrapping_mul(POLY).wrapping_add(mix64(u64::from(id) + 1)));
+        let hash =
+            ids.iter().fold(0u64, |h, &id| h.wrapping_mul(POLY).wrapping_add(mix64(u64::from(id) + 1)));
         HashedList { hash, items: Arc::new(ids) }
     }
 }
@@ -415,7 +435,9 @@ impl Model for ListAppend {
                 }
                 match &op.output {
                     Value::Null => Ok(match self.nil_read {
-                        NilRead::Absent => Some(ListOp::Read(HashedList::from_ids(Vec::new()), PrefixHashes::of_ids(&[]))),
+                        NilRead::Absent => {
+                            Some(ListOp::Read(HashedList::from_ids(Vec::new()), PrefixHashes::of_ids(&[])))
+                        }
                         NilRead::ConstrainsNothing => None,
                     }),
                     Value::Array(items) if items.iter().all(scalar) => {
@@ -546,9 +568,9 @@ impl Model for SetModel {
                         NilRead::Absent => Some(SetOp::Read(HashedSet::from_ids(Vec::new()))),
                         NilRead::ConstrainsNothing => None,
                     }),
-                    Value::Array(items) if items.iter().all(scalar) => {
-                        Ok(Some(SetOp::Read(HashedSet::from_ids(items.iter().map(|v| values.intern(v)).collect()))))
-                    }
+                    Value::Array(items) if items.iter().all(scalar) => Ok(Some(SetOp::Read(
+                        HashedSet::from_ids(items.iter().map(|v| values.intern(v)).collect()),
+                    ))),
                     v => Err(ModelError::bad_value(true, "a list of the set's elements", v)),
                 }
             }
@@ -648,7 +670,9 @@ impl<M: Model> Model for Unpartitioned<M> {
         keys.sort();
         let parts: Vec<String> = keys
             .into_iter()
-            .map(|(k, &i)| format!("{}: {}", k.as_deref().unwrap_or("-"), self.inner.describe(&state[i], values)))
+            .map(|(k, &i)| {
+                format!("{}: {}", k.as_deref().unwrap_or("-"), self.inner.describe(&state[i], values))
+            })
             .collect();
         format!("{{{}}}", parts.join(", "))
     }
@@ -717,12 +741,20 @@ mod tests {
             initial: None,
         };
         let mut i = Interner::default();
-        let cas = m.prepare(&op("cas", serde_json::json!([1, 2]), Value::Null, Outcome::Fail), &mut i).unwrap().unwrap();
+        let cas = m
+            .prepare(&op("cas", serde_json::json!([1, 2]), Value::Null, Outcome::Fail), &mut i)
+            .unwrap()
+            .unwrap();
         let one = Some(i.intern(&serde_json::json!(1)));
         assert_eq!(m.step(&one, &cas), None);
         assert_eq!(m.step(&None, &cas), Some(None));
         let jepsen = Register { fail: FailSemantics::NeverHappened, ..m };
-        assert!(jepsen.prepare(&op("cas", serde_json::json!([1, 2]), Value::Null, Outcome::Fail), &mut i).unwrap().is_none());
+        assert!(
+            jepsen
+                .prepare(&op("cas", serde_json::json!([1, 2]), Value::Null, Outcome::Fail), &mut i)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

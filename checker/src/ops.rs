@@ -139,7 +139,8 @@ pub struct HistoryError {
     pub line: usize,
     /// The field at fault, when one is.
     pub field: Option<String>,
-    pub problem: Problem,
+    /// Boxed so results carrying this error stay small.
+    pub problem: Box<Problem>,
 }
 
 /// What was wrong.
@@ -167,7 +168,12 @@ pub enum Problem {
 
 impl HistoryError {
     pub fn new(source: &str, line: usize, field: Option<&str>, problem: Problem) -> HistoryError {
-        HistoryError { source_name: source.to_string(), line, field: field.map(str::to_string), problem }
+        HistoryError {
+            source_name: source.to_string(),
+            line,
+            field: field.map(str::to_string),
+            problem: Box::new(problem),
+        }
     }
 }
 
@@ -326,7 +332,7 @@ mod tests {
         let events = vec![ev(1, EventType::Ok, "write", "1".into(), 1)];
         let err = History::from_events("h.jsonl", &events, Some(&[7])).unwrap_err();
         assert_eq!(err.line, 7);
-        assert_eq!(err.problem, Problem::CompletionWithoutInvocation { process: 1 });
+        assert_eq!(*err.problem, Problem::CompletionWithoutInvocation { process: 1 });
         assert!(err.to_string().starts_with("h.jsonl:7: field `process`"), "{err}");
     }
 
@@ -338,7 +344,7 @@ mod tests {
         ];
         let err = History::from_events("h", &events, None).unwrap_err();
         assert_eq!(err.line, 2);
-        assert_eq!(err.problem, Problem::TwoOpenInvocations { process: 1, open_line: 1 });
+        assert_eq!(*err.problem, Problem::TwoOpenInvocations { process: 1, open_line: 1 });
     }
 
     #[test]
@@ -349,7 +355,7 @@ mod tests {
         ];
         let err = History::from_events("h", &events, None).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("time"));
-        assert_eq!(err.problem, Problem::TimeWentBackwards { time: 9, previous: 10, previous_line: 1 });
+        assert_eq!(*err.problem, Problem::TimeWentBackwards { time: 9, previous: 10, previous_line: 1 });
     }
 
     #[test]

@@ -77,9 +77,13 @@ pub struct Budget<'a> {
 pub enum SearchResult {
     /// A linearization exists; the order found (indices into the searched ops; indefinite operations
     /// that were left out are absent).
-    Linearizable { order: Vec<usize> },
+    Linearizable {
+        order: Vec<usize>,
+    },
     /// None exists. `longest` is the longest sequence of operations the search managed to linearize.
-    NotLinearizable { longest: Vec<usize> },
+    NotLinearizable {
+        longest: Vec<usize>,
+    },
     Aborted(Abort),
 }
 
@@ -212,7 +216,9 @@ pub fn search<M: Model>(
         }
     }
 
-    let zobrist: Vec<u64> = (0..n).map(|i| mix64(0x9e37_79b9_7f4a_7c15 ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d))).collect();
+    let zobrist: Vec<u64> = (0..n)
+        .map(|i| mix64(0x9e37_79b9_7f4a_7c15 ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d)))
+        .collect();
     let words = n.div_ceil(64).max(1);
     let mut lin = vec![0u64; words];
     let mut set_hash = 0u64;

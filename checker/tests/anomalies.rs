@@ -1,7 +1,11 @@
 //! Hand-written histories, one per anomaly the checker must catch (or must not flag).
 
-use checker::durability::{FinalRead, LogCommand, LogEntry, NodeLog, check_committed_logs, check_final_reads};
-use checker::{CheckOptions, Format, History, ModelKind, ModelSpec, Verdict, check_linearizability, parse_history};
+use checker::durability::{
+    FinalRead, LogCommand, LogEntry, NodeLog, check_committed_logs, check_final_reads,
+};
+use checker::{
+    CheckOptions, Format, History, ModelKind, ModelSpec, Verdict, check_linearizability, parse_history,
+};
 use serde_json::{Value, json};
 
 /// Builds a JSON Lines history from `(process, type, f, key, value)` rows, time = row number.
@@ -9,17 +13,18 @@ fn jsonl(rows: &[(u64, &str, &str, &str, Value)]) -> String {
     rows.iter()
         .enumerate()
         .map(|(t, (p, ty, f, k, v))| {
-            json!({"process": p, "type": ty, "f": f, "key": k, "value": v, "time": t as u64}).to_string() + "\n"
+            json!({"process": p, "type": ty, "f": f, "key": k, "value": v, "time": t as u64}).to_string()
+                + "\n"
         })
         .collect()
 }
 
 fn history(rows: &[(u64, &str, &str, &str, Value)]) -> History {
-    parse_history(&jsonl(rows), Some(Format::Jsonl), "fixture.jsonl").unwrap().history
+    parse_history(&jsonl(rows), Some(Format::Jsonl), "fixture.jsonl").expect("fixture parses").history
 }
 
 fn check(h: &History, kind: ModelKind) -> checker::LinearizabilityReport {
-    check_linearizability(h, &ModelSpec::new(kind, Format::Jsonl), &CheckOptions::default()).unwrap()
+    check_linearizability(h, &ModelSpec::new(kind, Format::Jsonl), &CheckOptions::default()).expect("fixture fits the model")
 }
 
 const N: Value = Value::Null;
@@ -46,7 +51,8 @@ fn stale_read_is_invalid_and_explained_with_the_three_operations() {
     assert!(e.stuck.iter().any(|s| s.op.f == "read" && s.rejected));
     let cx = &e.counterexample;
     assert!(cx.minimal);
-    let fs: Vec<(&str, &Value)> = cx.ops.iter().map(|o| (o.f.as_str(), if o.f == "read" { &o.output } else { &o.input })).collect();
+    let fs: Vec<(&str, &Value)> =
+        cx.ops.iter().map(|o| (o.f.as_str(), if o.f == "read" { &o.output } else { &o.input })).collect();
     assert_eq!(fs, vec![("write", &json!("1")), ("write", &json!("2")), ("read", &json!("1"))]);
     assert_eq!(cx.timeline.lines().count(), 3, "{}", cx.timeline);
     assert!(r.summary().contains("INVALID"), "{}", r.summary());
@@ -193,11 +199,21 @@ fn committed_logs_divergence_and_absent_acknowledged_write() {
         (1, "invoke", "write", "x", json!("2")),
         (1, "ok", "write", "x", json!("2")),
     ]);
-    let n1 = NodeLog { node: "n1".into(), snapshot_index: 0, snapshot_term: 0, entries: vec![entry(1, 1, "put", "x", "1"), entry(2, 1, "put", "x", "2")] };
+    let n1 = NodeLog {
+        node: "n1".into(),
+        snapshot_index: 0,
+        snapshot_term: 0,
+        entries: vec![entry(1, 1, "put", "x", "1"), entry(2, 1, "put", "x", "2")],
+    };
     let agree = check_committed_logs(&[n1.clone(), NodeLog { node: "n2".into(), ..n1.clone() }], &h);
     assert_eq!(agree.verdict, Verdict::Valid, "{agree:?}");
 
-    let n2 = NodeLog { node: "n2".into(), snapshot_index: 0, snapshot_term: 0, entries: vec![entry(1, 1, "put", "x", "1"), entry(2, 2, "put", "x", "9")] };
+    let n2 = NodeLog {
+        node: "n2".into(),
+        snapshot_index: 0,
+        snapshot_term: 0,
+        entries: vec![entry(1, 1, "put", "x", "1"), entry(2, 2, "put", "x", "9")],
+    };
     let r = check_committed_logs(&[n1.clone(), n2], &h);
     assert_eq!(r.verdict, Verdict::Invalid);
     assert_eq!(r.divergences.len(), 1);
@@ -220,12 +236,22 @@ fn bad_inputs_are_errors_naming_line_and_field() {
     // Unknown function for the model: reported at the invocation's line.
     let text = jsonl(&[(1, "invoke", "frobnicate", "x", N), (1, "ok", "frobnicate", "x", N)]);
     let h = parse_history(&text, None, "bad.jsonl").unwrap().history;
-    let err = check_linearizability(&h, &ModelSpec::new(ModelKind::CasRegister, Format::Jsonl), &CheckOptions::default()).unwrap_err();
+    let err = check_linearizability(
+        &h,
+        &ModelSpec::new(ModelKind::CasRegister, Format::Jsonl),
+        &CheckOptions::default(),
+    )
+    .unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with("bad.jsonl:1: field `f`: unknown function `frobnicate`"), "{msg}");
     // Bad value type in a completion: reported at the completion's line.
     let text = jsonl(&[(1, "invoke", "read", "x", N), (1, "ok", "read", "x", json!({"a": 1}))]);
     let h = parse_history(&text, None, "bad.jsonl").unwrap().history;
-    let err = check_linearizability(&h, &ModelSpec::new(ModelKind::Register, Format::Jsonl), &CheckOptions::default()).unwrap_err();
+    let err = check_linearizability(
+        &h,
+        &ModelSpec::new(ModelKind::Register, Format::Jsonl),
+        &CheckOptions::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("bad.jsonl:2: field `value`"), "{err}");
 }

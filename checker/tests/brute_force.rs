@@ -6,7 +6,9 @@
 //! and applies a register's rules directly.
 
 use checker::history::{Event, EventType, Process};
-use checker::{CheckOptions, FailSemantics, Format, History, ModelKind, ModelSpec, NilRead, Outcome, Verdict};
+use checker::{
+    CheckOptions, FailSemantics, Format, History, ModelKind, ModelSpec, NilRead, Outcome, Verdict,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -44,9 +46,13 @@ fn build(steps: &[Step]) -> Vec<Event> {
                 open[p] = Some((f.to_string(), v));
             }
             Step::Complete { p, outcome, r } if open[p].is_some() => {
-                let (f, v) = open[p].take().unwrap();
+                let (f, v) = open[p].take().expect("slot is busy");
                 let kind = [EventType::Ok, EventType::Fail, EventType::Info][outcome as usize];
-                let value = if f == "read" { if r == 0 || kind != EventType::Ok { Value::Null } else { json!(r) } } else { v };
+                let value = if f == "read" {
+                    if r == 0 || kind != EventType::Ok { Value::Null } else { json!(r) }
+                } else {
+                    v
+                };
                 events.push(ev(slot_process[p], kind, &f, value, t));
                 if kind == EventType::Info {
                     slot_process[p] = next_process;
@@ -60,7 +66,16 @@ fn build(steps: &[Step]) -> Vec<Event> {
 }
 
 fn ev(process: u64, kind: EventType, f: &str, value: Value, t: usize) -> Event {
-    Event { process: Process::Client(process), kind, f: f.into(), key: None, value, time: t as u64, node: None, error: None }
+    Event {
+        process: Process::Client(process),
+        kind,
+        f: f.into(),
+        key: None,
+        value,
+        time: t as u64,
+        node: None,
+        error: None,
+    }
 }
 
 /// An operation as the brute force sees it.
@@ -83,7 +98,7 @@ enum BKind {
 
 fn brute_ops(h: &History, fail: FailSemantics) -> Vec<BOp> {
     let mut out = Vec::new();
-    let num = |v: &Value| v.as_i64().unwrap();
+    let num = |v: &Value| v.as_i64().expect("generated values are integers");
     for op in &h.ops {
         let definite = matches!(op.outcome, Outcome::Ok | Outcome::Fail);
         let ret = if definite { op.complete_index } else { None };
@@ -117,7 +132,8 @@ fn brute_valid(ops: &[BOp], done: &mut Vec<bool>, state: Option<i64>) -> bool {
             continue;
         }
         // Every unlinearized operation that returned before this one was invoked must come first.
-        let blocked = (0..ops.len()).any(|j| j != i && !done[j] && ops[j].ret.is_some_and(|r| r < ops[i].call));
+        let blocked =
+            (0..ops.len()).any(|j| j != i && !done[j] && ops[j].ret.is_some_and(|r| r < ops[i].call));
         if blocked {
             continue;
         }

@@ -27,7 +27,11 @@ fn every_porcupine_history_gets_its_expected_verdict() {
         let text = std::fs::read_to_string(dir.join(path)).expect("history file is readable");
         let parsed = parse_history(&text, None, path).unwrap_or_else(|e| panic!("{e}"));
         let spec = ModelSpec::parse(model, parsed.format).unwrap();
-        let opts = CheckOptions { timeout: Some(Duration::from_secs(60)), explain: false, ..CheckOptions::default() };
+        let opts = CheckOptions {
+            timeout: Some(Duration::from_secs(60)),
+            explain: false,
+            ..CheckOptions::default()
+        };
         let started = Instant::now();
         let report = check_linearizability(&parsed.history, &spec, &opts).unwrap();
         eprintln!("{path}\t{model}\t{}\t{:?}", report.verdict, started.elapsed());
