@@ -40,7 +40,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let node_bin = match args.node_bin.clone().or_else(harness::cli::default_node_bin) {
         Some(p) => p,
-        None => bail!("no raft-node next to this benchmark; build it with `cargo build --release -p node --bin raft-node`"),
+        None => bail!(
+            "no raft-node next to this benchmark; build it with `cargo build --release -p node --bin raft-node`"
+        ),
     };
     let store = tempfile::tempdir().context("temporary store")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -71,17 +73,26 @@ fn main() -> anyhow::Result<()> {
             let (ok, fail, info) = summary.counts;
             // Count the run phase only (final reads are a fixed, small tail).
             let secs = summary.run_phase.as_secs_f64().max(1e-9);
-            eprintln!("round {round} record={record}: {} ops ({ok} ok, {fail} fail, {info} info) in {secs:.1}s", ok + fail + info);
+            eprintln!(
+                "round {round} record={record}: {} ops ({ok} ok, {fail} fail, {info} info) in {secs:.1}s",
+                ok + fail + info
+            );
             rows.push((record, ok + fail + info, secs));
         }
     }
     let rate = |record: bool| {
-        let (ops, secs) = rows.iter().filter(|r| r.0 == record).fold((0u64, 0f64), |a, r| (a.0 + r.1, a.1 + r.2));
+        let (ops, secs) =
+            rows.iter().filter(|r| r.0 == record).fold((0u64, 0f64), |a, r| (a.0 + r.1, a.1 + r.2));
         (ops, secs, ops as f64 / secs)
     };
     let (rec_ops, rec_secs, rec_rate) = rate(true);
     let (raw_ops, raw_secs, raw_rate) = rate(false);
-    println!("harness throughput: {} nodes ({}), {} processes, register workload, no faults", args.nodes, net.name(), args.concurrency);
+    println!(
+        "harness throughput: {} nodes ({}), {} processes, register workload, no faults",
+        args.nodes,
+        net.name(),
+        args.concurrency
+    );
     println!("{:<22} {:>10} {:>10} {:>12}", "mode", "ops", "seconds", "ops/s");
     println!("{:<22} {:>10} {:>10.1} {:>12.0}", "history recorded", rec_ops, rec_secs, rec_rate);
     println!("{:<22} {:>10} {:>10.1} {:>12.0}", "recording off", raw_ops, raw_secs, raw_rate);
