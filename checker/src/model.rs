@@ -60,6 +60,14 @@ pub trait Model: Sync {
         0
     }
 
+    /// Whether `op` never changes the state: whenever `step(s, op)` is `Some(t)`, `t == s` (a read, a
+    /// cas that failed having seen another value). The search linearizes such an operation as soon as
+    /// it is legal, without branching. Saying `false` is always safe; `true` for an operation that can
+    /// change some state makes the search wrong.
+    fn is_read_only(&self, _op: &Self::Op) -> bool {
+        false
+    }
+
     /// Whether the search should ask [`Model::still_possible`] (models whose states only grow).
     fn prunes(&self) -> bool {
         false

@@ -145,6 +145,19 @@ impl Model for Register {
         }
     }
 
+    fn is_read_only(&self, op: &RegisterOp) -> bool {
+        match *op {
+            RegisterOp::Read(_) => true,
+            RegisterOp::Write(_) => false,
+            RegisterOp::Cas { from, to, result } => match result {
+                CasResult::NotApplied => true,
+                // Legal only when the register holds `from`, and then it leaves `to`.
+                CasResult::Applied => from == Some(to),
+                CasResult::Unknown => false,
+            },
+        }
+    }
+
     fn describe(&self, state: &Option<u32>, values: &Interner) -> String {
         match state {
             None => "absent".to_string(),
@@ -345,6 +358,10 @@ impl Model for KvAppend {
         state.text.len() + 16
     }
 
+    fn is_read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(..))
+    }
+
     fn prunes(&self) -> bool {
         true
     }
@@ -476,6 +493,10 @@ impl Model for ListAppend {
         state.items.len() * 4 + 24
     }
 
+    fn is_read_only(&self, op: &ListOp) -> bool {
+        matches!(op, ListOp::Read(..))
+    }
+
     fn prunes(&self) -> bool {
         true
     }
@@ -601,6 +622,10 @@ impl Model for SetModel {
         state.items.len() * 4 + 24
     }
 
+    fn is_read_only(&self, op: &SetOp) -> bool {
+        matches!(op, SetOp::Read(..))
+    }
+
     fn prunes(&self) -> bool {
         true
     }
@@ -679,6 +704,10 @@ impl<M: Model> Model for Unpartitioned<M> {
 
     fn state_heap_bytes(&self, state: &Self::State) -> usize {
         state.iter().map(|s| self.inner.state_heap_bytes(s) + std::mem::size_of::<M::State>()).sum()
+    }
+
+    fn is_read_only(&self, (_, op): &Self::Op) -> bool {
+        self.inner.is_read_only(op)
     }
 
     fn prunes(&self) -> bool {

@@ -20,8 +20,8 @@
 //!   once every operation with a definite return is linearized, and it skips linearizing an indefinite
 //!   operation that would not change the state. Indefinite operations that prepare to the same model
 //!   operation are interchangeable, so only the earliest-invoked unlinearized one of each group is tried.
-//! - **Forced reads.** A definite operation that is legal now and leaves the state unchanged (a read
-//!   returning the current value) is linearized without branching: any linearization from the current
+//! - **Forced reads.** A definite read-only operation (one that changes no state it is legal in, see
+//!   [`Model::is_read_only`]) that is legal now is linearized without branching: any linearization from the current
 //!   configuration can move it to the front (it is already invoked, everything that returned before its
 //!   invocation is already linearized, and it changes nothing). If the search fails after it, the
 //!   configuration before it fails too, so backtracking skips the alternatives. Concurrent reads no
@@ -278,10 +278,11 @@ pub fn search<M: Model>(
             }
             match model.step(&state, &op.op) {
                 Some(new_state) if !(indefinite && new_state == state) => {
-                    // A definite operation that leaves the state unchanged (a read that matches) and is
+                    // A definite read-only operation (one that changes no state it is legal in) that is
                     // legal now can be linearized now without loss: any linearization from here can move
-                    // it to the front. So if that fails, this whole configuration fails.
-                    let forced = new_state == state;
+                    // it to the front. So if that fails, this whole configuration fails. (A write of the
+                    // current value does not qualify: elsewhere in the order it may change the state.)
+                    let forced = !indefinite && model.is_read_only(&op.op);
                     lin[i / 64] |= 1 << (i % 64);
                     let new_hash = set_hash ^ zobrist[i];
                     let key = new_hash ^ fast_hash(&new_state).rotate_left(17);

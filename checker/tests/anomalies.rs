@@ -24,7 +24,8 @@ fn history(rows: &[(u64, &str, &str, &str, Value)]) -> History {
 }
 
 fn check(h: &History, kind: ModelKind) -> checker::LinearizabilityReport {
-    check_linearizability(h, &ModelSpec::new(kind, Format::Jsonl), &CheckOptions::default()).expect("fixture fits the model")
+    check_linearizability(h, &ModelSpec::new(kind, Format::Jsonl), &CheckOptions::default())
+        .expect("fixture fits the model")
 }
 
 const N: Value = Value::Null;

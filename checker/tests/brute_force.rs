@@ -157,7 +157,7 @@ fn brute_valid(ops: &[BOp], done: &mut Vec<bool>, state: Option<i64>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 10000, ..ProptestConfig::default() })]
 
     #[test]
     fn fast_search_agrees_with_brute_force(steps in proptest::collection::vec(step(), 1..22), etcd in any::<bool>()) {
