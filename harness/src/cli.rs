@@ -25,6 +25,12 @@ pub enum Command {
     Cleanup,
     /// Check a history file (jsonl, Jepsen EDN, Porcupine logs) or re-check a stored run directory.
     Check(crate::check::CheckArgs),
+    /// Planted-bug matrix: seeded runs of raft-node with each planted bug (and none), with the faults
+    /// most likely to expose it; prints runs, detections, median time to detection and anomaly classes.
+    Matrix(crate::matrix::MatrixArgs),
+    /// Replay a stored run (same arguments, seed and fault schedule) N times and report how many
+    /// replays show the same anomaly class; each replay is stored as a run of its own.
+    Repro(crate::repro::ReproArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -38,6 +38,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 Some(r) => {
                     print!("{}", analysis::summary(r));
                     println!("results: {}", summary.dir.join("results.json").display());
+                    println!("replay with: {}", harness::repro::command(&summary.dir));
                     Ok(r.verdict.exit_code())
                 }
                 None => {
@@ -47,6 +48,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Check(args) => harness::check::run(&args),
+        Command::Matrix(args) => harness::matrix::main(args),
+        Command::Repro(args) => harness::repro::main(args),
         Command::Cleanup => {
             let dir = harness::state::state_dir();
             let report = harness::state::cleanup_leftovers(&dir)

@@ -1,0 +1,134 @@
+//! Detection power as a CI property: every planted bug of raft-node must be found within a bounded
+//! number of short runs of `faultline matrix --until-detected`, and the correct node must come out
+//! valid under the same kinds of faults. A change that blinds the checker, the nemesis or the workload
+//! to one of the bugs fails this test.
+//!
+//! Each test is one matrix row run through the real `faultline` binary against real raft-node
+//! processes (netns as root with iptables, loopback otherwise). The row's `matrix.json` is read back,
+//! so a failure names the runs and the directories to look at.
+//!
+//! raft-node is built on first use with the same cargo and target directory as this test, as the other
+//! real-process tests do.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Short runs: enough fault cycles for each scenario, short enough for CI in debug mode.
+const TIME_LIMIT: &str = "9s";
+/// Runs a bug gets before the test gives up on it.
+const MAX_RUNS: &str = "3";
+
+fn profile_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_faultline"))
+        .parent()
+        .expect("faultline lives in a directory")
+        .to_path_buf()
+}
+
+fn node_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let profile = profile_dir();
+        let target = profile.parent().expect("profile dir has a parent");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness is in the workspace");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace).env("CARGO_TARGET_DIR", target).args([
+            "build",
+            "-p",
+            "node",
+            "--bin",
+            "raft-node",
+        ]);
+        if profile.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo to build raft-node");
+        assert!(status.success(), "building raft-node failed");
+        let bin = profile.join("raft-node");
+        assert!(bin.is_file(), "raft-node not found at {}", bin.display());
+        bin
+    })
+}
+
+/// One cluster at a time: the rows would otherwise compete for the CPU and time out each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs one matrix row; returns the row from matrix.json.
+fn row(bug: &str, runs: &str) -> serde_json::Value {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let store = tempfile::tempdir().expect("temporary store");
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["matrix", "--bugs", bug, "--runs", runs, "--time-limit", TIME_LIMIT, "--until-detected"])
+        .args(["--seed", "7", "--node-bin"])
+        .arg(node_bin())
+        .arg("--store")
+        .arg(store.path())
+        .output()
+        .expect("running faultline matrix");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(store.path().join("matrix.json"))
+        .unwrap_or_else(|e| panic!("no matrix.json ({e}); faultline said:\n{stdout}"));
+    let rows: serde_json::Value = serde_json::from_str(&text).expect("matrix.json is JSON");
+    let row = rows[0].clone();
+    assert_eq!(row["bug"], bug);
+    // Keep the store only when the row failed, for a look at the runs.
+    let code = out.status.code();
+    if code != Some(0) {
+        let kept = store.keep();
+        println!("runs kept in {}", kept.display());
+    }
+    assert!(matches!(code, Some(0) | Some(1)), "faultline matrix failed with {code:?}:\n{stdout}");
+    row
+}
+
+fn assert_detected(bug: &str) {
+    let row = row(bug, MAX_RUNS);
+    let runs = row["runs"].as_array().expect("runs is a list");
+    let detected = runs.iter().filter(|r| r["verdict"] == "invalid").count();
+    assert!(detected >= 1, "{bug} went undetected in {} runs of {TIME_LIMIT}: {row:#}", runs.len());
+    let classes = runs.iter().flat_map(|r| r["classes"].as_array().cloned().unwrap_or_default()).count();
+    assert!(classes >= 1, "{bug}: detected without an anomaly class: {row:#}");
+}
+
+#[test]
+fn stale_read_is_detected() {
+    assert_detected("stale-read");
+}
+
+#[test]
+fn commit_old_term_is_detected() {
+    assert_detected("commit-old-term");
+}
+
+#[test]
+fn no_conflict_check_is_detected() {
+    assert_detected("no-conflict-check");
+}
+
+#[test]
+fn forget_vote_is_detected() {
+    assert_detected("forget-vote");
+}
+
+#[test]
+fn early_ack_is_detected() {
+    assert_detected("early-ack");
+}
+
+#[test]
+fn lazy_persist_is_detected() {
+    assert_detected("lazy-persist");
+}
+
+#[test]
+fn the_correct_node_is_valid_under_every_scenario_fault() {
+    let row = row("none", "1");
+    let runs = row["runs"].as_array().expect("runs is a list");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["verdict"], "valid", "false alarm on the correct node: {row:#}");
+    assert!(runs[0]["error"].is_null(), "{row:#}");
+}
