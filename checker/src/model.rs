@@ -82,8 +82,9 @@ pub trait Model: Sync {
     }
 
     /// Whether `op` can move the state somewhere [`Model::still_possible`] does not foresee (a put that
-    /// replaces a string that appends only extend). While such an operation could come first, the
-    /// search does not prune.
+    /// replaces a string that appends only extend). When such an operation could come first, the search
+    /// also asks `still_possible` of the state `step` gives for it, so the state a resetting operation
+    /// leaves must not depend on the state it is applied to.
     fn may_reset(&self, _op: &Self::Op) -> bool {
         true
     }

@@ -340,10 +340,12 @@ pub fn search<M: Model>(
 /// Entries looked at, and operations checked, by [`viable`] after each step.
 const VIABLE_MAX_ENTRIES: usize = 64;
 const VIABLE_MAX_CHECKS: usize = 4;
+const VIABLE_MAX_RESETS: usize = 4;
 
 /// Whether the operations that must be linearized soonest (the first return entries in the list) can
-/// still be accepted after the state becomes `state` by linearizing op `skip`. Stops at the first
-/// operation that may reset the state, since it could come first and make anything possible again.
+/// still be accepted after the state becomes `state` by linearizing op `skip`. A resetting operation
+/// (a put) invoked before such an operation's return could come first: the operation then also counts
+/// as possible if it is from the state the reset leaves.
 /// A `false` here is the model's proof that the branch is dead; the configuration stays cached, so it
 /// is never tried again.
 fn viable<M: Model>(
@@ -357,16 +359,23 @@ fn viable<M: Model>(
 ) -> bool {
     let mut e = next[HEAD as usize];
     let (mut walked, mut checked) = (0, 0);
+    // States the resetting operations seen so far would leave (they may come before what follows).
+    let mut resets: Vec<M::State> = Vec::new();
     while e != NONE && walked < VIABLE_MAX_ENTRIES && checked < VIABLE_MAX_CHECKS {
         let j = entry_op[e as usize];
         if j != skip {
             if is_call[e as usize] {
                 if model.may_reset(&ops[j].op) {
-                    return true;
+                    match model.step(state, &ops[j].op) {
+                        Some(after) if resets.len() < VIABLE_MAX_RESETS => resets.push(after),
+                        Some(_) => return true,
+                        None => {}
+                    }
                 }
             } else {
                 checked += 1;
-                if !model.still_possible(state, &ops[j].op) {
+                let op = &ops[j].op;
+                if !model.still_possible(state, op) && !resets.iter().any(|r| model.still_possible(r, op)) {
                     return false;
                 }
             }
