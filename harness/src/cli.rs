@@ -31,6 +31,11 @@ pub enum Command {
     /// Replay a stored run (same arguments, seed and fault schedule) N times and report how many
     /// replays show the same anomaly class; each replay is stored as a run of its own.
     Repro(crate::repro::ReproArgs),
+    /// Re-render report.html of a stored run directory from its files (every run writes one).
+    Report(crate::report::ReportArgs),
+    /// Run a campaign: a matrix of runs from a TOML file, one at a time within a time budget, with an
+    /// index page comparing it with the earlier campaigns of the same name (`--help` shows the schema).
+    Campaign(crate::campaign::CampaignArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -14,6 +14,7 @@
 //! - [`nemesis`]: executes fault schedules against a cluster and records what it did.
 //! - [`client`]: HTTP clients and the one place operation outcomes are classified.
 //! - [`report`]: `report.html` of a stored run (the `reports` crate, fed from the store).
+//! - [`campaign`]: `faultline campaign FILE.toml`, a matrix of runs with an index page.
 //! - [`recorder`]: `history.jsonl`, line by line; [`store`]: the run directory and `test.json`.
 //! - [`analysis`]: checks a stored run (`results.json`); what `faultline check RUN_DIR` runs.
 //! - [`check`]: `faultline check PATH` (a history file or a stored run).
@@ -22,6 +23,7 @@
 //!   everything created so it is always removed.
 
 pub mod analysis;
+pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod client;

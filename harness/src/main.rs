@@ -38,6 +38,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 Some(r) => {
                     print!("{}", analysis::summary(r));
                     println!("results: {}", summary.dir.join("results.json").display());
+                    let report = summary.dir.join("report.html");
+                    if report.is_file() {
+                        println!("report: {}", report.display());
+                    }
                     println!("replay with: {}", harness::repro::command(&summary.dir));
                     Ok(r.verdict.exit_code())
                 }
@@ -50,6 +54,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => harness::check::run(&args),
         Command::Matrix(args) => harness::matrix::main(args),
         Command::Repro(args) => harness::repro::main(args),
+        Command::Report(args) => harness::report::main(args),
+        Command::Campaign(args) => harness::campaign::main(args),
         Command::Cleanup => {
             let dir = harness::state::state_dir();
             let report = harness::state::cleanup_leftovers(&dir)

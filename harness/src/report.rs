@@ -111,7 +111,10 @@ pub struct ReportArgs {
 /// (whatever the run's verdict: this command reports, it does not judge), 3 on a broken run directory.
 pub fn main(args: ReportArgs) -> anyhow::Result<i32> {
     if !args.run_dir.is_dir() {
-        anyhow::bail!("{}: not a run directory (expected test.json, history.jsonl, results.json in it)", args.run_dir.display());
+        anyhow::bail!(
+            "{}: not a run directory (expected test.json, history.jsonl, results.json in it)",
+            args.run_dir.display()
+        );
     }
     let out = args.out.clone().unwrap_or_else(|| args.run_dir.join("report.html"));
     let started = std::time::Instant::now();

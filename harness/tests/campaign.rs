@@ -1,0 +1,228 @@
+//! Real-process tests of `faultline report` and `faultline campaign` on short loopback runs.
+//!
+//! - every `faultline run` leaves a `report.html` that carries the run's verdict and data, and
+//!   `faultline report` re-renders it (also to `--out`), refusing a broken run directory with the
+//!   file and line that are wrong;
+//! - `examples/campaigns/smoke.toml` (two ~4 s runs) writes `index.html` and `summary.json` with
+//!   working links to the runs' reports and the documented exit code, and a second campaign of the
+//!   same name compares itself with the first; a bad campaign file is refused before anything runs.
+//!
+//! raft-node is built on first use with the same cargo and target directory as this test, as in
+//! `cluster_runs.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn profile_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_faultline"))
+        .parent()
+        .expect("faultline lives in a directory")
+        .to_path_buf()
+}
+
+/// Builds raft-node once per test binary; returns its path.
+fn node_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let profile = profile_dir();
+        let target = profile.parent().expect("profile dir has a parent");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace()).env("CARGO_TARGET_DIR", target).args([
+            "build",
+            "-p",
+            "node",
+            "--bin",
+            "raft-node",
+        ]);
+        if profile.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        assert!(
+            cmd.status().expect("running cargo to build raft-node").success(),
+            "building raft-node failed"
+        );
+        let bin = profile.join("raft-node");
+        assert!(bin.is_file(), "raft-node not found at {}", bin.display());
+        bin
+    })
+}
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness is in the workspace")
+}
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("running faultline")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The ok count the way the report prints it (thousands separated by commas).
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[test]
+fn every_run_writes_a_report_with_its_verdict_and_data_and_report_rerenders_it() {
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap();
+    let bin = node_bin().to_str().unwrap();
+    let run = faultline(&[
+        "run",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "4s",
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "1s",
+        "--concurrency",
+        "4",
+        "--seed",
+        "4242",
+        "--net",
+        "loopback",
+        "--recover-timeout",
+        "15s",
+        "--store",
+        s,
+        "--node-bin",
+        bin,
+    ]);
+    let dir = std::fs::canonicalize(store.path().join("latest")).unwrap();
+    let report = dir.join("report.html");
+    assert!(text(&run).contains("report: "), "the run does not print its report path:\n{}", text(&run));
+    let results = read_json(&dir.join("results.json"));
+    let verdict = results["verdict"].as_str().unwrap().to_owned();
+    let html = read(&report);
+    assert!(html.contains(&format!("data-verdict=\"{verdict}\"")), "verdict {verdict} not in the report");
+    assert!(html.contains("seed <b>4242</b>"), "seed not in the report");
+    assert!(html.contains(results["test"].as_str().unwrap()), "test name not in the report");
+    let ok = results["counts"]["ok"].as_u64().unwrap();
+    assert!(ok > 0, "no operation succeeded:\n{}", text(&run));
+    assert!(
+        html.contains(&format!("<b>{}</b><span>ok</span>", thousands(ok))),
+        "ok count {ok} not in the report"
+    );
+
+    // Re-rendered from the stored files, to another file: the same verdict and data.
+    let out = store.path().join("again.html");
+    let again = faultline(&["report", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains(out.to_str().unwrap()), "{}", text(&again));
+    let rerendered = read(&out);
+    assert!(rerendered.contains(&format!("data-verdict=\"{verdict}\"")));
+    assert!(rerendered.contains("seed <b>4242</b>"));
+
+    // A broken run directory: the error names the file and the line.
+    let broken = store.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for f in ["test.json", "results.json", "status.jsonl"] {
+        std::fs::copy(dir.join(f), broken.join(f)).unwrap();
+    }
+    let history = read(&dir.join("history.jsonl"));
+    // Line 2 is cut short; line 3 is whole, so this is not a torn tail a crash could leave.
+    let mut lines: Vec<&str> = history.lines().take(2).collect();
+    lines.insert(1, "{\"process\": 1, \"type\": \"ok\", \"f\": ");
+    std::fs::write(broken.join("history.jsonl"), lines.join("\n") + "\n").unwrap();
+    let e = faultline(&["report", broken.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(3), "{}", text(&e));
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(stderr.contains("history.jsonl:2"), "file and line not named: {stderr}");
+    assert!(!broken.join("report.html").exists(), "a report was written for a broken run");
+
+    std::fs::write(broken.join("results.json"), "{\n  \"verdict\": \"valid\",\n  \"counts\": [\n").unwrap();
+    let e = faultline(&["report", broken.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(3), "{}", text(&e));
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(stderr.contains("results.json") && stderr.contains("line"), "file and line not named: {stderr}");
+}
+
+#[test]
+fn campaign_writes_index_and_summary_and_compares_with_the_previous_campaign() {
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap();
+    let file = workspace().join("examples/campaigns/smoke.toml");
+    let args = ["campaign", file.to_str().unwrap(), "--store", s, "--node-bin", node_bin().to_str().unwrap()];
+
+    let first = faultline(&args);
+    let campaigns = store.path().join("campaigns/smoke");
+    let dirs = |_: ()| -> Vec<PathBuf> {
+        let mut d: Vec<PathBuf> = std::fs::read_dir(&campaigns).unwrap().map(|e| e.unwrap().path()).collect();
+        d.sort();
+        d
+    };
+    let first_dirs = dirs(());
+    assert_eq!(first_dirs.len(), 1, "{}", text(&first));
+    let first_dir = &first_dirs[0];
+    let summary = read_json(&first_dir.join("summary.json"));
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{}", text(&first));
+    let outcomes: Vec<&str> = runs.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    // The documented exit code, from the runs' outcomes (the correct node is expected to be valid).
+    let expected = if outcomes.contains(&"invalid") {
+        1
+    } else if outcomes.contains(&"harness-error") {
+        3
+    } else if outcomes.contains(&"unknown") {
+        2
+    } else {
+        0
+    };
+    assert_eq!(first.status.code(), Some(expected), "{}", text(&first));
+    assert_eq!(outcomes, ["valid", "valid"], "{}", text(&first));
+    let index = read(&first_dir.join("index.html"));
+    for r in runs {
+        let link = r["report"].as_str().unwrap();
+        assert!(first_dir.join(link).is_file(), "report link {link} does not resolve from the index");
+        assert!(index.contains(link), "index does not link {link}");
+        assert!(r["ops"].as_u64().unwrap() > 0, "run without operations: {r}");
+    }
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("nothing to compare with"), "{}", text(&first));
+
+    let second = faultline(&args);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let all = dirs(());
+    assert_eq!(all.len(), 2, "{}", text(&second));
+    let first_leaf = first_dir.file_name().unwrap().to_str().unwrap();
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(stdout.contains(&format!("compared with {first_leaf}")), "{}", text(&second));
+    let index2 = read(&all[1].join("index.html"));
+    assert!(index2.contains(&format!("../{first_leaf}/index.html")), "second index does not link the first");
+
+    // A bad file is refused before anything runs, naming file, line and field.
+    let bad = store.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"smoke\"\n[[matrix]]\nnodes = [3, 99]\n").unwrap();
+    let e = faultline(&["campaign", bad.to_str().unwrap(), "--store", s]);
+    assert_eq!(e.status.code(), Some(3), "{}", text(&e));
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(stderr.contains("bad.toml:3: matrix[0].nodes"), "{stderr}");
+    assert_eq!(dirs(()).len(), 2, "a refused campaign left a directory");
+}
