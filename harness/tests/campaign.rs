@@ -79,7 +79,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -173,12 +173,12 @@ fn campaign_writes_index_and_summary_and_compares_with_the_previous_campaign() {
 
     let first = faultline(&args);
     let campaigns = store.path().join("campaigns/smoke");
-    let dirs = |_: ()| -> Vec<PathBuf> {
+    let dirs = || -> Vec<PathBuf> {
         let mut d: Vec<PathBuf> = std::fs::read_dir(&campaigns).unwrap().map(|e| e.unwrap().path()).collect();
         d.sort();
         d
     };
-    let first_dirs = dirs(());
+    let first_dirs = dirs();
     assert_eq!(first_dirs.len(), 1, "{}", text(&first));
     let first_dir = &first_dirs[0];
     let summary = read_json(&first_dir.join("summary.json"));
@@ -209,7 +209,7 @@ fn campaign_writes_index_and_summary_and_compares_with_the_previous_campaign() {
 
     let second = faultline(&args);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
-    let all = dirs(());
+    let all = dirs();
     assert_eq!(all.len(), 2, "{}", text(&second));
     let first_leaf = first_dir.file_name().unwrap().to_str().unwrap();
     let stdout = String::from_utf8_lossy(&second.stdout);
@@ -224,5 +224,5 @@ fn campaign_writes_index_and_summary_and_compares_with_the_previous_campaign() {
     assert_eq!(e.status.code(), Some(3), "{}", text(&e));
     let stderr = String::from_utf8_lossy(&e.stderr);
     assert!(stderr.contains("bad.toml:3: matrix[0].nodes"), "{stderr}");
-    assert_eq!(dirs(()).len(), 2, "a refused campaign left a directory");
+    assert_eq!(dirs().len(), 2, "a refused campaign left a directory");
 }
