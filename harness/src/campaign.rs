@@ -701,13 +701,12 @@ pub fn run_campaign(
     let mut overhead = Duration::ZERO;
     let mut previous_latest: Option<PathBuf> = None;
     for (i, planned) in campaign.runs.iter().enumerate() {
-        if let Some(budget) = time_budget {
-            if started.elapsed() + planned.time_limit + overhead > budget {
-                index.current.skipped += 1;
-                progress
-                    .done(i, &format!("{}: skipped (time budget {}s)", planned.label(), budget.as_secs()));
-                continue;
-            }
+        if let Some(budget) = time_budget
+            && started.elapsed() + planned.time_limit + overhead > budget
+        {
+            index.current.skipped += 1;
+            progress.done(i, &format!("{}: skipped (time budget {}s)", planned.label(), budget.as_secs()));
+            continue;
         }
         progress.start(i, &planned.label());
         let config = match planned.config() {
@@ -733,10 +732,9 @@ pub fn run_campaign(
                 let latest = std::fs::canonicalize(campaign.store.join("latest")).ok();
                 if let Some(l) =
                     latest.filter(|l| Some(l) != previous_latest.as_ref() && l.join("test.json").is_file())
+                    && let Ok(store_abs) = std::fs::canonicalize(&campaign.store)
                 {
-                    if let Ok(store_abs) = std::fs::canonicalize(&campaign.store) {
-                        row.report = report_link(&store_abs, &l);
-                    }
+                    row.report = report_link(&store_abs, &l);
                 }
                 row
             }
