@@ -14,8 +14,8 @@
 
 use anyhow::{Context, Result, bail};
 use checker::{
-    CheckOptions, FailSemantics, Format, LinearizabilityReport, ModelKind, ModelSpec, NilRead, check_linearizability,
-    parse_history,
+    CheckOptions, FailSemantics, Format, LinearizabilityReport, ModelKind, ModelSpec, NilRead,
+    check_linearizability, parse_history,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -115,11 +115,8 @@ fn check_run(args: &CheckArgs) -> Result<i32> {
 
 /// The `--initial` value: a number when it parses as one and the history writes numbers, else a string.
 fn initial_value(raw: &str, history: &checker::History) -> serde_json::Value {
-    let writes_numbers = history
-        .ops
-        .iter()
-        .find(|o| o.f == "write" || o.f == "put")
-        .is_some_and(|o| o.input.is_number());
+    let writes_numbers =
+        history.ops.iter().find(|o| o.f == "write" || o.f == "put").is_some_and(|o| o.input.is_number());
     match raw.parse::<i64>() {
         Ok(n) if writes_numbers => serde_json::Value::from(n),
         _ => serde_json::Value::String(raw.to_string()),
