@@ -10,48 +10,11 @@
 //! raft-node is built on first use with the same cargo and target directory as this test, as in
 //! `cluster_runs.rs`.
 
+mod common;
+
+use common::{node_bin, workspace};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-fn profile_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_faultline"))
-        .parent()
-        .expect("faultline lives in a directory")
-        .to_path_buf()
-}
-
-/// Builds raft-node once per test binary; returns its path.
-fn node_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let profile = profile_dir();
-        let target = profile.parent().expect("profile dir has a parent");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace()).env("CARGO_TARGET_DIR", target).args([
-            "build",
-            "-p",
-            "node",
-            "--bin",
-            "raft-node",
-        ]);
-        if profile.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        assert!(
-            cmd.status().expect("running cargo to build raft-node").success(),
-            "building raft-node failed"
-        );
-        let bin = profile.join("raft-node");
-        assert!(bin.is_file(), "raft-node not found at {}", bin.display());
-        bin
-    })
-}
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness is in the workspace")
-}
 
 fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("running faultline")

@@ -16,47 +16,15 @@
 //! raft-node is built on first use with the same cargo and target directory as this test, as the other
 //! real-process tests do.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::node_bin;
 use std::process::Command;
-use std::sync::OnceLock;
 
 /// Short runs: enough fault cycles for each scenario, short enough for CI in debug mode.
 const TIME_LIMIT: &str = "12s";
 /// Runs a bug gets before the test gives up on it.
 const MAX_RUNS: &str = "3";
-
-fn profile_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_faultline"))
-        .parent()
-        .expect("faultline lives in a directory")
-        .to_path_buf()
-}
-
-fn node_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let profile = profile_dir();
-        let target = profile.parent().expect("profile dir has a parent");
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness is in the workspace");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace).env("CARGO_TARGET_DIR", target).args([
-            "build",
-            "-p",
-            "node",
-            "--bin",
-            "raft-node",
-        ]);
-        if profile.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo to build raft-node");
-        assert!(status.success(), "building raft-node failed");
-        let bin = profile.join("raft-node");
-        assert!(bin.is_file(), "raft-node not found at {}", bin.display());
-        bin
-    })
-}
 
 /// One cluster at a time: the rows would otherwise compete for the CPU and time out each other.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
