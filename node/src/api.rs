@@ -165,9 +165,9 @@ impl ApiState {
 /// The router of the client API.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/kv/{key}", get(get_kv).put(put_kv).delete(delete_kv))
-        .route("/kv/{key}/cas", post(cas_kv))
-        .route("/kv/{key}/append", post(append_kv))
+        .route("/kv/{key}", get(get_kv).put(write_kv::<PutBody>).delete(write_kv::<DeleteBody>))
+        .route("/kv/{key}/cas", post(write_kv::<CasBody>))
+        .route("/kv/{key}/append", post(write_kv::<AppendBody>))
         .route("/status", get(status))
         .route("/debug/log", get(debug_log))
         .fallback(no_route)
@@ -215,13 +215,8 @@ fn parse_query<'a>(raw: &'a Option<String>, allowed: &[&str]) -> Result<Vec<(&'a
     Ok(out)
 }
 
-/// Reads and parses a JSON body. `None` when the body is empty and `optional` is set.
-async fn json_body<T: for<'de> Deserialize<'de>>(
-    state: &ApiState,
-    headers: &HeaderMap,
-    body: Body,
-    optional: bool,
-) -> Result<Option<T>, ApiError> {
+/// Reads and parses a JSON body; an empty body stands for `B::empty()` where the route allows one.
+async fn json_body<B: WriteBody>(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<B, ApiError> {
     let bytes = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
         ApiError::bad(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -231,8 +226,10 @@ async fn json_body<T: for<'de> Deserialize<'de>>(
             ),
         )
     })?;
-    if bytes.is_empty() && optional {
-        return Ok(None);
+    if bytes.is_empty()
+        && let Some(empty) = B::empty()
+    {
+        return Ok(empty);
     }
     let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = ctype.split(';').next().unwrap_or("").trim();
@@ -242,7 +239,7 @@ async fn json_body<T: for<'de> Deserialize<'de>>(
             format!("the body must be sent with Content-Type: application/json (got {ctype:?})"),
         ));
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+    serde_json::from_slice(&bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => {
@@ -258,12 +255,41 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// The body of one write route: its schema, and the operation it asks for. One generic handler,
+/// [`write_kv`], serves every write route, so validation and error mapping cannot drift apart.
+trait WriteBody: for<'de> Deserialize<'de> + Send + 'static {
+    /// What an empty body means, on routes where the body is optional.
+    fn empty() -> Option<Self> {
+        None
+    }
+    /// The operation, and the session (`client_id`, `seq`) if one was given.
+    fn into_op(self) -> Result<(Op, Option<String>, Option<u64>), ApiError>;
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PutBody {
     value: String,
     client_id: Option<String>,
     seq: Option<u64>,
+}
+
+impl WriteBody for PutBody {
+    fn into_op(self) -> Result<(Op, Option<String>, Option<u64>), ApiError> {
+        Ok((Op::Put { value: self.value }, self.client_id, self.seq))
+    }
+}
+
+/// Same schema as a put; the value is appended to the key's list.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct AppendBody(PutBody);
+
+impl WriteBody for AppendBody {
+    fn into_op(self) -> Result<(Op, Option<String>, Option<u64>), ApiError> {
+        let PutBody { value, client_id, seq } = self.0;
+        Ok((Op::Append { value }, client_id, seq))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,11 +302,33 @@ struct CasBody {
     seq: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+impl WriteBody for CasBody {
+    fn into_op(self) -> Result<(Op, Option<String>, Option<u64>), ApiError> {
+        let from = self.from.ok_or_else(|| {
+            ApiError::bad(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid body: missing field `from` (null means absent)",
+            )
+        })?;
+        Ok((Op::Cas { from, to: self.to }, self.client_id, self.seq))
+    }
+}
+
+/// A delete: the body is optional and carries only the session.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SessionBody {
+struct DeleteBody {
     client_id: Option<String>,
     seq: Option<u64>,
+}
+
+impl WriteBody for DeleteBody {
+    fn empty() -> Option<Self> {
+        Some(DeleteBody::default())
+    }
+    fn into_op(self) -> Result<(Op, Option<String>, Option<u64>), ApiError> {
+        Ok((Op::Delete, self.client_id, self.seq))
+    }
 }
 
 fn command(key: String, op: Op, client_id: Option<String>, seq: Option<u64>) -> Result<Command, ApiError> {
@@ -297,8 +345,22 @@ fn command(key: String, op: Op, client_id: Option<String>, seq: Option<u64>) -> 
     }
 }
 
-async fn write(state: &ApiState, cmd: Command) -> Response {
-    match state.ask(|reply| Request::Write { cmd, reply }).await.and_then(|r| r) {
+/// Every write route: parse and validate the body, hand the command to the server task, answer.
+async fn write_kv<B: WriteBody>(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let parsed = async {
+        let (op, client_id, seq) = json_body::<B>(&s, &headers, body).await?.into_op()?;
+        command(key, op, client_id, seq)
+    };
+    let cmd = match parsed.await {
+        Ok(cmd) => cmd,
+        Err(e) => return e.into_response(),
+    };
+    match s.ask(|reply| Request::Write { cmd, reply }).await.and_then(|r| r) {
         Ok(Outcome::Written { index, term }) => {
             axum::Json(json!({"index": index, "term": term})).into_response()
         }
@@ -312,77 +374,6 @@ async fn write(state: &ApiState, cmd: Command) -> Response {
             ),
         }
         .into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn put_kv(
-    State(s): State<ApiState>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let res = async {
-        let b: PutBody = json_body(&s, &headers, body, false).await?.expect("a required body is never None");
-        command(key, Op::Put { value: b.value }, b.client_id, b.seq)
-    };
-    match res.await {
-        Ok(cmd) => write(&s, cmd).await,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn cas_kv(
-    State(s): State<ApiState>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let res = async {
-        let b: CasBody = json_body(&s, &headers, body, false).await?.expect("a required body is never None");
-        let from = b.from.ok_or_else(|| {
-            ApiError::bad(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid body: missing field `from` (null means absent)",
-            )
-        })?;
-        command(key, Op::Cas { from, to: b.to }, b.client_id, b.seq)
-    };
-    match res.await {
-        Ok(cmd) => write(&s, cmd).await,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn append_kv(
-    State(s): State<ApiState>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let res = async {
-        let b: PutBody = json_body(&s, &headers, body, false).await?.expect("a required body is never None");
-        command(key, Op::Append { value: b.value }, b.client_id, b.seq)
-    };
-    match res.await {
-        Ok(cmd) => write(&s, cmd).await,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn delete_kv(
-    State(s): State<ApiState>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let res = async {
-        let b: Option<SessionBody> = json_body(&s, &headers, body, true).await?;
-        let (client_id, seq) = b.map_or((None, None), |b| (b.client_id, b.seq));
-        command(key, Op::Delete, client_id, seq)
-    };
-    match res.await {
-        Ok(cmd) => write(&s, cmd).await,
         Err(e) => e.into_response(),
     }
 }

@@ -365,8 +365,12 @@ async fn bad_requests_get_4xx_with_a_message_and_the_node_keeps_serving() {
         raw("POST", "/kv/a/cas", json_ct, "{\"to\": \"1\"}".into()).await,
         raw("GET", "/kv/a?stale=yes", None, String::new()).await,
         raw("GET", "/nowhere", None, String::new()).await,
+        raw("POST", "/kv/l/append", json_ct, "{\"value\": \"1\", \"x\": 1}".into()).await,
+        raw("DELETE", "/kv/a", json_ct, "{\"client_id\": \"c\"}".into()).await,
+        raw("DELETE", "/kv/a", json_ct, "{\"seq\": 1, \"x\": 1}".into()).await,
+        raw("PUT", "/kv/", json_ct, "{\"value\": \"1\"}".into()).await,
     ];
-    let expected = [400, 422, 422, 413, 415, 422, 400, 404];
+    let expected = [400, 422, 422, 413, 415, 422, 400, 404, 422, 422, 422, 404];
     for ((status, body), want) in cases.iter().zip(expected) {
         assert_eq!(*status, want, "{body}");
         assert_eq!(body["error"], "bad_request", "{body}");
