@@ -1,13 +1,17 @@
 //! What the real-process tests of the harness share: finding (and on first use building) the raft-node
 //! binary that sits next to the `faultline` under test.
 //!
-//! raft-node is built with the same cargo and target directory as the test
-//! (`cargo build -p node --bin raft-node`), so the tests work under `cargo test --workspace` on a clean
-//! clone and under `cargo test -p harness` alike.
+//! `cargo test --workspace` has already linked raft-node into the same profile directory (the node
+//! crate's own integration tests need it), so that binary is used when it is newer than every source it
+//! is built from (`node/**`, the workspace manifest and lock file). Otherwise, as under
+//! `cargo test -p harness` after an edit to the node, it is built with the same cargo and target
+//! directory as the test (`cargo build -p node --bin raft-node`). Building it unconditionally would cost
+//! CI minutes: `-p node` unifies features differently from `--workspace`, so it recompiles dependencies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 /// The profile directory of this test build (where `faultline` was built).
 pub fn profile_dir() -> PathBuf {
@@ -27,6 +31,12 @@ pub fn node_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let profile = profile_dir();
+        let bin = profile.join("raft-node");
+        if let Ok(built) = std::fs::metadata(&bin).and_then(|m| m.modified())
+            && newest_source().is_some_and(|newest| newest <= built)
+        {
+            return bin;
+        }
         let target = profile.parent().expect("profile dir has a parent");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
@@ -42,8 +52,33 @@ pub fn node_bin() -> &'static Path {
         }
         let status = cmd.status().expect("running cargo to build raft-node");
         assert!(status.success(), "building raft-node failed");
-        let bin = profile.join("raft-node");
         assert!(bin.is_file(), "raft-node not found at {}", bin.display());
         bin
     })
+}
+
+/// The newest modification time among raft-node's sources; None when one cannot be read (then the
+/// caller builds, which is always correct).
+fn newest_source() -> Option<SystemTime> {
+    fn walk(path: &Path, newest: &mut SystemTime) -> Option<()> {
+        let meta = std::fs::metadata(path).ok()?;
+        *newest = (*newest).max(meta.modified().ok()?);
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).ok()? {
+                let entry = entry.ok()?;
+                // Build outputs and editor droppings never feed the build.
+                if entry.file_name().to_string_lossy().starts_with('.') || entry.file_name() == "target" {
+                    continue;
+                }
+                walk(&entry.path(), newest)?;
+            }
+        }
+        Some(())
+    }
+    let root = workspace();
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for path in [root.join("node"), root.join("Cargo.toml"), root.join("Cargo.lock")] {
+        walk(&path, &mut newest)?;
+    }
+    Some(newest)
 }
