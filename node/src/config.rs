@@ -146,6 +146,17 @@ pub struct Args {
     /// Largest accepted HTTP request body in bytes (larger bodies get 413).
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Campaign without a pre-vote round (etcd 3.4's default); a returning partitioned node then
+    /// disrupts the cluster with its higher term.
+    #[arg(long)]
+    pub no_pre_vote: bool,
+    /// Do not step down as leader after an election timeout without hearing from a majority (etcd 3.4's
+    /// default): an isolated leader then keeps its role until it hears a higher term.
+    #[arg(long)]
+    pub no_check_quorum: bool,
+    /// Most log entries in one AppendEntries message.
+    #[arg(long, default_value_t = 64)]
+    pub max_entries_per_append: usize,
 }
 
 /// Why the flags do not make a valid configuration.
@@ -180,6 +191,9 @@ pub struct NodeConfig {
     pub bugs: BTreeSet<BugName>,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub max_entries_per_append: usize,
 }
 
 impl NodeConfig {
@@ -203,6 +217,7 @@ impl NodeConfig {
         min("snapshot-threshold", 1, a.snapshot_threshold)?;
         min("request-timeout-ms", 1, a.request_timeout_ms)?;
         min("max-body-bytes", 64, a.max_body_bytes as u64)?;
+        min("max-entries-per-append", 1, a.max_entries_per_append as u64)?;
         if a.heartbeat_ticks >= a.election_ticks {
             return Err(ConfigError::HeartbeatNotBelowElection {
                 heartbeat: a.heartbeat_ticks,
@@ -224,6 +239,9 @@ impl NodeConfig {
             bugs: a.bugs.into_iter().collect(),
             request_timeout: Duration::from_millis(a.request_timeout_ms),
             max_body_bytes: a.max_body_bytes,
+            pre_vote: !a.no_pre_vote,
+            check_quorum: !a.no_check_quorum,
+            max_entries_per_append: a.max_entries_per_append,
         })
     }
 
@@ -271,6 +289,17 @@ mod tests {
         assert_eq!(c.tick, Duration::from_millis(10));
         assert_eq!((c.election_ticks, c.heartbeat_ticks, c.snapshot_threshold, c.seed), (15, 3, 10_000, 2));
         assert_eq!(c.own_peer_ip(), "127.0.0.2".parse::<std::net::IpAddr>().unwrap());
+        assert!(c.pre_vote && c.check_quorum);
+        assert_eq!(c.max_entries_per_append, 64);
+    }
+
+    #[test]
+    fn election_flags_switch_off_pre_vote_and_check_quorum_and_limit_appends() {
+        let c = parse(&["--no-pre-vote", "--no-check-quorum", "--max-entries-per-append", "1"]).unwrap();
+        assert!(!c.pre_vote && !c.check_quorum);
+        assert_eq!(c.max_entries_per_append, 1);
+        let err = parse(&["--max-entries-per-append", "0"]).unwrap_err();
+        assert!(err.contains("--max-entries-per-append"), "{err}");
     }
 
     #[test]

@@ -81,6 +81,9 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         bugs = ?cfg.bugs.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
         request_timeout = ?cfg.request_timeout,
         max_body_bytes = cfg.max_body_bytes,
+        pre_vote = cfg.pre_vote,
+        check_quorum = cfg.check_quorum,
+        max_entries_per_append = cfg.max_entries_per_append,
         "raft-node starting"
     );
     let opts =

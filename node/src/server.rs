@@ -104,6 +104,9 @@ impl Server {
         rc.heartbeat_ticks = cfg.heartbeat_ticks;
         rc.seed = cfg.seed;
         rc.bugs = cfg.core_bugs();
+        rc.pre_vote = cfg.pre_vote;
+        rc.check_quorum = cfg.check_quorum;
+        rc.max_entries_per_append = cfg.max_entries_per_append;
         let restored = Restored {
             hard_state: recovered.hard_state,
             snapshot: recovered.snapshot,

@@ -72,9 +72,13 @@ pub enum Topology {
     Bridge,
     /// A random minority can send to the rest but hears nothing back.
     OneWay,
+    /// The current leader and as many random others as make a minority, cut from the majority: the
+    /// leader keeps some followers, so entries it appends reach a few nodes but never commit.
+    LeaderMinority,
 }
 
-const TOPOLOGY_NAMES: &str = "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way";
+const TOPOLOGY_NAMES: &str =
+    "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority";
 
 impl Topology {
     pub const ALL: [Topology; 6] = [
@@ -86,6 +90,10 @@ impl Topology {
         Topology::OneWay,
     ];
 
+    /// Topologies aimed at a particular bug, used by explicit schedules (the planted-bug matrix) but
+    /// not drawn by [`crate::nemesis::schedule`] (adding them there would change every seed's faults).
+    pub const TARGETED: [Topology; 1] = [Topology::LeaderMinority];
+
     pub fn name(self) -> &'static str {
         match self {
             Topology::RandomHalves => "random-halves",
@@ -94,13 +102,14 @@ impl Topology {
             Topology::MajoritiesRing => "majorities-ring",
             Topology::Bridge => "bridge",
             Topology::OneWay => "one-way",
+            Topology::LeaderMinority => "leader-minority",
         }
     }
 
     /// The smallest cluster the topology means something on.
     pub fn min_nodes(self) -> usize {
         match self {
-            Topology::Bridge | Topology::MajoritiesRing => 3,
+            Topology::Bridge | Topology::MajoritiesRing | Topology::LeaderMinority => 3,
             _ => 2,
         }
     }
@@ -142,6 +151,18 @@ impl Topology {
                 g.cut_one_way(rest, minority);
                 g
             }
+            Topology::LeaderMinority => {
+                let leader = leader
+                    .filter(|l| nodes.iter().any(|n| n == l))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| shuffled[0].clone());
+                // The largest minority: 2 of 5, 3 of 7, the leader alone of 3.
+                let size = ((nodes.len() - 1) / 2).max(1);
+                let mut minority = vec![leader.clone()];
+                minority.extend(shuffled.iter().filter(|n| **n != leader).take(size - 1).cloned());
+                let majority: Vec<String> = nodes.iter().filter(|n| !minority.contains(n)).cloned().collect();
+                Grudge::between(&minority, &majority)
+            }
         }
     }
 }
@@ -177,6 +198,7 @@ impl FromStr for Topology {
     fn from_str(s: &str) -> Result<Topology, WorkloadError> {
         Topology::ALL
             .into_iter()
+            .chain(Topology::TARGETED)
             .find(|t| t.name() == s)
             .ok_or_else(|| WorkloadError::UnknownTopology(s.to_string(), TOPOLOGY_NAMES))
     }
@@ -290,9 +312,21 @@ mod tests {
     }
 
     #[test]
+    fn leader_minority_keeps_the_leader_with_followers_but_without_a_majority() {
+        for (n, seed) in [(5, 1), (5, 2), (7, 3), (3, 4)] {
+            let ns = nodes(n);
+            let g = Topology::LeaderMinority.grudge(&ns, Some("n2"), &mut ChaCha8Rng::seed_from_u64(seed));
+            let comps = components(&g, &ns);
+            let with_leader = comps.iter().find(|c| c.contains("n2")).unwrap();
+            assert_eq!(with_leader.len(), (n - 1) / 2, "n={n}: {comps:?}");
+            assert_eq!(comps.len(), 2, "n={n}: {comps:?}");
+        }
+    }
+
+    #[test]
     fn every_topology_is_deterministic_for_a_seed() {
         let ns = nodes(5);
-        for t in Topology::ALL {
+        for t in Topology::ALL.into_iter().chain(Topology::TARGETED) {
             let a = t.grudge(&ns, Some("n2"), &mut ChaCha8Rng::seed_from_u64(5));
             let b = t.grudge(&ns, Some("n2"), &mut ChaCha8Rng::seed_from_u64(5));
             assert_eq!(a, b, "{t}");
