@@ -147,8 +147,48 @@ pub fn parse_events(
 ) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
     match format {
         Format::Jsonl => parse_jsonl(text, source),
-        Format::Jepsen | Format::PorcupineKv => parse_edn(text, source),
+        Format::Jepsen => {
+            let (mut events, lines) = parse_edn(text, source)?;
+            decode_independent(&mut events);
+            Ok((events, lines))
+        }
+        Format::PorcupineKv => parse_edn(text, source),
         Format::PorcupineEtcd => parse_etcd_log(text, source),
+    }
+}
+
+/// Jepsen's `independent` generator runs one register per key and writes each operation's value as a
+/// tuple `[key value]` (a read invokes `[k nil]`, a cas is `[k [from to]]`). Such a history is checked
+/// key by key, like ours: this moves the tuple's key into [`Event::key`] and its value into
+/// [`Event::value`].
+///
+/// The file does not say that it is independent, so the shape decides: no event carries `:key`, every
+/// client event is a register operation (`read`, `write` or `cas`) whose value is a two-element vector,
+/// and at least one of them is a read or a write. A plain register history never has that shape: its
+/// reads invoke with `nil` and its writes carry a single value. (A history of nothing but plain cas
+/// operations `[from to]` would, so the read-or-write condition keeps such a file as it is.)
+fn decode_independent(events: &mut [Event]) {
+    let register_f = |f: &str| matches!(f, "read" | "write" | "cas");
+    let client = || events.iter().filter(|e| matches!(e.process, Process::Client(_)));
+    let tuple = |v: &Value| matches!(v, Value::Array(items) if items.len() == 2);
+    let independent = events.iter().all(|e| e.key.is_none())
+        && client().next().is_some()
+        && client().all(|e| register_f(&e.f) && tuple(&e.value))
+        && client().any(|e| e.f != "cas");
+    if !independent {
+        return;
+    }
+    for e in events.iter_mut().filter(|e| matches!(e.process, Process::Client(_))) {
+        // Every client value is a two-element array (checked above).
+        if let Value::Array(mut items) = std::mem::take(&mut e.value)
+            && let (Some(v), Some(k)) = (items.pop(), items.pop())
+        {
+            e.key = Some(match k {
+                Value::String(s) => s,
+                other => other.to_string(),
+            });
+            e.value = v;
+        }
     }
 }
 
@@ -499,6 +539,45 @@ mod tests {
         assert_eq!(p.history.ops.len(), 1);
         assert_eq!(p.history.nemesis.len(), 1);
         assert_eq!(p.history.ops[0].complete_line, Some(3));
+    }
+
+    #[test]
+    fn jepsen_independent_tuples_become_keys() {
+        let text = "{:type :invoke, :f :write, :value [1 3], :process 0, :time 5}\n\
+                    {:type :invoke, :f :read, :value [2 nil], :process 1, :time 6}\n\
+                    {:type :info, :f :start, :value nil, :process :nemesis, :time 7}\n\
+                    {:type :ok, :f :write, :value [1 3], :process 0, :time 8}\n\
+                    {:type :ok, :f :read, :value [2 4], :process 1, :time 9}\n\
+                    {:type :invoke, :f :cas, :value [1 [3 5]], :process 0, :time 10}\n\
+                    {:type :fail, :f :cas, :value [1 [3 5]], :process 0, :time 11}";
+        let p = parse_history(text, Some(Format::Jepsen), "h.edn").unwrap();
+        let ops = &p.history.ops;
+        assert_eq!(ops.len(), 3);
+        let key_values: Vec<(Option<&str>, &Value)> =
+            ops.iter().map(|o| (o.key.as_deref(), &o.input)).collect();
+        let (three, null, cas) = (serde_json::json!(3), Value::Null, serde_json::json!([3, 5]));
+        assert_eq!(key_values, vec![(Some("1"), &three), (Some("2"), &null), (Some("1"), &cas)]);
+        assert_eq!(ops[1].output, serde_json::json!(4));
+    }
+
+    #[test]
+    fn plain_jepsen_registers_are_not_taken_for_independent_ones() {
+        // Reads invoke with nil: a plain register, whatever the writes look like.
+        let plain = "{:type :invoke, :f :write, :value [1 3], :process 0, :time 5}\n\
+                     {:type :ok, :f :write, :value [1 3], :process 0, :time 6}\n\
+                     {:type :invoke, :f :read, :value nil, :process 1, :time 7}\n\
+                     {:type :ok, :f :read, :value [1 3], :process 1, :time 8}";
+        let p = parse_history(plain, Some(Format::Jepsen), "h.edn").unwrap();
+        assert!(p.history.ops.iter().all(|o| o.key.is_none()));
+        assert_eq!(p.history.ops[0].input, serde_json::json!([1, 3]));
+        // Only cas operations: [from to] and [key value] cannot be told apart, so nothing changes.
+        let cas_only = "{:type :invoke, :f :cas, :value [1 3], :process 0, :time 5}\n\
+                        {:type :ok, :f :cas, :value [1 3], :process 0, :time 6}";
+        let p = parse_history(cas_only, Some(Format::Jepsen), "h.edn").unwrap();
+        assert_eq!(
+            (p.history.ops[0].key.as_deref(), &p.history.ops[0].input),
+            (None, &serde_json::json!([1, 3]))
+        );
     }
 
     #[test]
