@@ -37,19 +37,6 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The ok count the way the report prints it (thousands separated by commas).
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 #[test]
 fn every_run_writes_a_report_with_its_verdict_and_data_and_report_rerenders_it() {
     let store = tempfile::tempdir().unwrap();
@@ -90,7 +77,7 @@ fn every_run_writes_a_report_with_its_verdict_and_data_and_report_rerenders_it()
     let ok = results["counts"]["ok"].as_u64().unwrap();
     assert!(ok > 0, "no operation succeeded:\n{}", text(&run));
     assert!(
-        html.contains(&format!("<b>{}</b><span>ok</span>", thousands(ok))),
+        html.contains(&format!("<b>{}</b><span>ok</span>", reports::run::thousands(ok as usize))),
         "ok count {ok} not in the report"
     );
 

@@ -164,6 +164,20 @@ impl Cluster {
         (code, fs::read_to_string(self.stderr_path(id)).unwrap())
     }
 
+    /// A one-node cluster that acknowledged five writes (`k0`..`k4` = `v`) and was then killed; returns
+    /// it with the path of its newest WAL segment and that segment's bytes, for corruption tests.
+    async fn five_writes_then_killed() -> (Cluster, PathBuf, Vec<u8>) {
+        let mut c = Cluster::start(1, &[]);
+        c.leader().await;
+        for i in 0..5 {
+            assert_eq!(c.call(1, "PUT", &format!("/kv/k{i}"), Some(json!({"value": "v"}))).await.0, 200);
+        }
+        c.kill(1);
+        let seg = c.newest_segment(1);
+        let bytes = fs::read(&seg).unwrap();
+        (c, seg, bytes)
+    }
+
     fn newest_segment(&self, id: usize) -> PathBuf {
         let mut segs: Vec<_> =
             fs::read_dir(self.data_dir(id).join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -294,15 +308,8 @@ async fn sigkill_and_restart_of_the_leader_loses_no_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_wal_tail_is_truncated_with_a_warning_and_the_node_serves_again() {
-    let mut c = Cluster::start(1, &[]);
-    c.leader().await;
-    for i in 0..5 {
-        assert_eq!(c.call(1, "PUT", &format!("/kv/k{i}"), Some(json!({"value": "v"}))).await.0, 200);
-    }
-    c.kill(1);
+    let (mut c, seg, mut bytes) = Cluster::five_writes_then_killed().await;
     // A crash in the middle of a write: a record header announcing 100 bytes, and only 10 of them.
-    let seg = c.newest_segment(1);
-    let mut bytes = fs::read(&seg).unwrap();
     let good = bytes.len();
     bytes.extend_from_slice(&100u32.to_le_bytes());
     bytes.extend_from_slice(&0xdead_beefu32.to_le_bytes());
@@ -321,14 +328,7 @@ async fn torn_wal_tail_is_truncated_with_a_warning_and_the_node_serves_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_wal_is_refused_with_a_message_naming_file_and_offset() {
-    let mut c = Cluster::start(1, &[]);
-    c.leader().await;
-    for i in 0..5 {
-        assert_eq!(c.call(1, "PUT", &format!("/kv/k{i}"), Some(json!({"value": "v"}))).await.0, 200);
-    }
-    c.kill(1);
-    let seg = c.newest_segment(1);
-    let mut bytes = fs::read(&seg).unwrap();
+    let (c, seg, mut bytes) = Cluster::five_writes_then_killed().await;
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
     fs::write(&seg, &bytes).unwrap();
