@@ -2,7 +2,8 @@
 //!
 //! Defaults are written once, here. Durations accept `500ms`, `10s`, `2m` and plain seconds.
 
-use crate::cluster::Backend;
+use crate::cluster::{Backend, System};
+use crate::etcd::EtcdOptions;
 use crate::run::RunConfig;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a test against a raft-node cluster, check it and store everything.
+    /// Run a test against a raft-node (or etcd) cluster, check it and store everything.
     Run(RunArgs),
     /// Remove what crashed runs left behind (namespaces, links, node processes).
     Cleanup,
@@ -40,6 +41,22 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
+    /// The system under test: raft-node (this repository's) or etcd (Debian's etcd 3.4, found on
+    /// PATH; install with `apt-get install -y etcd-server etcd-client`). etcd nodes run with
+    /// --heartbeat-interval 10 --election-timeout 150 (ms), matching raft-node's 10 ms ticks and
+    /// 150-300 ms elections, and take the register workload only.
+    #[arg(long, value_enum, default_value_t = SystemKind::RaftNode)]
+    pub system: SystemKind,
+    /// etcd only: the etcd binary (default: `etcd` on PATH).
+    #[arg(long)]
+    pub etcd_bin: Option<PathBuf>,
+    /// etcd only: reads are serializable ranges, answered by the local member without a quorum round.
+    /// Known to return stale values under partition; Faultline reports such runs invalid.
+    #[arg(long)]
+    pub etcd_serializable_reads: bool,
+    /// etcd only: start the members with etcd's --pre-vote.
+    #[arg(long)]
+    pub etcd_pre_vote: bool,
     /// Nodes in the cluster.
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,
@@ -93,6 +110,13 @@ pub struct RunArgs {
     pub no_check: bool,
 }
 
+/// `--system`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SystemKind {
+    RaftNode,
+    Etcd,
+}
+
 /// Parses `500ms`, `10s`, `2m`, `1h` or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -112,6 +136,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `name` in a directory of `$PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
 /// The raft-node binary next to the running executable (same target directory).
 pub fn default_node_bin() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -127,14 +157,9 @@ impl RunArgs {
         if !kinds.is_empty() && self.nemesis_interval.is_zero() {
             return Err("--nemesis-interval must be positive".into());
         }
-        let node_bin = match self.node_bin {
-            Some(p) => p,
-            None => default_node_bin().ok_or(
-                "no raft-node binary next to faultline; build it (cargo build -p node --bin raft-node) or pass --node-bin",
-            )?,
-        };
-        let node_bin = std::fs::canonicalize(&node_bin)
-            .map_err(|e| format!("--node-bin {}: {e}", node_bin.display()))?;
+        let (system, node_bin, flag) = self.system_and_binary()?;
+        let node_bin =
+            std::fs::canonicalize(&node_bin).map_err(|e| format!("{flag} {}: {e}", node_bin.display()))?;
         let seed = self.seed.unwrap_or_else(|| {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(40)) % 1_000_000_000
@@ -148,6 +173,7 @@ impl RunArgs {
         options.validate().map_err(|e| e.to_string())?;
         Ok(RunConfig {
             nodes: self.nodes,
+            system,
             time_limit: self.time_limit,
             workload: self.workload,
             workload_options: options,
@@ -165,6 +191,55 @@ impl RunArgs {
             check: !self.no_check,
             progress: true,
         })
+    }
+}
+
+impl RunArgs {
+    /// The system, its binary and the flag that named it; flags of the other system are errors.
+    fn system_and_binary(&self) -> Result<(System, PathBuf, &'static str), String> {
+        match self.system {
+            SystemKind::RaftNode => {
+                let etcd_only = [
+                    (self.etcd_bin.is_some(), "--etcd-bin"),
+                    (self.etcd_serializable_reads, "--etcd-serializable-reads"),
+                    (self.etcd_pre_vote, "--etcd-pre-vote"),
+                ];
+                if let Some((_, flag)) = etcd_only.iter().find(|(set, _)| *set) {
+                    return Err(format!("{flag} applies to --system etcd only"));
+                }
+                let bin = match &self.node_bin {
+                    Some(p) => p.clone(),
+                    None => default_node_bin().ok_or(
+                        "no raft-node binary next to faultline; build it (cargo build -p node --bin raft-node) or pass --node-bin",
+                    )?,
+                };
+                Ok((System::RaftNode, bin, "--node-bin"))
+            }
+            SystemKind::Etcd => {
+                if self.node_bin.is_some() {
+                    return Err(
+                        "--node-bin names the raft-node binary; with --system etcd use --etcd-bin".into()
+                    );
+                }
+                if let Some(a) = self.node_args.iter().find(|a| *a == "--bug" || a.starts_with("--bug=")) {
+                    return Err(format!("--node-arg={a}: planted bugs exist only in raft-node, not in etcd"));
+                }
+                let bin = match &self.etcd_bin {
+                    Some(p) => p.clone(),
+                    None => find_on_path("etcd").ok_or_else(|| {
+                        format!(
+                            "no etcd binary on PATH; install it with `{}` or pass --etcd-bin",
+                            crate::etcd::INSTALL_HINT
+                        )
+                    })?,
+                };
+                let options = EtcdOptions {
+                    serializable_reads: self.etcd_serializable_reads,
+                    pre_vote: self.etcd_pre_vote,
+                };
+                Ok((System::Etcd(options), bin, "--etcd-bin"))
+            }
+        }
     }
 }
 
@@ -211,6 +286,53 @@ mod tests {
         assert_eq!(c.nemesis.kinds.len(), 2);
         assert!(c.reproduce_command().contains("--seed 42"));
         assert!(c.reproduce_command().contains("--node-arg=--bug --node-arg=stale-read"));
+    }
+
+    fn parse_run(args: &[&str]) -> Result<RunConfig, String> {
+        let mut argv = vec!["faultline", "run"];
+        argv.extend(args);
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("not run") };
+        args.into_config()
+    }
+
+    #[test]
+    fn etcd_flags_select_etcd_and_show_in_the_reproduce_command() {
+        let bin = std::env::current_exe().unwrap();
+        let c = parse_run(&[
+            "--system",
+            "etcd",
+            "--etcd-bin",
+            bin.to_str().unwrap(),
+            "--etcd-serializable-reads",
+            "--etcd-pre-vote",
+            "--net",
+            "netns",
+        ])
+        .unwrap();
+        assert_eq!(c.system, System::Etcd(EtcdOptions { serializable_reads: true, pre_vote: true }));
+        let cmd = c.reproduce_command();
+        assert!(cmd.contains("--system etcd --etcd-serializable-reads --etcd-pre-vote"), "{cmd}");
+        assert!(cmd.contains("--etcd-bin "), "{cmd}");
+        assert!(!cmd.contains("--node-bin"), "{cmd}");
+        assert!(c.test_name().starts_with("etcd-register-"));
+    }
+
+    #[test]
+    fn flags_of_the_other_system_are_rejected() {
+        let bin = std::env::current_exe().unwrap();
+        let bin = bin.to_str().unwrap();
+        let e = parse_run(&["--node-bin", bin, "--etcd-serializable-reads"]).unwrap_err();
+        assert!(e.contains("--etcd-serializable-reads applies to --system etcd only"), "{e}");
+        let e = parse_run(&["--node-bin", bin, "--etcd-bin", bin]).unwrap_err();
+        assert!(e.contains("--etcd-bin"), "{e}");
+        let e =
+            parse_run(&["--system", "etcd", "--etcd-bin", bin, "--node-arg=--bug", "--node-arg=stale-read"])
+                .unwrap_err();
+        assert!(e.contains("planted bugs exist only in raft-node"), "{e}");
+        let e = parse_run(&["--system", "etcd", "--node-bin", bin]).unwrap_err();
+        assert!(e.contains("--etcd-bin"), "{e}");
+        let e = parse_run(&["--system", "etcd", "--etcd-bin", "/nonexistent/etcd"]).unwrap_err();
+        assert!(e.contains("/nonexistent/etcd"), "{e}");
     }
 
     #[test]

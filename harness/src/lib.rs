@@ -13,6 +13,7 @@
 //! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns` and `loopback` backends.
 //! - [`nemesis`]: executes fault schedules against a cluster and records what it did.
 //! - [`client`]: HTTP clients and the one place operation outcomes are classified.
+//! - [`etcd`]: etcd as a second system under test (command line, `/v3` gateway, status).
 //! - [`report`]: `report.html` of a stored run (the `reports` crate, fed from the store).
 //! - [`campaign`]: `faultline campaign FILE.toml`, a matrix of runs with an index page.
 //! - [`recorder`]: `history.jsonl`, line by line; [`store`]: the run directory and `test.json`.
@@ -28,6 +29,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod etcd;
 pub mod matrix;
 pub mod nemesis;
 pub mod netcmd;

@@ -288,6 +288,7 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> RunC
     let (read_weight, write_weight, cas_weight) = scenario.mix;
     RunConfig {
         nodes: config.nodes,
+        system: crate::cluster::System::RaftNode,
         time_limit: config.time_limit,
         workload: Workload::Register,
         workload_options: WorkloadOptions {

@@ -13,6 +13,7 @@
 //! replays came out valid too).
 
 use crate::analysis::{self, RunResults};
+use crate::cluster::System;
 use crate::matrix;
 use crate::run::{self, RunConfig};
 use crate::store::TestSpec;
@@ -36,9 +37,13 @@ pub struct ReproArgs {
 }
 
 /// The replay's configuration, from a stored `test.json`.
-pub fn config_from_spec(spec: &TestSpec, store: PathBuf) -> RunConfig {
-    RunConfig {
+pub fn config_from_spec(spec: &TestSpec, store: PathBuf) -> anyhow::Result<RunConfig> {
+    let system = System::from_name(&spec.system, spec.etcd).with_context(|| {
+        format!("test.json: system {:?} cannot be replayed by this faultline", spec.system)
+    })?;
+    Ok(RunConfig {
         nodes: spec.nodes,
+        system,
         time_limit: Duration::from_millis(spec.time_limit_ms),
         workload: spec.workload,
         workload_options: spec.workload_options.clone(),
@@ -55,7 +60,7 @@ pub fn config_from_spec(spec: &TestSpec, store: PathBuf) -> RunConfig {
         record: true,
         check: true,
         progress: false,
-    }
+    })
 }
 
 /// The store a run directory lives in (`<store>/<test-name>/<timestamp>`).
@@ -87,13 +92,8 @@ pub async fn replay(
     let run_dir = std::fs::canonicalize(run_dir).with_context(|| format!("{}", run_dir.display()))?;
     let spec =
         TestSpec::load(&run_dir).with_context(|| format!("loading {}/test.json", run_dir.display()))?;
-    if spec.system != "raft-node" {
-        anyhow::bail!(
-            "{}/test.json: system {:?} cannot be replayed by this faultline",
-            run_dir.display(),
-            spec.system
-        );
-    }
+    // Fail before any replay starts when the system is unknown.
+    config_from_spec(&spec, PathBuf::new()).with_context(|| format!("{}", run_dir.display()))?;
     let original = load_or_check(&run_dir)?;
     let target = matrix::findings(&run_dir, &original).classes;
     let store = match store.or_else(|| store_of(&run_dir)) {
@@ -102,7 +102,7 @@ pub async fn replay(
     };
     let mut out = Vec::new();
     for k in 0..runs {
-        let config = config_from_spec(&spec, store.clone());
+        let config = config_from_spec(&spec, store.clone())?;
         let summary = run::run_with_schedule(config, Some(spec.schedule.clone()))
             .await
             .with_context(|| format!("replay {} of {}", k + 1, run_dir.display()))?;

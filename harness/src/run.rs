@@ -9,7 +9,7 @@
 
 use crate::analysis::{self, RunResults};
 use crate::client::{Client, Outcome};
-use crate::cluster::{self, Backend, Cluster, ClusterConfig, ClusterError, NodeSpec};
+use crate::cluster::{self, Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, System};
 use crate::nemesis::Nemesis;
 use crate::recorder::{Draft, Recorder};
 use crate::store::{self, ExecutedFault, RunOutcome, StoreError, TestSpec};
@@ -29,6 +29,8 @@ use workloads::{Context, Generator, NemesisSpec, Next, ProcessTable, Workload, W
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     pub nodes: usize,
+    /// The system under test; its binary is `node_bin`.
+    pub system: System,
     pub time_limit: Duration,
     pub workload: Workload,
     pub workload_options: WorkloadOptions,
@@ -58,17 +60,25 @@ impl RunConfig {
         } else {
             self.nemesis.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join("+")
         };
-        format!("raft-node-{}-{nemesis}", self.workload)
+        format!("{}-{}-{nemesis}", self.system.name(), self.workload)
     }
 
     /// The command line that reproduces this run.
     pub fn reproduce_command(&self) -> String {
-        let mut parts = vec![
-            "faultline run".to_string(),
+        let mut parts = vec!["faultline run".to_string(), format!("--system {}", self.system.name())];
+        if let Some(o) = self.system.etcd_options() {
+            if o.serializable_reads {
+                parts.push("--etcd-serializable-reads".into());
+            }
+            if o.pre_vote {
+                parts.push("--etcd-pre-vote".into());
+            }
+        }
+        parts.extend([
             format!("--nodes {}", self.nodes),
             format!("--time-limit {}ms", self.time_limit.as_millis()),
             format!("--workload {}", self.workload),
-        ];
+        ]);
         if self.nemesis.kinds.is_empty() {
             parts.push("--nemesis none".into());
         } else {
@@ -82,7 +92,8 @@ impl RunConfig {
         }
         parts.push(format!("--seed {}", self.seed));
         parts.push(format!("--net {}", self.net.name()));
-        parts.push(format!("--node-bin {}", shell_quote(&self.node_bin.display().to_string())));
+        let bin_flag = if self.system == System::RaftNode { "--node-bin" } else { "--etcd-bin" };
+        parts.push(format!("{bin_flag} {}", shell_quote(&self.node_bin.display().to_string())));
         for a in &self.node_args {
             parts.push(format!("--node-arg={}", shell_quote(a)));
         }
@@ -140,6 +151,9 @@ struct Shared {
     recorder: Recorder,
     urls: Vec<String>,
     names: Vec<String>,
+    system: System,
+    /// etcd member ids by node index, learned from each node's own status answers.
+    members: Mutex<Vec<Option<u64>>>,
     leader: Mutex<Option<String>>,
     faults: Mutex<String>,
     in_flight: AtomicUsize,
@@ -182,7 +196,8 @@ pub async fn run_with_schedule(
     };
     let mut spec = TestSpec {
         name: config.test_name(),
-        system: "raft-node".into(),
+        system: config.system.name().into(),
+        etcd: config.system.etcd_options(),
         workload: config.workload,
         models: config.workload.models().iter().map(|m| m.to_string()).collect(),
         workload_options: config.workload_options.clone(),
@@ -221,6 +236,7 @@ pub async fn run_with_schedule(
     };
     let cluster_config = ClusterConfig {
         nodes: config.nodes,
+        system: config.system,
         node_bin: config.node_bin.clone(),
         node_args: config.node_args.clone(),
         nodes_dir: dir.join("nodes"),
@@ -235,6 +251,8 @@ pub async fn run_with_schedule(
         recorder,
         urls: specs.iter().map(NodeSpec::url).collect(),
         names: specs.iter().map(|s| s.name.clone()).collect(),
+        system: config.system,
+        members: Mutex::new(vec![None; specs.len()]),
         leader: Mutex::new(None),
         faults: Mutex::new(String::new()),
         in_flight: AtomicUsize::new(0),
@@ -299,13 +317,59 @@ fn validate(c: &RunConfig) -> Result<(), RunError> {
     if c.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(RunError::Config(format!("--rate must be a positive number, got {:?}", c.rate)));
     }
-    if !c.node_bin.is_file() {
-        return Err(RunError::Config(format!(
-            "node binary {} does not exist; build it with `cargo build -p node --bin raft-node` or pass --node-bin",
-            c.node_bin.display()
-        )));
+    match c.system {
+        System::RaftNode if !c.node_bin.is_file() => {
+            return Err(RunError::Config(format!(
+                "node binary {} does not exist; build it with `cargo build -p node --bin raft-node` or pass --node-bin",
+                c.node_bin.display()
+            )));
+        }
+        System::RaftNode => {}
+        System::Etcd(_) => validate_etcd(c)?,
     }
     c.workload_options.validate().map_err(|e| RunError::Config(e.to_string()))
+}
+
+/// What etcd runs cannot do, said before anything starts.
+fn validate_etcd(c: &RunConfig) -> Result<(), RunError> {
+    use workloads::FaultKind;
+    if !c.node_bin.is_file() {
+        return Err(RunError::Config(format!(
+            "etcd binary {} does not exist; install it with `{}` or pass --etcd-bin",
+            c.node_bin.display(),
+            crate::etcd::INSTALL_HINT
+        )));
+    }
+    if c.workload != Workload::Register {
+        return Err(RunError::Config(format!(
+            "--system etcd runs the register workload only, not {}",
+            c.workload
+        )));
+    }
+    if c.node_args.iter().any(|a| a == "--bug" || a.starts_with("--bug=")) {
+        return Err(RunError::Config("planted bugs (--bug) exist only in raft-node, not in etcd".into()));
+    }
+    // etcd members must agree on every member's one advertised peer URL, so the fault proxy (one
+    // relay per directed link) cannot sit between etcd members: latency needs it everywhere, and on
+    // loopback so do cuts and loss.
+    let needs_proxy: &[FaultKind] = match c.net {
+        Backend::Netns => &[FaultKind::Latency],
+        Backend::Loopback => &[FaultKind::Latency, FaultKind::Partition, FaultKind::Loss],
+    };
+    if let Some(k) = c.nemesis.kinds.iter().find(|k| needs_proxy.contains(k)) {
+        return Err(RunError::Config(format!(
+            "--system etcd on --net {} cannot inject {} faults: etcd members share one advertised peer URL \
+             per member, so the per-link fault proxy cannot be put between them{}",
+            c.net.name(),
+            k.name(),
+            if c.net == Backend::Loopback {
+                "; use --net netns (as root) for partitions and loss"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// Setup wait, run, recover, final reads, log fetch. Records phase times into `outcome`.
@@ -325,7 +389,8 @@ async fn phases(
         Ok(())
     })
     .await?;
-    let status_client = Client::new(Duration::from_millis(500), Value::Null).map_err(http_setup)?;
+    let status_client =
+        Client::new(Duration::from_millis(500), Value::Null).map_err(http_setup)?.for_system(config.system);
     if wait_for_leader(&status_client, &shared, config.recover_timeout).await.is_none() {
         return Err(RunError::NoLeader { secs: config.recover_timeout.as_secs(), dir: dir.to_path_buf() });
     }
@@ -401,8 +466,9 @@ async fn phases(
         let _ = p.await;
     }
 
-    // Committed logs, stored verbatim for the checker.
-    for (i, url) in shared.urls.iter().enumerate() {
+    // Committed logs, stored verbatim for the checker (raft-node only: etcd has no /debug/log).
+    let logs = if config.system == System::RaftNode { shared.urls.len() } else { 0 };
+    for (i, url) in shared.urls.iter().enumerate().take(logs) {
         let path = dir.join("nodes").join(&shared.names[i]).join("log.json");
         match status_client_long()?.get_text(&format!("{url}/debug/log?from=0")).await {
             Ok(text) => std::fs::write(&path, text)
@@ -453,7 +519,8 @@ async fn drive(
 ) -> Result<(), RunError> {
     let mut workers = JoinSet::new();
     for slot in 0..config.concurrency {
-        let client = Client::new(config.op_timeout, empty_read.clone()).map_err(http_setup)?;
+        let client =
+            Client::new(config.op_timeout, empty_read.clone()).map_err(http_setup)?.for_system(config.system);
         workers.spawn(worker(slot, client, shared.clone(), table.clone(), generator.clone()));
     }
     while let Some(r) = workers.join_next().await {
@@ -620,9 +687,26 @@ async fn poll_status(
     }
 }
 
+/// One status of every node, in raft-node's `/status` shape whatever the system.
 async fn poll_once(client: &Client, shared: &Shared) -> Vec<Option<Value>> {
-    let futures = shared.urls.iter().map(|u| client.get_json_owned(format!("{u}/status")));
-    futures_join_all(futures).await
+    let futures = shared.urls.iter().map(|u| {
+        let (client, url) = (client.clone(), u.clone());
+        async move { client.raw_status(&url).await }
+    });
+    let raw = futures_join_all(futures).await;
+    if shared.system == System::RaftNode {
+        return raw;
+    }
+    let mut members = shared.members.lock().expect("member table lock is never held across a panic");
+    for (i, r) in raw.iter().enumerate() {
+        if let Some(id) = r.as_ref().and_then(crate::etcd::member_id) {
+            members[i] = Some(id);
+        }
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| r.as_ref().and_then(|r| crate::etcd::status_to_contract(r, i, &members)))
+        .collect()
 }
 
 /// Joins futures without an extra dependency (a handful of status requests at a time).

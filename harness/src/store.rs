@@ -16,8 +16,11 @@ use workloads::{FaultKind, Phase, ScheduledFault, Workload, WorkloadOptions};
 pub struct TestSpec {
     /// `<system>-<workload>-<nemeses>`, the store's directory name.
     pub name: String,
-    /// The system under test (`raft-node`).
+    /// The system under test (`raft-node` or `etcd`).
     pub system: String,
+    /// etcd's options when the system is etcd (absent in older runs and raft-node runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<crate::etcd::EtcdOptions>,
     pub workload: Workload,
     /// Checker models the history is checked under.
     pub models: Vec<String>,
@@ -33,6 +36,7 @@ pub struct TestSpec {
     pub op_timeout_ms: u64,
     pub recover_timeout_ms: u64,
     pub net: Backend,
+    /// The system's binary (raft-node or etcd).
     pub node_bin: String,
     /// CRC-32 of the node binary (hex), so a replay can tell it runs the same build.
     pub node_bin_crc32: Option<String>,

@@ -52,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         for record in [true, false] {
             let config = RunConfig {
                 nodes: args.nodes,
+                system: harness::cluster::System::RaftNode,
                 time_limit: Duration::from_secs(args.seconds),
                 workload: Workload::Register,
                 workload_options: WorkloadOptions::default(),

@@ -67,7 +67,7 @@ impl LoopbackCluster {
             })
             .collect();
         tracing::info!(run_id = %rid, nodes = n, "loopback cluster ready");
-        Ok(LoopbackCluster { state: Some(state), procs: Procs::new(specs, &config), links, proxies })
+        Ok(LoopbackCluster { state: Some(state), procs: Procs::new(specs, &config, &rid), links, proxies })
     }
 
     fn index(&self, name: &str) -> Result<usize, ClusterError> {
@@ -83,29 +83,6 @@ impl Cluster for LoopbackCluster {
 
     fn nodes(&self) -> &[NodeSpec] {
         self.procs.specs()
-    }
-
-    fn start(&mut self, i: usize) -> Result<u32, ClusterError> {
-        let state = self.state.as_mut().expect("state file lives until teardown");
-        self.procs.start(i, state)
-    }
-
-    fn kill(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
-        let state = self.state.as_mut().expect("state file lives until teardown");
-        self.procs.kill(i, state)
-    }
-
-    fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
-        self.procs.pause(i)
-    }
-
-    fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
-        self.procs.resume(i)
-    }
-
-    fn pids(&mut self) -> Vec<Option<u32>> {
-        let state = self.state.as_mut().expect("state file lives until teardown");
-        self.procs.pids(state)
     }
 
     fn cut(&mut self, grudge: &Grudge) -> Result<(), ClusterError> {
@@ -143,6 +120,10 @@ impl Cluster for LoopbackCluster {
         self.proxies.clear();
         let path = state.path().to_path_buf();
         state.teardown().map_err(|e| ClusterError::State { path, source: e })
+    }
+
+    fn procs(&mut self) -> (&mut Procs, &mut StateFile) {
+        (&mut self.procs, self.state.as_mut().expect("state file lives until teardown"))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Clusters: real raft-node processes on a network the harness controls.
+//! Clusters: real processes of the system under test (raft-node or etcd) on a network the harness
+//! controls.
 //!
 //! [`Cluster`] is what the run and the nemesis see: start, kill, pause and resume nodes, and cut, lose
 //! or delay traffic on directed peer links. Two backends implement it:
@@ -8,13 +9,17 @@
 //! - [`loopback`] (anyone, anywhere): nodes on 127.0.0.1 ports, every peer link through the harness's
 //!   [`crate::proxy`].
 //!
-//! Process management is the same for both and lives in [`Procs`]; the backends differ only in
-//! addresses, the command prefix (`ip netns exec`) and how a link is cut. Every resource is recorded in
+//! Process management is the same for both and lives in [`Procs`] (the [`Cluster`] trait's process
+//! methods are written once, over [`Cluster::procs`]); the backends differ only in addresses, the
+//! command prefix (`ip netns exec`) and how a link is cut. What a node's command line looks like
+//! depends on the [`System`]: raft-node's flags (CONTRACTS.md section 2) or etcd's
+//! ([`crate::etcd::argv`]). Every resource is recorded in
 //! the [`StateFile`] before it exists, and [`Cluster::teardown`] removes all of it.
 
 pub mod loopback;
 pub mod netns;
 
+use crate::etcd::EtcdOptions;
 use crate::signals::{self, Spawned};
 use crate::state::{ProcRecord, StateFile};
 use serde::{Deserialize, Serialize};
@@ -52,6 +57,42 @@ impl Backend {
     }
 }
 
+/// The system under test, with its options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum System {
+    /// This repository's raft-node.
+    #[default]
+    RaftNode,
+    /// etcd 3.4 (Debian's `etcd-server`).
+    Etcd(EtcdOptions),
+}
+
+impl System {
+    /// The name used in test names, `test.json` and `--system`.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::RaftNode => "raft-node",
+            System::Etcd(_) => "etcd",
+        }
+    }
+
+    /// The system named `name` with `etcd` options (ignored for raft-node); None for an unknown name.
+    pub fn from_name(name: &str, etcd: Option<EtcdOptions>) -> Option<System> {
+        match name {
+            "raft-node" => Some(System::RaftNode),
+            "etcd" => Some(System::Etcd(etcd.unwrap_or_default())),
+            _ => None,
+        }
+    }
+
+    pub fn etcd_options(self) -> Option<EtcdOptions> {
+        match self {
+            System::RaftNode => None,
+            System::Etcd(o) => Some(o),
+        }
+    }
+}
+
 /// Why a cluster operation failed. Each of these is a harness error: the run stops and cleans up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -73,6 +114,8 @@ pub enum ClusterError {
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     pub nodes: usize,
+    pub system: System,
+    /// The system's binary (raft-node or etcd).
     pub node_bin: PathBuf,
     pub node_args: Vec<String>,
     /// `<run dir>/nodes`; each node gets `<name>/{stdout.log,stderr.log,data/}`.
@@ -120,16 +163,6 @@ pub struct Hit {
 pub trait Cluster: Send + std::fmt::Debug {
     fn backend(&self) -> Backend;
     fn nodes(&self) -> &[NodeSpec];
-    /// Starts node `i` if it is not running; returns its pid.
-    fn start(&mut self, i: usize) -> Result<u32, ClusterError>;
-    /// SIGKILLs node `i`; returns the pid killed, None if it was not running.
-    fn kill(&mut self, i: usize) -> Result<Option<u32>, ClusterError>;
-    /// SIGSTOPs node `i`; returns the pid, None if it was not running or already paused.
-    fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError>;
-    /// SIGCONTs node `i` if paused; returns the pid.
-    fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError>;
-    /// Pids of running nodes by index (None where down), reaping any that died on their own.
-    fn pids(&mut self) -> Vec<Option<u32>>;
     /// Drops everything on the grudge's links.
     fn cut(&mut self, grudge: &Grudge) -> Result<(), ClusterError>;
     /// Drops packets on the grudge's links with this probability.
@@ -140,6 +173,37 @@ pub trait Cluster: Send + std::fmt::Debug {
     fn heal_network(&mut self) -> Result<(), ClusterError>;
     /// Kills every node and removes every resource; safe to call after errors.
     fn teardown(&mut self) -> Result<(), ClusterError>;
+
+    /// The cluster's processes and the state file they are recorded in (panics after teardown).
+    fn procs(&mut self) -> (&mut Procs, &mut StateFile);
+
+    /// Starts node `i` if it is not running; returns its pid.
+    fn start(&mut self, i: usize) -> Result<u32, ClusterError> {
+        let (procs, state) = self.procs();
+        procs.start(i, state)
+    }
+
+    /// SIGKILLs node `i`; returns the pid killed, None if it was not running.
+    fn kill(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        let (procs, state) = self.procs();
+        procs.kill(i, state)
+    }
+
+    /// SIGSTOPs node `i`; returns the pid, None if it was not running or already paused.
+    fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        self.procs().0.pause(i)
+    }
+
+    /// SIGCONTs node `i` if paused; returns the pid.
+    fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
+        self.procs().0.resume(i)
+    }
+
+    /// Pids of running nodes by index (None where down), reaping any that died on their own.
+    fn pids(&mut self) -> Vec<Option<u32>> {
+        let (procs, state) = self.procs();
+        procs.pids(state)
+    }
 }
 
 /// Creates the cluster on the chosen backend (nodes not started yet).
@@ -164,6 +228,9 @@ fn now_nanos() -> u64 {
 #[derive(Debug)]
 pub struct Procs {
     specs: Vec<NodeSpec>,
+    system: System,
+    /// etcd's `--initial-cluster-token`: unique per run, so members of two runs never join up.
+    token: String,
     node_bin: PathBuf,
     node_args: Vec<String>,
     seed: u64,
@@ -172,10 +239,13 @@ pub struct Procs {
 }
 
 impl Procs {
-    pub fn new(specs: Vec<NodeSpec>, config: &ClusterConfig) -> Procs {
+    /// `run_id` names this run's resources ([`run_id`]); etcd's cluster token is made from it.
+    pub fn new(specs: Vec<NodeSpec>, config: &ClusterConfig, run_id: &str) -> Procs {
         let n = specs.len();
         Procs {
             specs,
+            system: config.system,
+            token: format!("faultline-{run_id}-{}", config.seed),
             node_bin: config.node_bin.clone(),
             node_args: config.node_args.clone(),
             seed: config.seed,
@@ -195,7 +265,13 @@ impl Procs {
         if let Some(ns) = &s.netns {
             argv.extend(["ip", "netns", "exec", ns.as_str()].map(String::from));
         }
-        argv.push(self.node_bin.display().to_string());
+        let bin = self.node_bin.display().to_string();
+        if let System::Etcd(options) = self.system {
+            argv.extend(crate::etcd::argv(&bin, s, &self.specs, options, &self.token));
+            argv.extend(self.node_args.iter().cloned());
+            return argv;
+        }
+        argv.push(bin);
         argv.extend([
             "--id".to_string(),
             s.id.to_string(),
@@ -347,6 +423,7 @@ mod tests {
         };
         let config = ClusterConfig {
             nodes: 2,
+            system: System::RaftNode,
             node_bin: "/bin/raft-node".into(),
             node_args: vec!["--bug".into(), "stale-read".into()],
             nodes_dir: "/s/nodes".into(),
@@ -354,7 +431,7 @@ mod tests {
             proxied: false,
             state_dir: "/tmp".into(),
         };
-        let procs = Procs::new(vec![spec], &config);
+        let procs = Procs::new(vec![spec], &config, "abc");
         let argv = procs.argv(0).join(" ");
         assert_eq!(
             argv,

@@ -105,7 +105,7 @@ impl NetnsCluster {
             .collect();
         let mut cluster = NetnsCluster {
             state: Some(state),
-            procs: Procs::new(specs.clone(), &config),
+            procs: Procs::new(specs.clone(), &config, &rid),
             chain: format!("FL-{rid}"),
             namespaces: specs
                 .iter()
@@ -204,29 +204,6 @@ impl Cluster for NetnsCluster {
         self.procs.specs()
     }
 
-    fn start(&mut self, i: usize) -> Result<u32, ClusterError> {
-        let state = self.state.as_mut().expect("state file lives until teardown");
-        self.procs.start(i, state)
-    }
-
-    fn kill(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
-        let state = self.state.as_mut().expect("state file lives until teardown");
-        self.procs.kill(i, state)
-    }
-
-    fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
-        self.procs.pause(i)
-    }
-
-    fn resume(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
-        self.procs.resume(i)
-    }
-
-    fn pids(&mut self) -> Vec<Option<u32>> {
-        let state = self.state.as_mut().expect("state file lives until teardown");
-        self.procs.pids(state)
-    }
-
     fn cut(&mut self, grudge: &Grudge) -> Result<(), ClusterError> {
         for (from, to) in &grudge.cuts {
             let (f, t) = (self.index(from)?, self.index(to)?);
@@ -272,6 +249,10 @@ impl Cluster for NetnsCluster {
         self.proxies.clear();
         let path = state.path().to_path_buf();
         state.teardown().map_err(|e| ClusterError::State { path, source: e })
+    }
+
+    fn procs(&mut self) -> (&mut Procs, &mut StateFile) {
+        (&mut self.procs, self.state.as_mut().expect("state file lives until teardown"))
     }
 }
 
