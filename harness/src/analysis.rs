@@ -10,7 +10,10 @@
 //!    `test.json`) against every acknowledged write;
 //! 3. committed-log agreement: the nodes' `/debug/log` bodies (`nodes/<n>/log.json`) against each other
 //!    and against the acknowledged writes;
-//! 4. a scan of every node's stdout and stderr for raft-node's `raft-node: PANIC` marker.
+//! 4. a scan of every node's stdout and stderr for raft-node's `raft-node: PANIC` marker (etcd: Go
+//!    panics and fatal log lines).
+//!
+//! Check 3 does not apply to etcd (no `/debug/log`); it is listed in `skipped` with the reason.
 //!
 //! A part that cannot run (a missing node log, an unreadable file) makes the result `unknown` with the
 //! reason in `problems`; it never passes silently.
@@ -41,6 +44,9 @@ pub struct RunResults {
     pub panics: PanicScan,
     /// Why a part could not be checked (each one makes the verdict at least unknown).
     pub problems: Vec<String>,
+    /// Checks that do not apply to this system, with the reason (they do not change the verdict).
+    #[serde(default)]
+    pub skipped: Vec<String>,
     /// UTC time of the check.
     pub checked_at: String,
     pub check_ms: u64,
@@ -116,6 +122,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         .map_err(|e| AnalysisError::History { path: history_path.clone(), message: e.to_string() })?;
     let history = parsed.history;
     let mut problems = Vec::new();
+    let mut skipped = Vec::new();
     let mut verdict = Verdict::Valid;
 
     let counts = count(&history);
@@ -160,7 +167,12 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
     };
 
     let mut logs = Vec::new();
-    for i in 1..=spec.nodes {
+    // etcd exposes no committed log like raft-node's /debug/log: that check does not apply to it.
+    let has_logs = spec.system != "etcd";
+    if !has_logs {
+        skipped.push("committed-log agreement: etcd has no /debug/log to compare".to_string());
+    }
+    for i in (1..=spec.nodes).filter(|_| has_logs) {
         let node = format!("n{i}");
         let path = dir.join("nodes").join(&node).join("log.json");
         match std::fs::read_to_string(&path) {
@@ -173,7 +185,9 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
             }
         }
     }
-    let committed_logs = if logs.is_empty() {
+    let committed_logs = if !has_logs {
+        None
+    } else if logs.is_empty() {
         verdict = verdict.merge(Verdict::Unknown);
         None
     } else {
@@ -185,7 +199,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         Some(report)
     };
 
-    let panics = scan_node_output(dir, spec.nodes);
+    let panics = scan_node_output_for(dir, spec.nodes, &spec.system);
     verdict = verdict.merge(panics.verdict);
 
     let results = RunResults {
@@ -198,6 +212,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         committed_logs,
         panics,
         problems,
+        skipped,
         checked_at: store::timestamp(store::unix_now(), true),
         check_ms: started.elapsed().as_millis() as u64,
     };
@@ -233,6 +248,14 @@ fn count(history: &checker::History) -> OpCounts {
 
 /// Scans `nodes/n*/stdout.log` and `stderr.log` for the panic marker.
 pub fn scan_node_output(dir: &Path, nodes: usize) -> PanicScan {
+    scan_node_output_for(dir, nodes, "raft-node")
+}
+
+/// [`scan_node_output`] for `system`'s crash lines (etcd: [`crate::etcd::is_panic_line`]).
+pub fn scan_node_output_for(dir: &Path, nodes: usize, system: &str) -> PanicScan {
+    let is_panic = |line: &str| {
+        if system == "etcd" { crate::etcd::is_panic_line(line) } else { line.contains(PANIC_MARKER) }
+    };
     let mut found = Vec::new();
     let mut files_scanned = 0;
     for i in 1..=nodes {
@@ -243,7 +266,7 @@ pub fn scan_node_output(dir: &Path, nodes: usize) -> PanicScan {
             files_scanned += 1;
             let text = String::from_utf8_lossy(&bytes);
             for (n, line) in text.lines().enumerate() {
-                if line.contains(PANIC_MARKER) {
+                if is_panic(line) {
                     found.push(PanicLine {
                         node: node.clone(),
                         file: file.into(),
@@ -296,6 +319,9 @@ pub fn summary(r: &RunResults) -> String {
     }
     for p in &r.problems {
         out.push_str(&format!("  problem: {p}\n"));
+    }
+    for s in &r.skipped {
+        out.push_str(&format!("  not applicable: {s}\n"));
     }
     out
 }
