@@ -480,6 +480,7 @@ pub fn render_campaign(index: &CampaignIndex) -> String {
                 }
                 footer { "faultline campaign index · " (c.name) " · " (c.started_at) }
                 pre #js-errors hidden {}
+                script { (PreEscaped(crate::run::ERRORS_JS)) }
                 script { (PreEscaped(JS)) }
             }
         }

@@ -14,6 +14,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 pub(crate) const CSS: &str = include_str!("assets/report.css");
 const JS: &str = include_str!("assets/report.js");
+/// The error collector every page loads before its own script (the browser test reads what it marks).
+pub(crate) const ERRORS_JS: &str = include_str!("assets/errors.js");
 
 /// Counts of client operations by outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,6 +143,7 @@ pub fn render_run(run: &RunReport) -> String {
                 div #tip.tip hidden {}
                 pre #js-errors hidden {}
                 script #faultline-data type="application/json" { (PreEscaped(json)) }
+                script { (PreEscaped(ERRORS_JS)) }
                 script { (PreEscaped(JS)) }
             }
         }

@@ -2,16 +2,7 @@
 // messages in #js-errors), which the browser test reads.
 (function () {
   'use strict';
-  var errors = [];
-  function recordError(msg) {
-    errors.push(String(msg));
-    var pre = document.getElementById('js-errors');
-    if (pre) { pre.hidden = false; pre.textContent = errors.join('\n'); }
-    document.body.setAttribute('data-status', 'error');
-  }
-  window.addEventListener('error', function (e) { recordError('error: ' + e.message + ' (line ' + e.lineno + ')'); });
-  var consoleError = console.error;
-  console.error = function () { recordError('console.error: ' + Array.prototype.join.call(arguments, ' ')); consoleError.apply(console, arguments); };
+  var recordError = FaultlineErrors.record;
 
   function key(td) {
     var s = td.getAttribute('data-sort');
@@ -41,7 +32,7 @@
     document.querySelectorAll('table.sortable').forEach(sortable);
     var runs = document.querySelectorAll('table.runs tbody tr').length;
     document.body.setAttribute('data-runs', String(runs));
-    if (!errors.length) document.body.setAttribute('data-status', 'drawn');
+    FaultlineErrors.done();
   } catch (e) {
     recordError((e && e.stack) || e);
   }

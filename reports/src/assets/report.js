@@ -5,21 +5,7 @@
 // browser test reads.
 (function () {
   'use strict';
-  var errors = [];
-  function recordError(msg) {
-    errors.push(String(msg));
-    var pre = document.getElementById('js-errors');
-    if (pre) { pre.hidden = false; pre.textContent = errors.join('\n'); }
-    document.body.setAttribute('data-status', 'error');
-    document.body.setAttribute('data-errors', String(errors.length));
-  }
-  window.addEventListener('error', function (e) { recordError('error: ' + e.message + ' (line ' + e.lineno + ')'); });
-  window.addEventListener('unhandledrejection', function (e) { recordError('unhandled rejection: ' + e.reason); });
-  var consoleError = console.error;
-  console.error = function () {
-    recordError('console.error: ' + Array.prototype.join.call(arguments, ' '));
-    consoleError.apply(console, arguments);
-  };
+  var recordError = FaultlineErrors.record;
 
   var OUTCOME = ['ok', 'fail', 'info', 'never completed'];
   var COLOR = ['#3d8fd6', '#e0679a', '#f0a020', '#9aa3b2'];
@@ -447,7 +433,7 @@
 
   try {
     main();
-    if (!errors.length) document.body.setAttribute('data-status', 'drawn');
+    FaultlineErrors.done();
   } catch (e) {
     recordError((e && e.stack) || e);
   }
