@@ -5,7 +5,8 @@
 //! signals pids, and the same register workload runs against it. Three things differ and live here:
 //!
 //! - **The command line** ([`argv`]). Every member gets the same `--initial-cluster` (etcd refuses to
-//!   start when members disagree on it) and advertises its listen address; a restart after a kill
+//!   start when members disagree on it) and advertises its listen address (on loopback: the address
+//!   of the relay in front of it, see [`crate::cluster::loopback`]); a restart after a kill
 //!   reuses the data directory, where etcd ignores the `--initial-*` flags. Timing is chosen to match
 //!   raft-node's (10 ms ticks, 150-300 ms elections): `--heartbeat-interval 10 --election-timeout 150`,
 //!   and etcd, like raft-node, draws each election timeout from `[e, 2e)`.
@@ -48,13 +49,13 @@ pub struct EtcdOptions {
 
 /// The full command line of `spec`'s etcd (without the netns prefix).
 pub fn argv(bin: &str, spec: &NodeSpec, all: &[NodeSpec], options: EtcdOptions, token: &str) -> Vec<String> {
-    let peer_url = |s: &NodeSpec| format!("http://{}", s.listen_peer);
+    let peer_url = |s: &NodeSpec| format!("http://{}", s.advertise_peer.unwrap_or(s.listen_peer));
     let initial_cluster: Vec<String> = all.iter().map(|s| format!("{}={}", s.name, peer_url(s))).collect();
     let mut argv = vec![bin.to_string()];
     let pairs = [
         ("--name", spec.name.clone()),
         ("--data-dir", spec.dir.join("data").display().to_string()),
-        ("--listen-peer-urls", peer_url(spec)),
+        ("--listen-peer-urls", format!("http://{}", spec.listen_peer)),
         ("--initial-advertise-peer-urls", peer_url(spec)),
         ("--listen-client-urls", spec.url()),
         ("--advertise-client-urls", spec.url()),
@@ -412,6 +413,7 @@ mod tests {
             name: format!("n{}", i + 1),
             id: i as u64 + 1,
             listen_peer: format!("10.1.2.{}:7000", 11 + i).parse().unwrap(),
+            advertise_peer: None,
             listen_client: format!("10.1.2.{}:8000", 11 + i).parse().unwrap(),
             peers_arg: String::new(),
             client_addrs_arg: String::new(),
@@ -427,5 +429,12 @@ mod tests {
         assert!(a.contains("--advertise-client-urls http://10.1.2.12:8000"));
         assert!(a.contains("--initial-cluster-token tok"));
         assert!(a.ends_with("--pre-vote"));
+        // Behind a relay (loopback): listen on the own port, advertise the relay everywhere.
+        let mut relayed = [spec(0), spec(1)];
+        relayed[1].advertise_peer = Some("127.0.0.1:9999".parse().unwrap());
+        let a = argv("/usr/bin/etcd", &relayed[1], &relayed, opts, "tok").join(" ");
+        assert!(a.contains("--listen-peer-urls http://10.1.2.12:7000 "));
+        assert!(a.contains("--initial-advertise-peer-urls http://127.0.0.1:9999 "));
+        assert!(a.contains("n2=http://127.0.0.1:9999"));
     }
 }

@@ -12,6 +12,13 @@
 //! not given up). Loss becomes what TCP makes of it: each chunk is lost with the given probability and
 //! "retransmitted" after [`RETRANSMIT_DELAY`], delaying everything behind it. Latency delays each chunk
 //! by the configured time, preserving order.
+//!
+//! A relay usually knows its link when it is started ([`Sender::Node`]). etcd cannot be given one
+//! address per directed link: all members must agree on every member's advertised peer URL. For etcd
+//! on loopback there is therefore one relay per destination, and it learns the sending member of each
+//! connection from the first HTTP request on it ([`Sender::FromPeerUrlsHeader`]): etcd's peer
+//! transport puts the sender's advertised peer URLs in an `X-PeerURLs` header on every stream,
+//! pipeline and snapshot request, and a connection only ever carries one sender's requests.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,6 +78,46 @@ impl LinkTable {
     }
 }
 
+/// Who sends on the connections a relay accepts.
+#[derive(Clone, Debug)]
+pub enum Sender {
+    /// Always this node (the relay serves one directed link).
+    Node(usize),
+    /// Read from the `X-PeerURLs` header of the connection's first HTTP request: the node whose URL
+    /// (`http://host:port`, as in this list) it names. A connection that names none of them (etcd's
+    /// health probes carry no header) is relayed without faults: it carries no raft traffic.
+    FromPeerUrlsHeader(Arc<Vec<(String, usize)>>),
+}
+
+/// How much of a connection's start is read looking for the header.
+const SNIFF_LIMIT: usize = 16 * 1024;
+
+/// Reads the start of `inbound` up to the end of the first HTTP header block (or [`SNIFF_LIMIT`]
+/// bytes, or 5 s) and returns the bytes read and the sender the `X-PeerURLs` header names.
+async fn sniff_sender(inbound: &mut TcpStream, urls: &[(String, usize)]) -> (Vec<u8>, Option<usize>) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while head.len() < SNIFF_LIMIT && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, inbound.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let sender = peer_urls_sender(&head, urls);
+    (head, sender)
+}
+
+/// The node named by the `X-PeerURLs` header in an HTTP request head.
+pub fn peer_urls_sender(head: &[u8], urls: &[(String, usize)]) -> Option<usize> {
+    let text = String::from_utf8_lossy(head);
+    let value = text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("x-peerurls").then(|| value.trim().to_string())
+    })?;
+    value.split(',').find_map(|u| urls.iter().find(|(url, _)| url == u.trim()).map(|(_, i)| *i))
+}
+
 /// One listening relay for link `from -> to`.
 #[derive(Debug)]
 pub struct Proxy {
@@ -86,12 +133,12 @@ impl Drop for Proxy {
 
 /// Starts a relay listening on `listen` (port 0 picks one) that forwards to `upstream`, binding its
 /// outgoing socket to `source` when given (so firewall rules can tell which node the traffic stands
-/// for), and applies the link states of `from -> to` and `to -> from`.
+/// for), and applies the link states of `from -> to` and `to -> from` (`from` per [`Sender`]).
 pub async fn start(
     listen: SocketAddr,
     upstream: SocketAddr,
     source: Option<SocketAddr>,
-    from: usize,
+    from: Sender,
     to: usize,
     table: LinkTable,
     seed: u64,
@@ -116,7 +163,13 @@ pub async fn start(
             conn_seed = conn_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let table = table.clone();
             let seed = conn_seed;
+            let from = from.clone();
             conns.spawn(async move {
+                let mut inbound = inbound;
+                let (head, from) = match from {
+                    Sender::Node(i) => (Vec::new(), Some(i)),
+                    Sender::FromPeerUrlsHeader(urls) => sniff_sender(&mut inbound, &urls).await,
+                };
                 let outbound = match connect(upstream, source).await {
                     Ok(s) => s,
                     Err(e) => {
@@ -128,8 +181,13 @@ pub async fn start(
                 let _ = outbound.set_nodelay(true);
                 let (ir, iw) = inbound.into_split();
                 let (or, ow) = outbound.into_split();
-                let forward = pump(ir, ow, table.channel(from, to), seed);
-                let backward = pump(or, iw, table.channel(to, from), seed ^ 1);
+                // An unidentified sender's connection gets a channel no fault ever changes.
+                let (forward_state, backward_state) = match from {
+                    Some(from) => (table.channel(from, to), table.channel(to, from)),
+                    None => (watch::channel(LinkState::default()).1, watch::channel(LinkState::default()).1),
+                };
+                let forward = pump(head, ir, ow, forward_state, seed);
+                let backward = pump(Vec::new(), or, iw, backward_state, seed ^ 1);
                 // When either side closes or fails, tear down both directions (the nodes reconnect).
                 tokio::select! { _ = forward => {}, _ = backward => {} }
             });
@@ -149,8 +207,9 @@ async fn connect(upstream: SocketAddr, source: Option<SocketAddr>) -> std::io::R
 }
 
 /// Relays one direction: a reader queues chunks with their due time, a writer delivers them in order
-/// once due and while the link is not cut.
+/// once due and while the link is not cut. `head` is what was already read from `from` (sniffing).
 async fn pump(
+    head: Vec<u8>,
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
@@ -160,6 +219,12 @@ async fn pump(
     let reader_state = state.clone();
     let reader = async move {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        if !head.is_empty() {
+            let link = *reader_state.borrow();
+            if tx.send((Instant::now() + link.delay, head)).await.is_err() {
+                return;
+            }
+        }
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match from.read(&mut buf).await {
@@ -228,7 +293,9 @@ mod tests {
     async fn relays_then_stalls_while_cut_then_delivers_after_heal() {
         let upstream = echo_server().await;
         let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, 0, 1, table.clone(), 1).await.unwrap();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
         let mut s = TcpStream::connect(p.listen).await.unwrap();
         assert_eq!(round_trip(&mut s, b"hello").await, b"hello");
 
@@ -247,7 +314,9 @@ mod tests {
     async fn one_way_cut_blocks_only_the_answers() {
         let upstream = echo_server().await;
         let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, 0, 1, table.clone(), 1).await.unwrap();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
         let mut s = TcpStream::connect(p.listen).await.unwrap();
         assert_eq!(round_trip(&mut s, b"x").await, b"x");
         // 1 -> 0 cut: requests arrive, echoes do not.
@@ -261,11 +330,51 @@ mod tests {
         assert_eq!(&buf, b"y");
     }
 
+    #[test]
+    fn the_sender_is_read_from_the_peer_urls_header() {
+        let urls = vec![("http://127.0.0.1:1000".to_string(), 0), ("http://127.0.0.1:2000".to_string(), 1)];
+        let head =
+            b"GET /raft/stream/message/1 HTTP/1.1\r\nHost: x\r\nX-Peerurls: http://127.0.0.1:2000\r\n\r\n";
+        assert_eq!(peer_urls_sender(head, &urls), Some(1));
+        let several = b"POST /raft HTTP/1.1\r\nX-PeerURLs: http://a:1,http://127.0.0.1:1000\r\n\r\n";
+        assert_eq!(peer_urls_sender(several, &urls), Some(0));
+        assert_eq!(peer_urls_sender(b"GET /raft/probing HTTP/1.1\r\nHost: x\r\n\r\n", &urls), None);
+    }
+
+    #[tokio::test]
+    async fn a_sniffing_relay_applies_the_named_senders_link() {
+        let upstream = echo_server().await;
+        let table = LinkTable::default();
+        let urls = Arc::new(vec![("http://n1".to_string(), 0), ("http://n3".to_string(), 2)]);
+        let p = start(
+            "127.0.0.1:0".parse().unwrap(),
+            upstream,
+            None,
+            Sender::FromPeerUrlsHeader(urls),
+            1,
+            table.clone(),
+            1,
+        )
+        .await
+        .unwrap();
+        // Link n1 -> n2 is cut; a connection from n3 still gets through, one from n1 does not.
+        table.set(0, 1, |l| l.cut = true);
+        let from3 = b"GET / HTTP/1.1\r\nX-PeerURLs: http://n3\r\n\r\n";
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        let echoed = tokio::time::timeout(Duration::from_secs(2), round_trip(&mut s, from3)).await.unwrap();
+        assert_eq!(echoed, from3);
+        let from1 = b"GET / HTTP/1.1\r\nX-PeerURLs: http://n1\r\n\r\n";
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(300), round_trip(&mut s, from1)).await.is_err());
+    }
+
     #[tokio::test]
     async fn latency_delays_each_direction() {
         let upstream = echo_server().await;
         let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, 0, 1, table.clone(), 1).await.unwrap();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
         let mut s = TcpStream::connect(p.listen).await.unwrap();
         table.set(0, 1, |l| l.delay = Duration::from_millis(150));
         let t = std::time::Instant::now();

@@ -5,9 +5,15 @@
 //! which relays to `j`'s peer port. Cutting, losing and delaying traffic are settings of those proxies
 //! (see [`crate::proxy`] for what they mean on a TCP stream). Ports are picked free by the kernel, so
 //! parallel runs never collide.
+//!
+//! etcd members must all use one advertised peer URL per member, so for etcd there is one relay per
+//! destination `j` (member `j` advertises it), which tells the directed link `i -> j` of each
+//! connection from the `X-PeerURLs` header etcd sends ([`proxy::Sender::FromPeerUrlsHeader`]).
 
-use super::{Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, addr_list, node_names, run_id};
-use crate::proxy::{self, LinkTable, Proxy};
+use super::{
+    Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
+};
+use crate::proxy::{self, LinkTable, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
@@ -35,7 +41,7 @@ impl LoopbackCluster {
         let state = StateFile::create(&config.state_dir, &format!("loopback-{rid}"), "loopback")
             .map_err(|e| ClusterError::State { path: config.state_dir.clone(), source: e })?;
         let n = config.nodes;
-        let ports = free_ports(2 * n).map_err(|e| ClusterError::Setup(format!("no free ports: {e}")))?;
+        let ports = free_ports(3 * n).map_err(|e| ClusterError::Setup(format!("no free ports: {e}")))?;
         let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let peer: Vec<SocketAddr> = (0..n).map(|i| local(ports[i])).collect();
         let client: Vec<SocketAddr> = (0..n).map(|i| local(ports[n + i])).collect();
@@ -43,9 +49,24 @@ impl LoopbackCluster {
         let mut proxies = Vec::new();
         // proxy_addr[i][j]: where node i reaches node j.
         let mut proxy_addr = vec![vec![None; n]; n];
-        for (i, row) in proxy_addr.iter_mut().enumerate() {
+        // etcd: member j's advertised peer address, its relay.
+        let mut advertised = vec![None; n];
+        if matches!(config.system, System::Etcd(_)) {
+            let relay: Vec<SocketAddr> = (0..n).map(|j| local(ports[2 * n + j])).collect();
+            let urls: Vec<(String, usize)> = (0..n).map(|i| (format!("http://{}", relay[i]), i)).collect();
+            let urls = std::sync::Arc::new(urls);
+            for j in 0..n {
+                let sender = Sender::FromPeerUrlsHeader(urls.clone());
+                let p = proxy::start(relay[j], peer[j], None, sender, j, links.clone(), config.seed)
+                    .await
+                    .map_err(|e| ClusterError::Setup(format!("proxy for etcd member n{}: {e}", j + 1)))?;
+                advertised[j] = Some(p.listen);
+                proxies.push(p);
+            }
+        }
+        for (i, row) in proxy_addr.iter_mut().enumerate().filter(|_| config.system == System::RaftNode) {
             for (j, slot) in row.iter_mut().enumerate().filter(|(j, _)| *j != i) {
-                let p = proxy::start(local(0), peer[j], None, i, j, links.clone(), config.seed)
+                let p = proxy::start(local(0), peer[j], None, Sender::Node(i), j, links.clone(), config.seed)
                     .await
                     .map_err(|e| ClusterError::Setup(format!("proxy for n{} -> n{}: {e}", i + 1, j + 1)))?;
                 *slot = Some(p.listen);
@@ -59,6 +80,7 @@ impl LoopbackCluster {
                 name: names[i].clone(),
                 id: i as u64 + 1,
                 listen_peer: peer[i],
+                advertise_peer: advertised[i],
                 listen_client: client[i],
                 peers_arg: addr_list((0..n).map(|j| proxy_addr[i][j].unwrap_or(peer[j]))),
                 client_addrs_arg: addr_list(client.iter().copied()),

@@ -136,6 +136,10 @@ pub struct NodeSpec {
     pub id: u64,
     /// Where the node listens for peers.
     pub listen_peer: SocketAddr,
+    /// Where every other node reaches this node's peer port when that is not `listen_peer` and the
+    /// same for all of them (etcd on loopback: the relay in front of it).
+    #[serde(default)]
+    pub advertise_peer: Option<SocketAddr>,
     /// Where the node serves HTTP (clients use this address).
     pub listen_client: SocketAddr,
     /// This node's `--peers` argument (its own view: through proxies where there are any).
@@ -415,6 +419,7 @@ mod tests {
             name: "n1".into(),
             id: 1,
             listen_peer: "10.1.2.11:7000".parse().unwrap(),
+            advertise_peer: None,
             listen_client: "10.1.2.11:8000".parse().unwrap(),
             peers_arg: "1=10.1.2.11:7000,2=10.1.2.12:7000".into(),
             client_addrs_arg: "1=10.1.2.11:8000,2=10.1.2.12:8000".into(),

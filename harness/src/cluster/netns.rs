@@ -15,7 +15,7 @@
 
 use super::{Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, addr_list, node_names, run_id};
 use crate::netcmd::{self, drop_from, drop_some_from, ip, ip_in, iptables_in};
-use crate::proxy::{self, LinkTable, Proxy};
+use crate::proxy::{self, LinkTable, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -95,6 +95,7 @@ impl NetnsCluster {
                     name: names[i].clone(),
                     id: i as u64 + 1,
                     listen_peer: sock(ips[i], PEER_PORT),
+                    advertise_peer: None,
                     listen_client: sock(ips[i], CLIENT_PORT),
                     peers_arg: addr_list(peers),
                     client_addrs_arg: client_addrs.clone(),
@@ -169,9 +170,17 @@ impl NetnsCluster {
                     let listen = SocketAddr::new(IpAddr::V4(self.aliases[j]), PROXY_BASE_PORT + i as u16);
                     let upstream = SocketAddr::new(IpAddr::V4(self.ips[j]), PEER_PORT);
                     let source = SocketAddr::new(IpAddr::V4(self.aliases[i]), 0);
-                    let p = proxy::start(listen, upstream, Some(source), i, j, self.links.clone(), seed)
-                        .await
-                        .map_err(|e| ClusterError::Setup(format!("proxy on {listen}: {e}")))?;
+                    let p = proxy::start(
+                        listen,
+                        upstream,
+                        Some(source),
+                        Sender::Node(i),
+                        j,
+                        self.links.clone(),
+                        seed,
+                    )
+                    .await
+                    .map_err(|e| ClusterError::Setup(format!("proxy on {listen}: {e}")))?;
                     self.proxies.push(p);
                 }
             }
