@@ -42,6 +42,10 @@ pub struct RunResults {
     pub durability: Option<DurabilityReport>,
     pub committed_logs: Option<LogReport>,
     pub panics: PanicScan,
+    /// Election Safety over the node logs and status polls (absent for systems other than raft-node
+    /// and in results written before the check existed).
+    #[serde(default)]
+    pub election: Option<ElectionReport>,
     /// Why a part could not be checked (each one makes the verdict at least unknown).
     pub problems: Vec<String>,
     /// Checks that do not apply to this system, with the reason (they do not change the verdict).
@@ -81,6 +85,33 @@ pub struct PanicLine {
     pub line: usize,
     pub text: String,
 }
+
+/// Result of the Election Safety check.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ElectionReport {
+    pub verdict: Verdict,
+    /// Distinct (term, leader) pairs seen.
+    pub leaderships: usize,
+    /// Terms with more than one leader.
+    pub violations: Vec<TwoLeaders>,
+}
+
+/// Two (or more) nodes that led the same term.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoLeaders {
+    pub term: u64,
+    /// The leaders, in node order.
+    pub nodes: Vec<String>,
+    /// Where each leadership was seen first: `n3 stderr.log:41` or `status.jsonl:12`.
+    pub evidence: Vec<String>,
+    /// Run-relative time (ns) by which both leaderships were on record: exact for status polls, to
+    /// the second for log lines (their wall-clock stamps are placed against `test.json` `started_at`).
+    pub time: Option<u64>,
+}
+
+/// The marker of the core's log line for a won election (`raft::raft`, `info!(node, term, ..,
+/// "became leader")`).
+const BECAME_LEADER: &str = "became leader";
 
 /// Why a run directory could not be checked at all.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +233,13 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
     let panics = scan_node_output_for(dir, spec.nodes, &spec.system);
     verdict = verdict.merge(panics.verdict);
 
+    // Other systems' logs and status bodies do not carry our node's leadership records.
+    let election =
+        (spec.system == "raft-node").then(|| check_election_safety(dir, spec.nodes, &spec.started_at));
+    if let Some(e) = &election {
+        verdict = verdict.merge(e.verdict);
+    }
+
     let results = RunResults {
         verdict,
         test: spec.name.clone(),
@@ -211,6 +249,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         durability,
         committed_logs,
         panics,
+        election,
         problems,
         skipped,
         checked_at: store::timestamp(store::unix_now(), true),
@@ -281,6 +320,116 @@ pub fn scan_node_output_for(dir: &Path, nodes: usize, system: &str) -> PanicScan
     PanicScan { verdict, files_scanned, found }
 }
 
+/// One leadership on record: where it was seen and when (run-relative ns, if known).
+#[derive(Clone, Debug)]
+struct Sighting {
+    evidence: String,
+    time: Option<u64>,
+}
+
+/// Election Safety (§5.2) over `nodes/n*/stderr.log` and `status.jsonl`; see the module
+/// documentation.
+/// `started_at` is `test.json`'s start stamp, which places the log lines' wall-clock times in the run.
+pub fn check_election_safety(dir: &Path, nodes: usize, started_at: &str) -> ElectionReport {
+    use std::collections::BTreeMap;
+    let started = parse_utc_nanos(started_at);
+    // term -> leader -> first sighting
+    let mut seen: BTreeMap<u64, BTreeMap<String, Sighting>> = BTreeMap::new();
+    let mut note = |term: u64, node: &str, s: Sighting| {
+        let slot = seen.entry(term).or_default().entry(node.to_string()).or_insert_with(|| s.clone());
+        // Keep the earliest time known for this leadership.
+        if let (Some(t), Some(old)) = (s.time, slot.time)
+            && t < old
+        {
+            *slot = s;
+        }
+    };
+    for i in 1..=nodes {
+        let node = format!("n{i}");
+        let Ok(bytes) = std::fs::read(dir.join("nodes").join(&node).join("stderr.log")) else { continue };
+        for (n, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
+            let Some((who, term)) = parse_became_leader(line) else { continue };
+            let time = match (started, line.split_whitespace().next().and_then(parse_utc_nanos)) {
+                (Some(s), Some(t)) => Some(t.saturating_sub(s)),
+                _ => None,
+            };
+            note(term, &who, Sighting { evidence: format!("{node} stderr.log:{}", n + 1), time });
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join("status.jsonl")) {
+        for (n, line) in text.lines().enumerate() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let st = &v["status"];
+            if st["role"] != "leader" {
+                continue;
+            }
+            let (Some(node), Some(term)) = (v["node"].as_str(), st["term"].as_u64()) else { continue };
+            note(
+                term,
+                node,
+                Sighting { evidence: format!("status.jsonl:{}", n + 1), time: v["time"].as_u64() },
+            );
+        }
+    }
+    let leaderships = seen.values().map(BTreeMap::len).sum();
+    let violations: Vec<TwoLeaders> = seen
+        .into_iter()
+        .filter(|(_, leaders)| leaders.len() > 1)
+        .map(|(term, leaders)| {
+            let time = leaders
+                .values()
+                .map(|s| s.time)
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|t| t.into_iter().max());
+            TwoLeaders {
+                term,
+                evidence: leaders.values().map(|s| s.evidence.clone()).collect(),
+                nodes: leaders.into_keys().collect(),
+                time,
+            }
+        })
+        .collect();
+    let verdict = if violations.is_empty() { Verdict::Valid } else { Verdict::Invalid };
+    ElectionReport { verdict, leaderships, violations }
+}
+
+/// `(node, term)` of a core log line `... INFO raft::raft: became leader node=n3 term=7 noop_index=12`.
+fn parse_became_leader(line: &str) -> Option<(String, u64)> {
+    let rest = &line[line.find(BECAME_LEADER)? + BECAME_LEADER.len()..];
+    let field = |name: &str| {
+        rest.split_whitespace().find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    };
+    let node = field("node")?;
+    // The core prints node ids as `n3`; accept a bare number too.
+    let node = if node.starts_with('n') { node.to_string() } else { format!("n{node}") };
+    Some((node, field("term")?.parse().ok()?))
+}
+
+/// Unix nanoseconds of an RFC 3339 UTC stamp: `2026-11-22T03:21:08.983364Z` or `...T03:21:08Z`.
+fn parse_utc_nanos(s: &str) -> Option<u64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':').map(|p| p.parse::<u64>());
+    let (h, min, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos =
+        if frac.is_empty() { 0 } else { frac.parse::<u64>().ok()? * 10u64.pow(9 - frac.len() as u32) };
+    // Days from the civil date (Howard Hinnant's algorithm, the inverse of store::timestamp).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some((days * 86_400 + h * 3600 + min * 60 + sec) * 1_000_000_000 + nanos)
+}
+
 /// A few lines for the terminal: the verdict and what made it.
 pub fn summary(r: &RunResults) -> String {
     let mut out = format!(
@@ -343,6 +492,90 @@ mod tests {
         assert_eq!(scan.files_scanned, 2);
         assert_eq!(scan.found[0].node, "n2");
         assert_eq!(scan.found[0].line, 2);
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn two_leaders_of_one_term_are_a_violation_with_their_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(
+            d,
+            "nodes/n1/stderr.log",
+            "2026-11-22T03:21:08.983364Z  INFO raft::raft: starting election node=n1 term=5 pre_vote=false\n2026-11-22T03:21:09.000000Z  INFO raft::raft: became leader node=n1 term=5 noop_index=9\n",
+        );
+        write(
+            d,
+            "nodes/n3/stderr.log",
+            "x\ny\n2026-11-22T03:21:10.500000Z  INFO raft::raft: became leader node=n3 term=5 noop_index=9\n",
+        );
+        write(
+            d,
+            "nodes/n2/stderr.log",
+            "2026-11-22T03:21:11Z  INFO raft::raft: became leader node=n2 term=6 noop_index=10\n",
+        );
+        let r = check_election_safety(d, 3, "2026-11-22T03:21:07Z");
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert_eq!(r.leaderships, 3);
+        assert_eq!(r.violations.len(), 1);
+        let v = &r.violations[0];
+        assert_eq!((v.term, v.nodes.clone()), (5, vec!["n1".to_string(), "n3".to_string()]));
+        assert_eq!(v.evidence, vec!["n1 stderr.log:2".to_string(), "n3 stderr.log:3".to_string()]);
+        assert_eq!(v.time, Some(3_500_000_000));
+    }
+
+    #[test]
+    fn one_leader_per_term_is_valid_across_logs_and_polls() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // The same leadership seen in the log and by polls, then a new leader in a later term.
+        write(
+            d,
+            "nodes/n1/stderr.log",
+            "2026-11-22T03:21:09Z  INFO raft::raft: became leader node=n1 term=2 noop_index=1\n",
+        );
+        write(
+            d,
+            "status.jsonl",
+            concat!(
+                r#"{"time":10,"node":"n1","status":{"role":"leader","term":2}}"#,
+                "\n",
+                r#"{"time":10,"node":"n2","status":{"role":"follower","term":2}}"#,
+                "\n",
+                r#"{"time":20,"node":"n2","status":{"role":"leader","term":3}}"#,
+                "\n",
+                r#"{"time":20,"node":"n1","status":{"role":"leader","term":2}}"#,
+                "\n",
+            ),
+        );
+        let r = check_election_safety(d, 2, "2026-11-22T03:21:07Z");
+        assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
+        assert_eq!(r.leaderships, 2);
+        // A poll alone also counts as evidence.
+        write(d, "status.jsonl", r#"{"time":30,"node":"n2","status":{"role":"leader","term":2}}"#);
+        let r = check_election_safety(d, 2, "2026-11-22T03:21:07Z");
+        assert_eq!(
+            r.violations[0].evidence,
+            vec!["n1 stderr.log:1".to_string(), "status.jsonl:1".to_string()]
+        );
+    }
+
+    #[test]
+    fn utc_stamps_parse_to_unix_nanos() {
+        assert_eq!(parse_utc_nanos("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+        let t = parse_utc_nanos("2026-11-22T03:21:08Z").unwrap();
+        assert_eq!(store::timestamp(t / 1_000_000_000, true), "2026-11-22T03:21:08Z");
+        assert_eq!(parse_utc_nanos("yesterday"), None);
+        assert_eq!(
+            parse_became_leader("INFO raft::raft: became leader node=n4 term=12 noop_index=3"),
+            Some(("n4".into(), 12))
+        );
+        assert_eq!(parse_became_leader("INFO raft::raft: vote node=n4 term=12"), None);
     }
 
     #[test]

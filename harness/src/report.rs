@@ -34,6 +34,19 @@ fn results_for_report(r: &RunResults) -> Results {
     let found = r.panics.found.len();
     let anomalies = if found > 0 { vec!["panic".to_owned()] } else { vec![] };
     results.add_check("panics", r.panics.verdict, &format!("{found} panic lines in node output"), anomalies);
+    if let Some(e) = &r.election {
+        let mut summary = format!("{} leaderships seen in node logs and status polls", e.leaderships);
+        for v in &e.violations {
+            summary.push_str(&format!(
+                "; two leaders in term {}: {} ({})",
+                v.term,
+                v.nodes.join(" and "),
+                v.evidence.join(", ")
+            ));
+        }
+        let anomalies = if e.violations.is_empty() { vec![] } else { vec!["two-leaders".to_owned()] };
+        results.add_check("election-safety", e.verdict, &summary, anomalies);
+    }
     for p in &r.problems {
         results.add_check("problem", checker::Verdict::Unknown, p, vec![]);
     }
