@@ -1,12 +1,12 @@
 //! Real-process tests of `faultline run --system etcd` against Debian's etcd 3.4.
 //!
 //! 1. A default 3-node etcd run under partitions, kills and pauses (netns when root with `ip` and
-//!    `iptables`; on loopback kills and pauses only, since etcd's peer links cannot go through the
-//!    per-link proxy) must come out valid and leave no process, namespace or state file behind.
+//!    `iptables`, loopback otherwise) must come out valid and leave no process, namespace or state
+//!    file behind.
 //! 2. With `--etcd-serializable-reads`, reads are answered from a member's local state; under a
 //!    schedule that isolates the leader and then a random member again and again, some read returns a
-//!    value that was already overwritten and the run must be reported invalid (netns only). Measured
-//!    by hand: 4 of 4 runs invalid with random partitions at 2 s intervals, 10 of 10 with this schedule.
+//!    value that was already overwritten and the run must be reported invalid. Measured by hand: every
+//!    such run was invalid on its first attempt (see the README's "Testing etcd"); the test allows 3.
 //!
 //! The gateway parsing and classification are unit-tested in `src/etcd.rs` and `src/client.rs`. Every
 //! test skips, with the reason printed, when etcd is not installed (`.ci/run` installs it).
@@ -55,14 +55,22 @@ fn read_json(path: &Path) -> serde_json::Value {
 #[test]
 fn default_etcd_under_partitions_kills_and_pauses_is_valid() {
     let Some(etcd) = etcd_bin() else { return };
-    let (net, nemesis) =
-        if netns_available() { ("netns", "partition,kill,pause") } else { ("loopback", "kill,pause") };
+    let net = if netns_available() { "netns" } else { "loopback" };
     let store = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(["run", "--system", "etcd", "--etcd-bin"])
         .arg(&etcd)
-        .args(["--nodes", "3", "--time-limit", "10s", "--nemesis", nemesis, "--nemesis-interval", "2s"])
+        .args([
+            "--nodes",
+            "3",
+            "--time-limit",
+            "10s",
+            "--nemesis",
+            "partition,kill,pause",
+            "--nemesis-interval",
+            "2s",
+        ])
         .args(["--concurrency", "6", "--seed", "7", "--net", net, "--recover-timeout", "20s", "--store"])
         .arg(store.path())
         .env("FAULTLINE_STATE_DIR", state.path())
@@ -113,10 +121,7 @@ fn default_etcd_under_partitions_kills_and_pauses_is_valid() {
 #[test]
 fn serializable_reads_under_isolation_are_reported_invalid() {
     let Some(etcd) = etcd_bin() else { return };
-    if !netns_available() {
-        eprintln!("skipped: partitions of etcd need the netns backend (root with ip and iptables)");
-        return;
-    }
+    let net = if netns_available() { Backend::Netns } else { Backend::Loopback };
     let store = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let limit = Duration::from_secs(8);
@@ -148,7 +153,7 @@ fn serializable_reads_under_isolation_are_reported_invalid() {
             node_bin: etcd.clone(),
             node_args: Vec::new(),
             store: store.path().to_path_buf(),
-            net: Backend::Netns,
+            net,
             op_timeout: Duration::from_secs(2),
             recover_timeout: Duration::from_secs(20),
             record: true,
@@ -158,6 +163,7 @@ fn serializable_reads_under_isolation_are_reported_invalid() {
         let summary = runtime.block_on(run_with_schedule(config, Some(schedule.clone()))).unwrap();
         let results = summary.results.expect("the run was checked");
         verdicts.push(results.verdict);
+        eprintln!("serializable reads, attempt {seed}: {:?}", results.verdict);
         if results.verdict == checker::Verdict::Invalid {
             assert!(
                 results.linearizability.iter().any(|l| l.verdict == checker::Verdict::Invalid),
