@@ -84,9 +84,20 @@ pub enum Sender {
     /// Always this node (the relay serves one directed link).
     Node(usize),
     /// Read from the `X-PeerURLs` header of the connection's first HTTP request: the node whose URL
-    /// (`http://host:port`, as in this list) it names. A connection that names none of them (etcd's
-    /// health probes carry no header) is relayed without faults: it carries no raft traffic.
-    FromPeerUrlsHeader(Arc<Vec<(String, usize)>>),
+    /// it names. A connection that names none of them (etcd's health probes carry no header) is
+    /// relayed without faults: it carries no raft traffic.
+    FromPeerUrlsHeader(Arc<Vec<PeerUrl>>),
+}
+
+/// A node as a sniffing relay knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerUrl {
+    /// Its advertised peer URL, `http://host:port`.
+    pub url: String,
+    pub node: usize,
+    /// The address to connect upstream from on its behalf (overrides the relay's `source`), so
+    /// firewall rules on the destination still see this node's traffic.
+    pub source: Option<SocketAddr>,
 }
 
 /// How much of a connection's start is read looking for the header.
@@ -94,7 +105,7 @@ const SNIFF_LIMIT: usize = 16 * 1024;
 
 /// Reads the start of `inbound` up to the end of the first HTTP header block (or [`SNIFF_LIMIT`]
 /// bytes, or 5 s) and returns the bytes read and the sender the `X-PeerURLs` header names.
-async fn sniff_sender(inbound: &mut TcpStream, urls: &[(String, usize)]) -> (Vec<u8>, Option<usize>) {
+async fn sniff_sender<'u>(inbound: &mut TcpStream, urls: &'u [PeerUrl]) -> (Vec<u8>, Option<&'u PeerUrl>) {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -109,13 +120,13 @@ async fn sniff_sender(inbound: &mut TcpStream, urls: &[(String, usize)]) -> (Vec
 }
 
 /// The node named by the `X-PeerURLs` header in an HTTP request head.
-pub fn peer_urls_sender(head: &[u8], urls: &[(String, usize)]) -> Option<usize> {
+pub fn peer_urls_sender<'u>(head: &[u8], urls: &'u [PeerUrl]) -> Option<&'u PeerUrl> {
     let text = String::from_utf8_lossy(head);
     let value = text.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
         name.trim().eq_ignore_ascii_case("x-peerurls").then(|| value.trim().to_string())
     })?;
-    value.split(',').find_map(|u| urls.iter().find(|(url, _)| url == u.trim()).map(|(_, i)| *i))
+    value.split(',').find_map(|u| urls.iter().find(|p| p.url == u.trim()))
 }
 
 /// One listening relay for link `from -> to`.
@@ -166,9 +177,12 @@ pub async fn start(
             let from = from.clone();
             conns.spawn(async move {
                 let mut inbound = inbound;
-                let (head, from) = match from {
-                    Sender::Node(i) => (Vec::new(), Some(i)),
-                    Sender::FromPeerUrlsHeader(urls) => sniff_sender(&mut inbound, &urls).await,
+                let (head, from, source) = match from {
+                    Sender::Node(i) => (Vec::new(), Some(i), source),
+                    Sender::FromPeerUrlsHeader(urls) => {
+                        let (head, peer) = sniff_sender(&mut inbound, &urls).await;
+                        (head, peer.map(|p| p.node), peer.and_then(|p| p.source).or(source))
+                    }
                 };
                 let outbound = match connect(upstream, source).await {
                     Ok(s) => s,
@@ -332,12 +346,13 @@ mod tests {
 
     #[test]
     fn the_sender_is_read_from_the_peer_urls_header() {
-        let urls = vec![("http://127.0.0.1:1000".to_string(), 0), ("http://127.0.0.1:2000".to_string(), 1)];
+        let peer = |url: &str, node| PeerUrl { url: url.into(), node, source: None };
+        let urls = vec![peer("http://127.0.0.1:1000", 0), peer("http://127.0.0.1:2000", 1)];
         let head =
             b"GET /raft/stream/message/1 HTTP/1.1\r\nHost: x\r\nX-Peerurls: http://127.0.0.1:2000\r\n\r\n";
-        assert_eq!(peer_urls_sender(head, &urls), Some(1));
+        assert_eq!(peer_urls_sender(head, &urls).map(|p| p.node), Some(1));
         let several = b"POST /raft HTTP/1.1\r\nX-PeerURLs: http://a:1,http://127.0.0.1:1000\r\n\r\n";
-        assert_eq!(peer_urls_sender(several, &urls), Some(0));
+        assert_eq!(peer_urls_sender(several, &urls).map(|p| p.node), Some(0));
         assert_eq!(peer_urls_sender(b"GET /raft/probing HTTP/1.1\r\nHost: x\r\n\r\n", &urls), None);
     }
 
@@ -345,7 +360,8 @@ mod tests {
     async fn a_sniffing_relay_applies_the_named_senders_link() {
         let upstream = echo_server().await;
         let table = LinkTable::default();
-        let urls = Arc::new(vec![("http://n1".to_string(), 0), ("http://n3".to_string(), 2)]);
+        let peer = |url: &str, node| PeerUrl { url: url.into(), node, source: None };
+        let urls = Arc::new(vec![peer("http://n1", 0), peer("http://n3", 2)]);
         let p = start(
             "127.0.0.1:0".parse().unwrap(),
             upstream,

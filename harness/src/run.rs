@@ -332,7 +332,6 @@ fn validate(c: &RunConfig) -> Result<(), RunError> {
 
 /// What etcd runs cannot do, said before anything starts.
 fn validate_etcd(c: &RunConfig) -> Result<(), RunError> {
-    use workloads::FaultKind;
     if !c.node_bin.is_file() {
         return Err(RunError::Config(format!(
             "etcd binary {} does not exist; install it with `{}` or pass --etcd-bin",
@@ -348,16 +347,6 @@ fn validate_etcd(c: &RunConfig) -> Result<(), RunError> {
     }
     if c.node_args.iter().any(|a| a == "--bug" || a.starts_with("--bug=")) {
         return Err(RunError::Config("planted bugs (--bug) exist only in raft-node, not in etcd".into()));
-    }
-    // etcd members must agree on every member's one advertised peer URL, so on netns, where node
-    // addresses are the links' identities, the fault proxy cannot be put between them (latency).
-    if c.net == Backend::Netns && c.nemesis.kinds.contains(&FaultKind::Latency) {
-        return Err(RunError::Config(
-            "--system etcd on --net netns cannot inject latency faults: etcd members share one advertised \
-             peer URL per member, so the per-link fault proxy cannot be put between them there; use \
-             --net loopback for latency"
-                .into(),
-        ));
     }
     Ok(())
 }

@@ -13,7 +13,7 @@
 use super::{
     Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
 };
-use crate::proxy::{self, LinkTable, Proxy, Sender};
+use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
@@ -53,7 +53,9 @@ impl LoopbackCluster {
         let mut advertised = vec![None; n];
         if matches!(config.system, System::Etcd(_)) {
             let relay: Vec<SocketAddr> = (0..n).map(|j| local(ports[2 * n + j])).collect();
-            let urls: Vec<(String, usize)> = (0..n).map(|i| (format!("http://{}", relay[i]), i)).collect();
+            let urls: Vec<PeerUrl> = (0..n)
+                .map(|i| PeerUrl { url: format!("http://{}", relay[i]), node: i, source: None })
+                .collect();
             let urls = std::sync::Arc::new(urls);
             for j in 0..n {
                 let sender = Sender::FromPeerUrlsHeader(urls.clone());

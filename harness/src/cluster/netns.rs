@@ -7,15 +7,20 @@
 //! for clients. When latency faults are requested, peer links go through the harness's proxy: node `i`
 //! reaches node `j` at `10.A.B.(100+j):(9000+i)`, an alias on the bridge, and the proxy connects on
 //! from `10.A.B.(100+i)`, so in every namespace the traffic of node `i` still carries one of `i`'s two
-//! addresses.
+//! addresses. etcd members cannot be given one address per link (all must agree on each member's
+//! advertised peer URL), so with proxies etcd member `j` advertises `10.A.B.(100+j):9000`, one relay
+//! that tells the sender of each connection from etcd's `X-PeerURLs` header and connects on from the
+//! sender's alias in the same way.
 //!
 //! A partition is a DROP rule per cut link in chain `FL-RID`, which exists only inside our namespaces
 //! and is jumped to from their INPUT chains; healing flushes that chain alone. Deleting a namespace
 //! deletes its rules and veth end, so teardown is "kill the nodes, delete the namespaces and the bridge".
 
-use super::{Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, addr_list, node_names, run_id};
+use super::{
+    Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
+};
 use crate::netcmd::{self, drop_from, drop_some_from, ip, ip_in, iptables_in};
-use crate::proxy::{self, LinkTable, Proxy, Sender};
+use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -35,6 +40,8 @@ pub struct NetnsCluster {
     ips: Vec<Ipv4Addr>,
     aliases: Vec<Ipv4Addr>,
     proxied: bool,
+    /// etcd members: one sniffing relay per member instead of one relay per link.
+    etcd: bool,
     links: LinkTable,
     proxies: Vec<Proxy>,
 }
@@ -95,7 +102,8 @@ impl NetnsCluster {
                     name: names[i].clone(),
                     id: i as u64 + 1,
                     listen_peer: sock(ips[i], PEER_PORT),
-                    advertise_peer: None,
+                    advertise_peer: (config.proxied && matches!(config.system, System::Etcd(_)))
+                        .then(|| sock(aliases[i], PROXY_BASE_PORT)),
                     listen_client: sock(ips[i], CLIENT_PORT),
                     peers_arg: addr_list(peers),
                     client_addrs_arg: client_addrs.clone(),
@@ -115,6 +123,7 @@ impl NetnsCluster {
             ips,
             aliases,
             proxied: config.proxied,
+            etcd: matches!(config.system, System::Etcd(_)),
             links: LinkTable::default(),
             proxies: Vec::new(),
         };
@@ -165,7 +174,26 @@ impl NetnsCluster {
                 netcmd::run(&ip(&["addr", "add", &format!("{alias}/32"), "dev", &bridge]))?;
             }
             let n = self.namespaces.len();
-            for i in 0..n {
+            if self.etcd {
+                let urls: Vec<PeerUrl> = (0..n)
+                    .map(|i| PeerUrl {
+                        url: format!("http://{}:{PROXY_BASE_PORT}", self.aliases[i]),
+                        node: i,
+                        source: Some(SocketAddr::new(IpAddr::V4(self.aliases[i]), 0)),
+                    })
+                    .collect();
+                let urls = std::sync::Arc::new(urls);
+                for j in 0..n {
+                    let listen = SocketAddr::new(IpAddr::V4(self.aliases[j]), PROXY_BASE_PORT);
+                    let upstream = SocketAddr::new(IpAddr::V4(self.ips[j]), PEER_PORT);
+                    let sender = Sender::FromPeerUrlsHeader(urls.clone());
+                    let p = proxy::start(listen, upstream, None, sender, j, self.links.clone(), seed)
+                        .await
+                        .map_err(|e| ClusterError::Setup(format!("proxy on {listen}: {e}")))?;
+                    self.proxies.push(p);
+                }
+            }
+            for i in (0..n).filter(|_| !self.etcd) {
                 for j in (0..n).filter(|&j| j != i) {
                     let listen = SocketAddr::new(IpAddr::V4(self.aliases[j]), PROXY_BASE_PORT + i as u16);
                     let upstream = SocketAddr::new(IpAddr::V4(self.ips[j]), PEER_PORT);
