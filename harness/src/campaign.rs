@@ -331,15 +331,17 @@ pub fn parse(
                 }
             }
         }
+        // raft-node's binary: passed to raft-node runs only (etcd runs refuse --node-bin).
+        let mut node_bin_args: Vec<String> = Vec::new();
         match (node_bin, pick!(node_bin)) {
-            (Some(b), _) => settings.extend(["--node-bin".to_owned(), b.display().to_string()]),
+            (Some(b), _) => node_bin_args.extend(["--node-bin".to_owned(), b.display().to_string()]),
             (None, Some(b)) => {
                 // Relative to the campaign file, so the file works from any working directory.
                 let p = path.parent().unwrap_or(Path::new(".")).join(b.get_ref());
                 if !p.is_file() {
                     return Err(invalid(b.span(), &at("node_bin"), format!("{} is not a file", p.display())));
                 }
-                settings.extend(["--node-bin".to_owned(), p.display().to_string()]);
+                node_bin_args.extend(["--node-bin".to_owned(), p.display().to_string()]);
             }
             (None, None) => {}
         }
@@ -423,7 +425,9 @@ pub fn parse(
                         for set in &bugs.0 {
                             for &seed in &seeds.0 {
                                 let mut args = settings.clone();
-                                if system != "raft-node" {
+                                if system == "raft-node" {
+                                    args.extend(node_bin_args.iter().cloned());
+                                } else {
                                     args.extend(["--system".to_owned(), system.clone()]);
                                 }
                                 args.extend([
@@ -872,6 +876,18 @@ time_limit = "5s"
         assert_eq!(config.time_limit, Duration::from_secs(20));
         assert_eq!(config.net, crate::cluster::Backend::Loopback);
         assert!(!config.progress);
+    }
+
+    #[test]
+    fn the_node_binary_goes_to_raft_node_runs_only() {
+        let c = parse_ok("[[matrix]]\nsystems = [\"raft-node\", \"etcd\"]\nnodes = [3]\n");
+        let node_bin = |r: &PlannedRun| r.args.iter().any(|a| a == "--node-bin");
+        let (raft, etcd): (Vec<&PlannedRun>, Vec<&PlannedRun>) =
+            c.runs.iter().partition(|r| r.system == "raft-node");
+        assert_eq!((raft.len(), etcd.len()), (1, 1));
+        assert!(node_bin(raft[0]), "{:?}", raft[0].args);
+        assert!(!node_bin(etcd[0]), "{:?}", etcd[0].args);
+        assert!(etcd[0].args.windows(2).any(|w| w == ["--system", "etcd"]), "{:?}", etcd[0].args);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{node_bin, workspace};
+use common::{node_bin, read_json, workspace};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -31,10 +31,6 @@ fn text(o: &Output) -> String {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::node_bin;
+use common::{node_bin, processes_mentioning, read_json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,28 +24,9 @@ fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
 /// The newest run directory under `store`.
 fn latest_run(store: &Path) -> PathBuf {
     std::fs::canonicalize(store.join("latest")).expect("the run points store/latest at its directory")
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The common arguments of the short chaos run both backends get.

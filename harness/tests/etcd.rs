@@ -13,6 +13,9 @@
 //! The gateway parsing and classification are unit-tested in `src/etcd.rs` and `src/client.rs`. Every
 //! test skips, with the reason printed, when etcd is not installed (`.ci/run` installs it).
 
+mod common;
+
+use common::{processes_mentioning, read_json};
 use harness::cluster::{Backend, System};
 use harness::etcd::EtcdOptions;
 use harness::run::{RunConfig, run_with_schedule};
@@ -33,25 +36,6 @@ fn netns_available() -> bool {
     nix::unistd::geteuid().is_root()
         && harness::netcmd::available("ip")
         && harness::netcmd::available("iptables")
-}
-
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub fn workspace() -> &'static Path {
 }
 
 /// Builds raft-node once per test binary; returns its path.
+#[allow(dead_code, reason = "the etcd tests need no raft-node")]
 pub fn node_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -81,4 +82,27 @@ fn newest_source() -> Option<SystemTime> {
         walk(&path, &mut newest)?;
     }
     Some(newest)
+}
+
+/// Running processes whose command line contains `needle`, as `pid: command line` (to prove a test
+/// left nothing behind).
+#[allow(dead_code, reason = "not every test binary checks for leftovers")]
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+/// A JSON file of a run directory; panics naming the file when it is missing or malformed.
+#[allow(dead_code, reason = "not every test binary reads run files")]
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
