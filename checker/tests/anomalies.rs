@@ -225,6 +225,26 @@ fn committed_logs_divergence_and_absent_acknowledged_write() {
     assert_eq!(r.absent_writes.len(), 1);
     assert_eq!(r.absent_writes[0].op.input, json!("2"));
 
+    // n4 compacted index 1, n5 holds it: together they cover every index, so the missing write is
+    // absent, not unverifiable. With index 1 held by nobody it could be in a snapshot: unverifiable,
+    // which is a count of what the check could not see, not a fault.
+    let n4 = NodeLog {
+        node: "n4".into(),
+        snapshot_index: 1,
+        snapshot_term: 1,
+        entries: vec![entry(2, 1, "put", "x", "9")],
+    };
+    let n5 = NodeLog {
+        node: "n5".into(),
+        snapshot_index: 0,
+        entries: vec![entry(1, 1, "put", "x", "1")],
+        ..n4.clone()
+    };
+    let r = check_committed_logs(&[n4.clone(), n5], &h);
+    assert_eq!((r.verdict, r.absent_writes.len(), r.unverifiable_writes), (Verdict::Invalid, 1, 0), "{r:?}");
+    let r = check_committed_logs(&[n4], &h);
+    assert_eq!((r.verdict, r.absent_writes.len(), r.unverifiable_writes), (Verdict::Valid, 0, 2), "{r:?}");
+
     let body = r#"{"snapshot_index":0,"snapshot_term":0,"entries":[{"index":1,"term":1,"command":null},
         {"index":2,"term":1,"command":{"op":"cas","key":"x","from":null,"to":"b"}}]}"#;
     let log = NodeLog::from_debug_log("n3", body).unwrap();

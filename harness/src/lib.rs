@@ -17,6 +17,7 @@
 //! - [`report`]: `report.html` of a stored run (the `reports` crate, fed from the store).
 //! - [`campaign`]: `faultline campaign FILE.toml`, a matrix of runs with an index page.
 //! - [`recorder`]: `history.jsonl`, line by line; [`store`]: the run directory and `test.json`.
+//! - [`logwatch`]: raft-node's committed logs watched during the run (union, replaced entries).
 //! - [`analysis`]: checks a stored run (`results.json`); what `faultline check RUN_DIR` runs.
 //! - [`check`]: `faultline check PATH` (a history file or a stored run).
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod etcd;
+pub mod logwatch;
 pub mod matrix;
 pub mod nemesis;
 pub mod netcmd;

@@ -10,6 +10,7 @@
 use crate::analysis::{self, RunResults};
 use crate::client::{Client, Outcome};
 use crate::cluster::{self, Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, System};
+use crate::logwatch::NodeWatch;
 use crate::nemesis::Nemesis;
 use crate::recorder::{Draft, Recorder};
 use crate::store::{self, ExecutedFault, RunOutcome, StoreError, TestSpec};
@@ -378,6 +379,12 @@ async fn phases(
     let status_path = dir.join("status.jsonl");
     let poller =
         tokio::spawn(poll_status(shared.clone(), status_client.clone(), status_path, stop_rx.clone()));
+    // raft-node's committed logs, watched from now on (see crate::logwatch); etcd has no /debug/log.
+    let log_watch = (config.system == System::RaftNode)
+        .then(|| {
+            Ok::<_, RunError>(tokio::spawn(watch_logs(shared.clone(), log_watch_client()?, stop_rx.clone())))
+        })
+        .transpose()?;
     let progress =
         config.progress.then(|| tokio::spawn(show_progress(shared.clone(), config.time_limit, stop_rx)));
 
@@ -445,15 +452,33 @@ async fn phases(
         let _ = p.await;
     }
 
-    // Committed logs, stored verbatim for the checker (raft-node only: etcd has no /debug/log).
-    let logs = if config.system == System::RaftNode { shared.urls.len() } else { 0 };
-    for (i, url) in shared.urls.iter().enumerate().take(logs) {
-        let path = dir.join("nodes").join(&shared.names[i]).join("log.json");
-        match status_client_long()?.get_text(&format!("{url}/debug/log?from=0")).await {
-            Ok(text) => std::fs::write(&path, text)
-                .map_err(|e| RunError::Io { what: format!("write {}", path.display()), source: e })?,
-            Err(e) => {
-                tracing::warn!(node = %shared.names[i], error = %e, "could not fetch the committed log")
+    // Committed logs (raft-node only: etcd has no /debug/log): one last whole fetch joins what the
+    // watcher saw during the run; the union and any replaced entries are stored for the checker.
+    if let Some(watch) = log_watch {
+        let mut watches = watch.await.map_err(|e| RunError::Task(e.to_string()))?;
+        let client = status_client_long()?;
+        for (i, url) in shared.urls.iter().enumerate() {
+            let node = &shared.names[i];
+            match client.get_text(&format!("{url}/debug/log?from=0")).await {
+                Ok(text) => {
+                    if let Err(e) = watches[i].observe(&text, shared.recorder.now()) {
+                        shared.fail(format!("{node}: /debug/log: {e}"));
+                    }
+                }
+                Err(e) => tracing::warn!(node = %node, error = %e, "could not fetch the committed log"),
+            }
+            let node_dir = dir.join("nodes").join(node);
+            let write = |name: &str, value: &Value| {
+                let path = node_dir.join(name);
+                std::fs::write(&path, value.to_string())
+                    .map_err(|e| RunError::Io { what: format!("write {}", path.display()), source: e })
+            };
+            if watches[i].seen() {
+                write("log.json", &watches[i].body())?;
+            }
+            if !watches[i].changes().is_empty() {
+                tracing::warn!(node = %node, changes = watches[i].changes().len(), "committed entries were replaced");
+                write("log-changes.json", &json!(watches[i].changes()))?;
             }
         }
     }
@@ -466,6 +491,11 @@ async fn phases(
 
 fn http_setup(e: reqwest::Error) -> RunError {
     RunError::Config(format!("could not set up the HTTP client: {e}"))
+}
+
+/// The log watcher's client: a node that does not answer within 2 s is asked again at its next round.
+fn log_watch_client() -> Result<Client, RunError> {
+    Client::new(Duration::from_secs(2), Value::Null).map_err(http_setup)
 }
 
 /// A client with a generous timeout for fetching whole logs.
@@ -664,6 +694,35 @@ async fn poll_status(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Watches every node's committed log until the phase ends (see [`crate::logwatch`]), one task per
+/// node so that a paused or partitioned node's timeouts never hold up the others; a node that does not
+/// answer is simply asked again at its next round.
+async fn watch_logs(
+    shared: Arc<Shared>,
+    client: Client,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<NodeWatch> {
+    let tasks = (0..shared.urls.len()).map(|i| {
+        let (shared, client, mut stop) = (shared.clone(), client.clone(), stop.clone());
+        async move {
+            let mut watch = NodeWatch::default();
+            loop {
+                let url = format!("{}/debug/log?from={}", shared.urls[i], watch.next_from());
+                if let Ok(body) = client.get_text(&url).await
+                    && let Err(e) = watch.observe(&body, shared.recorder.now())
+                {
+                    shared.fail(format!("{}: /debug/log: {e}", shared.names[i]));
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.changed() => return watch,
+                }
+            }
+        }
+    });
+    futures_join_all(tasks).await
 }
 
 /// One status of every node, in raft-node's `/status` shape whatever the system.
