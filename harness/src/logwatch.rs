@@ -9,7 +9,7 @@
 //!   broken node overwrites one, its final log can look perfectly consistent with the others: only an
 //!   earlier look shows the entry that was replaced.
 //!
-//! So the run asks every node for `/debug/log?from=I` twice a second, starting [`REFETCH`] entries
+//! So the run asks every node for `/debug/log?from=I` five times a second, starting [`REFETCH`] entries
 //! below what it has already seen (recent entries are seen again, so one that is replaced shows), and a
 //! [`NodeWatch`] per node keeps the union of every committed entry the node reported and every
 //! [`Change`] of an entry at an index it had reported before. After the final fetch the run stores
@@ -20,6 +20,7 @@
 //! yet fetched (more than a snapshot's worth between two polls), its `snapshot_index` is raised past
 //! the gap, so the checker calls missing writes unverifiable instead of lost.
 
+use checker::durability::{LogEntry, NodeLog};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -33,9 +34,9 @@ pub struct Change {
     pub index: u64,
     /// When the new entry was seen, in ns since the run started (history time).
     pub time: u64,
-    /// The entry first reported (a `/debug/log` entry object).
-    pub before: Value,
-    pub after: Value,
+    /// The entry first reported.
+    pub before: LogEntry,
+    pub after: LogEntry,
 }
 
 /// What the watcher learned about one node's committed log.
@@ -45,7 +46,7 @@ pub struct NodeWatch {
     base: Option<(u64, u64)>,
     /// The highest index of a run of entries compacted before the watcher saw them (0: none).
     gap_end: u64,
-    entries: BTreeMap<u64, Value>,
+    entries: BTreeMap<u64, LogEntry>,
     changes: Vec<Change>,
 }
 
@@ -57,21 +58,7 @@ impl NodeWatch {
 
     /// Takes one `/debug/log` body seen at `time`.
     pub fn observe(&mut self, body: &str, time: u64) -> Result<(), String> {
-        #[derive(Deserialize)]
-        struct Body {
-            #[serde(default)]
-            snapshot_index: u64,
-            #[serde(default)]
-            snapshot_term: u64,
-            entries: Vec<Value>,
-        }
-        let b: Body = serde_json::from_str(body).map_err(|e| format!("not a /debug/log body: {e}"))?;
-        let mut indexed = Vec::with_capacity(b.entries.len());
-        for entry in b.entries {
-            let index =
-                entry["index"].as_u64().ok_or_else(|| format!("an entry without an index: {entry}"))?;
-            indexed.push((index, entry));
-        }
+        let b = NodeLog::from_debug_log("", body).map_err(|e| format!("not a /debug/log body: {e}"))?;
         let highest_seen = self.entries.keys().next_back().copied().unwrap_or(0);
         match self.base {
             None => self.base = Some((b.snapshot_index, b.snapshot_term)),
@@ -81,9 +68,10 @@ impl NodeWatch {
             }
             Some(_) => {}
         }
-        for (index, entry) in indexed {
+        for entry in b.entries {
+            let index = entry.index;
             match self.entries.get_mut(&index) {
-                Some(known) if known["term"] != entry["term"] || known["command"] != entry["command"] => {
+                Some(known) if *known != entry => {
                     let before = std::mem::replace(known, entry.clone());
                     self.changes.push(Change { index, time, before, after: entry });
                 }
@@ -122,11 +110,12 @@ impl NodeWatch {
 mod tests {
     use super::*;
 
-    fn entry(index: u64, term: u64, value: &str) -> Value {
-        json!({"index": index, "term": term, "command": {"op": "put", "key": "k", "value": value}})
+    fn entry(index: u64, term: u64, value: &str) -> LogEntry {
+        let e = json!({"index": index, "term": term, "command": {"op": "put", "key": "k", "value": value}});
+        serde_json::from_value(e).unwrap()
     }
 
-    fn body(snapshot_index: u64, entries: &[Value]) -> String {
+    fn body(snapshot_index: u64, entries: &[LogEntry]) -> String {
         json!({"snapshot_index": snapshot_index, "snapshot_term": 1, "entries": entries}).to_string()
     }
 
@@ -152,7 +141,8 @@ mod tests {
             w.changes(),
             [Change { index: 2, time: 20, before: entry(2, 1, "b"), after: entry(2, 2, "x") }]
         );
-        assert_eq!(w.body()["entries"][1], entry(2, 2, "x"), "the union holds the latest entry");
+        let latest: LogEntry = serde_json::from_value(w.body()["entries"][1].clone()).unwrap();
+        assert_eq!(latest, entry(2, 2, "x"), "the union holds the latest entry");
     }
 
     #[test]

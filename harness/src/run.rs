@@ -716,7 +716,7 @@ async fn watch_logs(
                     shared.fail(format!("{}: /debug/log: {e}", shared.names[i]));
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                     _ = stop.changed() => return watch,
                 }
             }
