@@ -21,6 +21,7 @@
 use crate::store::{self, StoreError, TestSpec};
 use checker::durability::{self, DurabilityReport, LogReport, NodeLog};
 use checker::{CheckOptions, Format, LinearizabilityReport, ModelSpec, Verdict};
+use reports::logs::leading_timestamp;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -234,7 +235,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         Some(report)
     };
 
-    let panics = scan_node_output_for(dir, spec.nodes, &spec.system);
+    let panics = scan_node_output(dir, spec.nodes, &spec.system);
     verdict = verdict.merge(panics.verdict);
 
     // Other systems' logs and status bodies do not carry our node's leadership records.
@@ -316,13 +317,9 @@ fn count(history: &checker::History) -> OpCounts {
     c
 }
 
-/// Scans `nodes/n*/stdout.log` and `stderr.log` for the panic marker.
-pub fn scan_node_output(dir: &Path, nodes: usize) -> PanicScan {
-    scan_node_output_for(dir, nodes, "raft-node")
-}
-
-/// [`scan_node_output`] for `system`'s crash lines (etcd: [`crate::etcd::is_panic_line`]).
-pub fn scan_node_output_for(dir: &Path, nodes: usize, system: &str) -> PanicScan {
+/// Scans `nodes/n*/stdout.log` and `stderr.log` for `system`'s crash lines (raft-node: the panic
+/// marker; etcd: [`crate::etcd::is_panic_line`]).
+pub fn scan_node_output(dir: &Path, nodes: usize, system: &str) -> PanicScan {
     let is_panic = |line: &str| {
         if system == "etcd" { crate::etcd::is_panic_line(line) } else { line.contains(PANIC_MARKER) }
     };
@@ -363,7 +360,7 @@ struct Sighting {
 /// `started_at` is `test.json`'s start stamp, which places the log lines' wall-clock times in the run.
 pub fn check_election_safety(dir: &Path, nodes: usize, started_at: &str) -> ElectionReport {
     use std::collections::BTreeMap;
-    let started = parse_utc_nanos(started_at);
+    let started = leading_timestamp(started_at);
     // term -> leader -> first sighting
     let mut seen: BTreeMap<u64, BTreeMap<String, Sighting>> = BTreeMap::new();
     let mut note = |term: u64, node: &str, s: Sighting| {
@@ -380,7 +377,7 @@ pub fn check_election_safety(dir: &Path, nodes: usize, started_at: &str) -> Elec
         let Ok(bytes) = std::fs::read(dir.join("nodes").join(&node).join("stderr.log")) else { continue };
         for (n, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
             let Some((who, term)) = parse_became_leader(line) else { continue };
-            let time = match (started, line.split_whitespace().next().and_then(parse_utc_nanos)) {
+            let time = match (started, leading_timestamp(line)) {
                 (Some(s), Some(t)) => Some(t.saturating_sub(s)),
                 _ => None,
             };
@@ -434,31 +431,6 @@ fn parse_became_leader(line: &str) -> Option<(String, u64)> {
     // The core prints node ids as `n3`; accept a bare number too.
     let node = if node.starts_with('n') { node.to_string() } else { format!("n{node}") };
     Some((node, field("term")?.parse().ok()?))
-}
-
-/// Unix nanoseconds of an RFC 3339 UTC stamp: `2026-11-22T03:21:08.983364Z` or `...T03:21:08Z`.
-fn parse_utc_nanos(s: &str) -> Option<u64> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.split(':').map(|p| p.parse::<u64>());
-    let (h, min, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let nanos =
-        if frac.is_empty() { 0 } else { frac.parse::<u64>().ok()? * 10u64.pow(9 - frac.len() as u32) };
-    // Days from the civil date (Howard Hinnant's algorithm, the inverse of store::timestamp).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    Some((days * 86_400 + h * 3600 + min * 60 + sec) * 1_000_000_000 + nanos)
 }
 
 /// A few lines for the terminal: the verdict and what made it.
@@ -524,7 +496,7 @@ mod tests {
         std::fs::write(n2.join("stderr.log"), "starting\nraft-node: PANIC at src/x.rs:3: boom\n").unwrap();
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stderr.log"), "all good\n").unwrap();
-        let scan = scan_node_output(dir.path(), 2);
+        let scan = scan_node_output(dir.path(), 2, "raft-node");
         assert_eq!(scan.verdict, Verdict::Invalid);
         assert_eq!(scan.files_scanned, 2);
         assert_eq!(scan.found[0].node, "n2");
@@ -604,10 +576,10 @@ mod tests {
 
     #[test]
     fn utc_stamps_parse_to_unix_nanos() {
-        assert_eq!(parse_utc_nanos("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
-        let t = parse_utc_nanos("2026-11-22T03:21:08Z").unwrap();
+        assert_eq!(leading_timestamp("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+        let t = leading_timestamp("2026-11-22T03:21:08Z").unwrap();
         assert_eq!(store::timestamp(t / 1_000_000_000, true), "2026-11-22T03:21:08Z");
-        assert_eq!(parse_utc_nanos("yesterday"), None);
+        assert_eq!(leading_timestamp("yesterday"), None);
         assert_eq!(
             parse_became_leader("INFO raft::raft: became leader node=n4 term=12 noop_index=3"),
             Some(("n4".into(), 12))
@@ -620,7 +592,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stdout.log"), "PANIC is a word here\n").unwrap();
-        assert_eq!(scan_node_output(dir.path(), 1).verdict, Verdict::Valid);
+        assert_eq!(scan_node_output(dir.path(), 1, "raft-node").verdict, Verdict::Valid);
     }
     #[test]
     fn a_replaced_committed_entry_makes_the_logs_divergent() {

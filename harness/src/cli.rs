@@ -221,7 +221,7 @@ impl RunArgs {
                         "--node-bin names the raft-node binary; with --system etcd use --etcd-bin".into()
                     );
                 }
-                if let Some(a) = self.node_args.iter().find(|a| *a == "--bug" || a.starts_with("--bug=")) {
+                if let Some(a) = crate::run::planted_bug_arg(&self.node_args) {
                     return Err(format!("--node-arg={a}: planted bugs exist only in raft-node, not in etcd"));
                 }
                 let bin = match &self.etcd_bin {

@@ -17,8 +17,9 @@
 //! changes as `nodes/<n>/log-changes.json`.
 //!
 //! The union is honest about what it did not see: if a node compacted entries the watcher had not
-//! yet fetched (more than a snapshot's worth between two polls), its `snapshot_index` is raised past
-//! the gap, so the checker calls missing writes unverifiable instead of lost.
+//! yet fetched (those committed since its last look when the snapshot was taken), its
+//! `snapshot_index` is raised past the gap. The checker itself treats an index that no node's union
+//! holds as unseen, so a write that may sit there is counted unverifiable, not lost.
 
 use checker::durability::{LogEntry, NodeLog};
 use serde::{Deserialize, Serialize};

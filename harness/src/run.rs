@@ -331,6 +331,11 @@ fn validate(c: &RunConfig) -> Result<(), RunError> {
     c.workload_options.validate().map_err(|e| RunError::Config(e.to_string()))
 }
 
+/// The node argument that switches on a planted bug (`--bug` or `--bug=NAME`), if any.
+pub fn planted_bug_arg(node_args: &[String]) -> Option<&String> {
+    node_args.iter().find(|a| *a == "--bug" || a.starts_with("--bug="))
+}
+
 /// What etcd runs cannot do, said before anything starts.
 fn validate_etcd(c: &RunConfig) -> Result<(), RunError> {
     if !c.node_bin.is_file() {
@@ -346,7 +351,7 @@ fn validate_etcd(c: &RunConfig) -> Result<(), RunError> {
             c.workload
         )));
     }
-    if c.node_args.iter().any(|a| a == "--bug" || a.starts_with("--bug=")) {
+    if planted_bug_arg(&c.node_args).is_some() {
         return Err(RunError::Config("planted bugs (--bug) exist only in raft-node, not in etcd".into()));
     }
     Ok(())
@@ -747,7 +752,7 @@ async fn poll_once(client: &Client, shared: &Shared) -> Vec<Option<Value>> {
         .collect()
 }
 
-/// Joins futures without an extra dependency (a handful of status requests at a time).
+/// Joins futures without an extra dependency (one per node: status requests, log watchers).
 async fn futures_join_all<F: std::future::Future<Output = T> + Send + 'static, T: Send + 'static>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<T> {

@@ -16,6 +16,7 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use harness::etcd::b64;
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -179,23 +180,6 @@ async fn leader(http: &reqwest::Client, c: &Cluster) -> anyhow::Result<String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("{} elected no leader within 30 s", c.system.name())
-}
-
-fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Sends one operation; true if the system answered it successfully.
