@@ -29,9 +29,36 @@ pub struct LoopbackCluster {
 }
 
 /// `n` distinct free ports (held together while choosing so they differ).
+///
+/// The ports come from below the kernel's ephemeral range where there is room: a node that is killed
+/// and restarted binds its ports again, and a port from the ephemeral range may meanwhile have become
+/// the source port of one of the harness's own connections (clients, status polls, log watcher),
+/// which would keep the node from ever starting again in that run.
 fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> =
-        (0..n).map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0))).collect::<Result<_, _>>()?;
+    const LOWEST: u16 = 1024;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(0);
+    let room = usize::from(ephemeral_low.saturating_sub(LOWEST));
+    let mut listeners = Vec::with_capacity(n);
+    if room >= 4 * n {
+        // Start somewhere different each time so that concurrent runs rarely probe the same ports.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let start = (nanos.subsec_nanos() as usize ^ std::process::id() as usize) % room;
+        for k in 0..room {
+            let port = LOWEST + ((start + k) % room) as u16;
+            if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+                listeners.push(l);
+                if listeners.len() == n {
+                    break;
+                }
+            }
+        }
+    }
+    while listeners.len() < n {
+        listeners.push(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?);
+    }
     listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
 }
 
@@ -155,6 +182,28 @@ impl Drop for LoopbackCluster {
     fn drop(&mut self) {
         if let Err(e) = self.teardown() {
             tracing::error!(error = %e, "loopback teardown failed; run `faultline cleanup`");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ports_are_distinct_and_below_the_ephemeral_range() {
+        let ports = free_ports(15).unwrap();
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 15, "{ports:?}");
+        let Ok(range) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range") else {
+            println!("skipped the range check: no /proc/sys/net/ipv4/ip_local_port_range here");
+            return;
+        };
+        let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+        if low > 1024 + 60 {
+            assert!(ports.iter().all(|&p| (1024..low).contains(&p)), "{ports:?} not below {low}");
         }
     }
 }
