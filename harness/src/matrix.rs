@@ -80,7 +80,9 @@ use checker::Verdict;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use workloads::{Fault, FaultKind, NemesisSpec, ScheduledFault, Target, Topology, Workload, WorkloadOptions};
+use workloads::{
+    Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target, Topology, Workload, WorkloadOptions,
+};
 
 /// The planted bugs of raft-node, in the matrix's order.
 pub const BUGS: [&str; 6] =
@@ -109,6 +111,8 @@ pub struct Scenario {
     pub mix: (u32, u32, u32),
     /// raft-node flags besides `--bug` (see the module documentation for why each is there).
     pub node_args: Vec<String>,
+    /// Cluster size when the scenario needs its own (instead of the matrix's `--nodes`).
+    pub nodes: Option<usize>,
 }
 
 fn isolate_leader() -> Fault {
@@ -165,7 +169,37 @@ impl Scenario {
                 (1, 3, 1),
                 args(&["--no-check-quorum"]),
             ),
-            "commit-old-term" | "forget-vote" => (
+            "forget-vote" => {
+                let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+                let kill = env("FV_KILL", 200);
+                let up = env("FV_UP", 100);
+                let pause_at = env("FV_PAUSE", 120);
+                let r = env("FV_R", 290);
+                let len = env("FV_LEN", 2500);
+                let heal = env("FV_HEAL", 1100);
+                (
+                    (
+                        vec![
+                            Step { at: ms(0), fault: Fault::Partition { topology: Topology::LeaderBridge } },
+                            Step {
+                                at: ms(0),
+                                fault: Fault::Drop { topology: Topology::IntoLeader, messages: Messages::Appends },
+                            },
+                            Step { at: ms(kill), fault: Fault::Kill { target: Target::Bridge } },
+                            Step { at: ms(kill + up), fault: Fault::Restart { target: Target::Bridge } },
+                            Step { at: ms(kill + pause_at), fault: Fault::Pause { target: Target::Side } },
+                            Step { at: ms(kill + r), fault: Fault::Kill { target: Target::Bridge } },
+                            Step { at: ms(kill + r + 20), fault: Fault::Restart { target: Target::Bridge } },
+                            Step { at: ms(kill + r + 30), fault: Fault::Restart { target: Target::All } },
+                            Step { at: ms(heal), fault: Fault::Heal },
+                        ],
+                        ms(len),
+                    ),
+                    (2, 1, 1),
+                    args(&["--no-pre-vote"]),
+                )
+            }
+            "commit-old-term" => (
                 alternate(
                     vec![
                         isolate_leader(),
@@ -179,11 +213,7 @@ impl Scenario {
                     ms(400),
                 ),
                 (1, 3, 1),
-                if bug == "commit-old-term" {
-                    args(&["--no-pre-vote", "--max-entries-per-append", "1"])
-                } else {
-                    args(&["--no-pre-vote"])
-                },
+                args(&["--no-pre-vote", "--max-entries-per-append", "1"]),
             ),
             "early-ack" => (
                 alternate(vec![isolate_leader(), Fault::Kill { target: Target::Leader }], ms(2000), ms(1000)),
@@ -206,7 +236,10 @@ impl Scenario {
                 ));
             }
         };
-        Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, mix, node_args })
+        // Two leaders of one term need two candidates that each collect their own half's votes; in
+        // halves of one node there is no second candidate in a half to split that vote with.
+        let nodes = (bug == "forget-vote").then_some(3);
+        Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, mix, node_args, nodes })
     }
 
     /// The fault schedule over a run phase of `time_limit`: one second of quiet, then whole cycles
@@ -237,7 +270,8 @@ impl Scenario {
                 Fault::Pause { .. } => FaultKind::Pause,
                 Fault::Loss { .. } => FaultKind::Loss,
                 Fault::Latency { .. } => FaultKind::Latency,
-                Fault::Heal => continue,
+                Fault::Drop { .. } => FaultKind::Drop,
+                Fault::Restart { .. } | Fault::Heal => continue,
             };
             if !kinds.contains(&k) {
                 kinds.push(k);
@@ -381,7 +415,7 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> RunC
     node_args.extend(scenario.node_args.iter().cloned());
     let (read_weight, write_weight, cas_weight) = scenario.mix;
     RunConfig {
-        nodes: config.nodes,
+        nodes: scenario.nodes.unwrap_or(config.nodes),
         system: crate::cluster::System::RaftNode,
         time_limit: config.time_limit,
         workload: Workload::Register,

@@ -25,6 +25,8 @@ pub struct Nemesis {
     killed: BTreeSet<usize>,
     paused: BTreeSet<usize>,
     network_faulty: bool,
+    /// Every link cut since the last heal (partitions may follow one another without a heal).
+    cut: Grudge,
 }
 
 impl Nemesis {
@@ -34,6 +36,7 @@ impl Nemesis {
             killed: BTreeSet::new(),
             paused: BTreeSet::new(),
             network_faulty: false,
+            cut: Grudge::default(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Nemesis {
                 let grudge = topology.grudge(&names, leader, &mut self.rng);
                 cluster.cut(&grudge)?;
                 self.network_faulty |= !grudge.is_empty();
+                self.cut.cuts.extend(grudge.cuts.iter().cloned());
                 json!({ "topology": topology, "leader": leader, "cuts": links(&grudge) })
             }
             Fault::Loss { topology, probability } => {
@@ -87,6 +91,15 @@ impl Nemesis {
                     json!({ "topology": topology, "delay_ms": delay_ms, "links": links(&grudge) })
                 } else {
                     json!({ "skipped": "latency needs peer links through the proxy (loopback, or netns started with latency in --nemesis)" })
+                }
+            }
+            Fault::Drop { topology, messages } => {
+                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                if cluster.drop_messages(&grudge, *messages)? {
+                    self.network_faulty |= !grudge.is_empty();
+                    json!({ "topology": topology, "messages": messages, "links": links(&grudge) })
+                } else {
+                    json!({ "skipped": "dropping one kind of message needs raft-node peer links through the proxy (loopback, or netns started with drop in --nemesis)" })
                 }
             }
             Fault::Kill { target } => {
@@ -108,6 +121,19 @@ impl Nemesis {
                 }
                 json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits })
             }
+            Fault::Restart { target } => {
+                let chosen = target.resolve(&names, leader, &self.cut, &mut self.rng);
+                let wanted: BTreeSet<usize> = chosen.iter().map(|n| index(n)).collect();
+                let mut resumed = Vec::new();
+                for &i in self.paused.clone().intersection(&wanted) {
+                    if let Some(pid) = cluster.resume(i)? {
+                        resumed.push(Hit { node: names[i].clone(), pid: Some(pid) });
+                    }
+                    self.paused.remove(&i);
+                }
+                let restarted = self.restart_down(cluster, &wanted)?;
+                json!({ "target": target, "resumed": resumed, "restarted": restarted })
+            }
             Fault::Heal => self.heal(cluster)?,
         })
     }
@@ -120,7 +146,7 @@ impl Nemesis {
         leader: Option<&str>,
         mut act: impl FnMut(&mut dyn Cluster, usize) -> Result<Option<u32>, ClusterError>,
     ) -> Result<Vec<Hit>, ClusterError> {
-        let chosen = target.resolve(names, leader, &mut self.rng);
+        let chosen = target.resolve(names, leader, &self.cut, &mut self.rng);
         let mut hits = Vec::new();
         for name in chosen {
             let i = names.iter().position(|n| *n == name).expect("targets come from the node list");
@@ -133,22 +159,30 @@ impl Nemesis {
     pub fn heal(&mut self, cluster: &mut dyn Cluster) -> Result<Value, ClusterError> {
         cluster.heal_network()?;
         let network = std::mem::take(&mut self.network_faulty);
+        self.cut = Grudge::default();
         let mut resumed = Vec::new();
         for i in std::mem::take(&mut self.paused) {
             if let Some(pid) = cluster.resume(i)? {
                 resumed.push(Hit { node: cluster.nodes()[i].name.clone(), pid: Some(pid) });
             }
         }
+        let all: BTreeSet<usize> = (0..cluster.nodes().len()).collect();
+        let restarted = self.restart_down(cluster, &all)?;
         self.killed.clear();
+        Ok(json!({ "network": network, "resumed": resumed, "restarted": restarted }))
+    }
+
+    /// Starts every node of `wanted` that is down, whether we killed it or it died on its own.
+    fn restart_down(&mut self, cluster: &mut dyn Cluster, wanted: &BTreeSet<usize>) -> Result<Vec<Hit>, ClusterError> {
         let mut restarted = Vec::new();
-        // Every node that is down, whether we killed it or it died on its own, comes back.
         for (i, pid) in cluster.pids().into_iter().enumerate() {
-            if pid.is_none() {
+            if pid.is_none() && wanted.contains(&i) {
+                self.killed.remove(&i);
                 let pid = cluster.start(i)?;
                 restarted.push(Hit { node: cluster.nodes()[i].name.clone(), pid: Some(pid) });
             }
         }
-        Ok(json!({ "network": network, "resumed": resumed, "restarted": restarted }))
+        Ok(restarted)
     }
 }
 

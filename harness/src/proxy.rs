@@ -41,6 +41,22 @@ pub struct LinkState {
     pub cut: bool,
     pub loss: f64,
     pub delay: Duration,
+    /// Drop what only a leader sends (AppendEntries, InstallSnapshot, TimeoutNow); raft-node links only.
+    pub drop_appends: bool,
+    /// Drop vote requests (pre-votes included); raft-node links only.
+    pub drop_votes: bool,
+}
+
+impl LinkState {
+    /// Whether a raft-node frame with this tag is dropped on this link.
+    pub fn drops(&self, tag: u8) -> bool {
+        use raft::wire;
+        match tag {
+            wire::TAG_APPEND_ENTRIES | wire::TAG_INSTALL_SNAPSHOT | wire::TAG_TIMEOUT_NOW => self.drop_appends,
+            wire::TAG_REQUEST_VOTE => self.drop_votes,
+            _ => false,
+        }
+    }
 }
 
 /// The state channel of each directed link `(from, to)`, by node index.
@@ -81,7 +97,9 @@ impl LinkTable {
 /// Who sends on the connections a relay accepts.
 #[derive(Clone, Debug)]
 pub enum Sender {
-    /// Always this node (the relay serves one directed link).
+    /// Always this node (the relay serves one directed link). Such a relay carries raft-node's
+    /// length-prefixed frames and relays them whole, so it can drop one kind of message
+    /// ([`LinkState::drops`]) without breaking the stream.
     Node(usize),
     /// Read from the `X-PeerURLs` header of the connection's first HTTP request: the node whose URL
     /// it names. A connection that names none of them (etcd's health probes carry no header) is
@@ -177,6 +195,7 @@ pub async fn start(
             let from = from.clone();
             conns.spawn(async move {
                 let mut inbound = inbound;
+                let framed = matches!(from, Sender::Node(_));
                 let (head, from, source) = match from {
                     Sender::Node(i) => (Vec::new(), Some(i), source),
                     Sender::FromPeerUrlsHeader(urls) => {
@@ -200,8 +219,8 @@ pub async fn start(
                     Some(from) => (table.channel(from, to), table.channel(to, from)),
                     None => (watch::channel(LinkState::default()).1, watch::channel(LinkState::default()).1),
                 };
-                let forward = pump(head, ir, ow, forward_state, seed);
-                let backward = pump(Vec::new(), or, iw, backward_state, seed ^ 1);
+                let forward = pump(head, ir, ow, forward_state, seed, framed);
+                let backward = pump(Vec::new(), or, iw, backward_state, seed ^ 1, framed);
                 // When either side closes or fails, tear down both directions (the nodes reconnect).
                 tokio::select! { _ = forward => {}, _ = backward => {} }
             });
@@ -222,37 +241,46 @@ async fn connect(upstream: SocketAddr, source: Option<SocketAddr>) -> std::io::R
 
 /// Relays one direction: a reader queues chunks with their due time, a writer delivers them in order
 /// once due and while the link is not cut. `head` is what was already read from `from` (sniffing).
+/// A `framed` stream (raft-node's `[u32 LE length][payload]` frames) is queued in whole frames, and
+/// the frames the link drops ([`LinkState::drops`]) are left out; a length too large to be a frame
+/// means the stream is not what we think, and from then on it is relayed as raw bytes.
 async fn pump(
     head: Vec<u8>,
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     seed: u64,
+    framed: bool,
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(64);
     let reader_state = state.clone();
     let reader = async move {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        if !head.is_empty() {
-            let link = *reader_state.borrow();
-            if tx.send((Instant::now() + link.delay, head)).await.is_err() {
-                return;
-            }
-        }
+        let mut framer = framed.then(Framer::default);
+        let mut pending = head;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
+            if !pending.is_empty() {
+                let link = *reader_state.borrow();
+                let chunk = match framer.as_mut() {
+                    Some(f) => f.take(&mut pending, &link),
+                    None => std::mem::take(&mut pending),
+                };
+                if !chunk.is_empty() {
+                    let mut due = Instant::now() + link.delay;
+                    if link.loss > 0.0 && rng.random_bool(link.loss.clamp(0.0, 1.0)) {
+                        due += RETRANSMIT_DELAY;
+                    }
+                    if tx.send((due, chunk)).await.is_err() {
+                        return;
+                    }
+                }
+            }
             let n = match from.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            let link = *reader_state.borrow();
-            let mut due = Instant::now() + link.delay;
-            if link.loss > 0.0 && rng.random_bool(link.loss.clamp(0.0, 1.0)) {
-                due += RETRANSMIT_DELAY;
-            }
-            if tx.send((due, buf[..n].to_vec())).await.is_err() {
-                return;
-            }
+            pending.extend_from_slice(&buf[..n]);
         }
     };
     let writer = async move {
@@ -268,8 +296,67 @@ async fn pump(
                 return;
             }
         }
+        // The sender closed after all of this: pass its FIN on too.
+        let _ = to.shutdown().await;
     };
-    tokio::select! { _ = reader => {}, _ = writer => {} }
+    // When the sender closes, what it sent before still arrives (as TCP delivers data ahead of the
+    // FIN): the reader's end drops the queue's sender, and the writer delivers what is queued before
+    // it stops. Dropping the queue instead would lose a crashed leader's last AppendEntries on every
+    // link at once, which no network does.
+    tokio::pin!(reader, writer);
+    tokio::select! {
+        _ = &mut writer => {}
+        _ = &mut reader => writer.await,
+    }
+}
+
+/// Largest frame the proxy believes in; raft-node's own limit is 256 MiB.
+const MAX_FRAME: usize = 1 << 30;
+
+/// Cuts a raft-node stream into whole frames.
+#[derive(Debug, Default)]
+struct Framer {
+    /// The stream turned out not to be framed: pass everything through.
+    raw: bool,
+    /// Frames dropped so far (for the trace log).
+    dropped: u64,
+}
+
+impl Framer {
+    /// Removes every complete frame from the front of `pending` and returns the ones `link` lets
+    /// through, concatenated; an incomplete frame stays in `pending`.
+    fn take(&mut self, pending: &mut Vec<u8>, link: &LinkState) -> Vec<u8> {
+        if self.raw {
+            return std::mem::take(pending);
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        let mut pos = 0;
+        while pending.len() - pos >= raft::wire::LEN_PREFIX {
+            let len_bytes: [u8; 4] = pending[pos..pos + 4].try_into().expect("four bytes");
+            let len = u32::from_le_bytes(len_bytes) as usize;
+            if len > MAX_FRAME {
+                self.raw = true;
+                out.extend_from_slice(&pending[pos..]);
+                pending.clear();
+                return out;
+            }
+            let end = pos + raft::wire::LEN_PREFIX + len;
+            if pending.len() < end {
+                break;
+            }
+            let frame = &pending[pos..end];
+            match raft::wire::frame_tag(frame) {
+                Some(tag) if link.drops(tag) => {
+                    self.dropped += 1;
+                    tracing::trace!(tag, dropped = self.dropped, "proxy dropped a frame");
+                }
+                _ => out.extend_from_slice(frame),
+            }
+            pos = end;
+        }
+        pending.drain(..pos);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -242,7 +242,7 @@ pub async fn run_with_schedule(
         node_args: config.node_args.clone(),
         nodes_dir: dir.join("nodes"),
         seed: config.seed,
-        proxied: config.nemesis.kinds.contains(&workloads::FaultKind::Latency),
+        proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy()),
         state_dir: crate::state::state_dir(),
     };
     let cluster = cluster::create(config.net, cluster_config).await?;
@@ -408,8 +408,17 @@ async fn phases(
     outcome.run_start = shared.recorder.now();
     let run_start = Instant::now();
     let nemesis = Arc::new(Mutex::new(Nemesis::new(config.seed)));
-    let nemesis_task =
-        tokio::spawn(run_nemesis(cluster.clone(), nemesis.clone(), shared.clone(), sched, run_start));
+    // The nemesis's own look at the leader: short, so a paused node cannot hold a fault back for long.
+    let nemesis_client =
+        Client::new(Duration::from_millis(100), Value::Null).map_err(http_setup)?.for_system(config.system);
+    let nemesis_task = tokio::spawn(run_nemesis(
+        cluster.clone(),
+        nemesis.clone(),
+        shared.clone(),
+        nemesis_client,
+        sched,
+        run_start,
+    ));
     let empty = if config.workload == Workload::Append { json!([]) } else { Value::Null };
     drive(config, &shared, &table, generator.clone(), &empty).await?;
     // The schedule ends with a heal at the time limit; let it finish.
@@ -618,6 +627,7 @@ async fn run_nemesis(
     cluster: SharedCluster,
     nemesis: Arc<Mutex<Nemesis>>,
     shared: Arc<Shared>,
+    status_client: Client,
     sched: Vec<workloads::ScheduledFault>,
     run_start: Instant,
 ) -> Result<(), RunError> {
@@ -626,7 +636,12 @@ async fn run_nemesis(
         if shared.error().is_some() {
             break;
         }
-        let leader = shared.leader.lock().expect("leader lock is never held across a panic").clone();
+        let mut leader = shared.leader.lock().expect("leader lock is never held across a panic").clone();
+        if item.fault.needs_leader() {
+            // The poller's view can be a quarter of a second old, across an election; look again.
+            let fresh = leader_of(&poll_once(&status_client, &shared).await, &shared.names);
+            leader = fresh.or(leader);
+        }
         let (nem, sh) = (nemesis.clone(), shared.clone());
         let fault = item.fault.clone();
         let done = blocking(&cluster, move |c| {

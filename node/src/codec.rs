@@ -9,7 +9,7 @@
 //! Framing (length + CRC for the WAL, length for the transport) is the caller's business; this module
 //! only turns one value into bytes and back.
 
-use raft::{Conflict, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, Snapshot, Term};
+use raft::{Conflict, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, Snapshot, Term, wire};
 use thiserror::Error;
 
 /// Why bytes could not be decoded into a value.
@@ -94,15 +94,14 @@ impl Encoder {
         self.u64(m.from.0);
         self.u64(m.to.0);
         self.u64(m.term.0);
+        self.u8(wire::tag(&m.body));
         match &m.body {
             MessageBody::RequestVote { pre_vote, last_log_index, last_log_term } => {
-                self.u8(0);
                 self.bool(*pre_vote);
                 self.u64(last_log_index.0);
                 self.u64(last_log_term.0);
             }
             MessageBody::RequestVoteResponse { pre_vote, granted } => {
-                self.u8(1);
                 self.bool(*pre_vote);
                 self.bool(*granted);
             }
@@ -113,7 +112,6 @@ impl Encoder {
                 leader_commit,
                 read_round,
             } => {
-                self.u8(2);
                 self.u64(prev_log_index.0);
                 self.u64(prev_log_term.0);
                 self.u32(
@@ -126,7 +124,6 @@ impl Encoder {
                 self.u64(*read_round);
             }
             MessageBody::AppendEntriesResponse { success, match_index, conflict, read_round } => {
-                self.u8(3);
                 self.bool(*success);
                 self.u64(match_index.0);
                 match conflict {
@@ -141,14 +138,12 @@ impl Encoder {
                 self.u64(*read_round);
             }
             MessageBody::InstallSnapshot { snapshot } => {
-                self.u8(4);
                 self.snapshot(snapshot);
             }
             MessageBody::InstallSnapshotResponse { last_index } => {
-                self.u8(5);
                 self.u64(last_index.0);
             }
-            MessageBody::TimeoutNow => self.u8(6),
+            MessageBody::TimeoutNow => {}
         }
     }
 }
@@ -254,16 +249,16 @@ impl<'a> Decoder<'a> {
         let term = Term(self.u64("message term")?);
         let at = self.pos;
         let body = match self.u8("message kind")? {
-            0 => MessageBody::RequestVote {
+            wire::TAG_REQUEST_VOTE => MessageBody::RequestVote {
                 pre_vote: self.bool("pre_vote")?,
                 last_log_index: LogIndex(self.u64("last_log_index")?),
                 last_log_term: Term(self.u64("last_log_term")?),
             },
-            1 => MessageBody::RequestVoteResponse {
+            wire::TAG_REQUEST_VOTE_RESPONSE => MessageBody::RequestVoteResponse {
                 pre_vote: self.bool("pre_vote")?,
                 granted: self.bool("granted")?,
             },
-            2 => {
+            wire::TAG_APPEND_ENTRIES => {
                 let prev_log_index = LogIndex(self.u64("prev_log_index")?);
                 let prev_log_term = Term(self.u64("prev_log_term")?);
                 let n = self.u32("entry count")? as usize;
@@ -280,7 +275,7 @@ impl<'a> Decoder<'a> {
                     read_round: self.u64("read_round")?,
                 }
             }
-            3 => {
+            wire::TAG_APPEND_ENTRIES_RESPONSE => {
                 let success = self.bool("success")?;
                 let match_index = LogIndex(self.u64("match_index")?);
                 let cat = self.pos;
@@ -300,9 +295,9 @@ impl<'a> Decoder<'a> {
                     read_round: self.u64("read_round")?,
                 }
             }
-            4 => MessageBody::InstallSnapshot { snapshot: self.snapshot()? },
-            5 => MessageBody::InstallSnapshotResponse { last_index: LogIndex(self.u64("last_index")?) },
-            6 => MessageBody::TimeoutNow,
+            wire::TAG_INSTALL_SNAPSHOT => MessageBody::InstallSnapshot { snapshot: self.snapshot()? },
+            wire::TAG_INSTALL_SNAPSHOT_RESPONSE => MessageBody::InstallSnapshotResponse { last_index: LogIndex(self.u64("last_index")?) },
+            wire::TAG_TIMEOUT_NOW => MessageBody::TimeoutNow,
             tag => return Err(DecodeError::BadTag { what: "message kind", tag, at }),
         };
         Ok(Message { from, to, term, body })
@@ -381,6 +376,20 @@ mod tests {
             let bytes = encode_message(&m);
             assert_eq!(decode_message(&bytes), Ok(m));
         }
+    }
+
+    /// Faultline's proxy finds a frame's kind at a fixed offset (`raft::wire`); the codec must put it there.
+    #[test]
+    fn the_tag_sits_where_raft_wire_says() {
+        let mut tags = std::collections::BTreeSet::new();
+        for m in every_message() {
+            let payload = encode_message(&m);
+            let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+            frame.extend_from_slice(&payload);
+            assert_eq!(wire::frame_tag(&frame), Some(wire::tag(&m.body)), "{m:?}");
+            tags.insert(wire::tag(&m.body));
+        }
+        assert_eq!(tags.len(), 7, "every kind has its own tag");
     }
 
     #[test]

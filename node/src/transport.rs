@@ -102,8 +102,10 @@ async fn writer(peer: NodeId, addr: SocketAddr, bind_ip: IpAddr, mut rx: mpsc::R
     loop {
         let stream = match connect(bind_ip, addr).await {
             Ok(s) => {
-                info!(peer = %peer, %addr, "connected to peer");
-                backoff = BACKOFF_MIN;
+                debug!(peer = %peer, %addr, "connected to peer");
+                if logged_down {
+                    info!(peer = %peer, %addr, "connected to peer again");
+                }
                 logged_down = false;
                 s
             }
@@ -125,10 +127,28 @@ async fn writer(peer: NodeId, addr: SocketAddr, bind_ip: IpAddr, mut rx: mpsc::R
                 continue;
             }
         };
-        let mut w = BufWriter::with_capacity(256 << 10, stream);
+        // The peer never writes on a connection we opened, so anything readable on it is its end:
+        // EOF when it closed (a restart, or a relay that lost its upstream), an error when it reset.
+        // Watching for that lets us reconnect before the next message instead of writing that message
+        // into a dead socket, where it would be lost without an error (the first write after the
+        // peer's end closed still succeeds locally). A restarted voter would otherwise miss the first
+        // vote request sent to it.
+        let (mut rd, wr) = stream.into_split();
+        let mut w = BufWriter::with_capacity(256 << 10, wr);
         let mut batch = Vec::with_capacity(64 << 10);
+        let mut probe = [0u8; 1];
         loop {
-            let Some(m) = rx.recv().await else { return };
+            let m = tokio::select! {
+                biased;
+                _ = rd.read(&mut probe) => {
+                    debug!(peer = %peer, "peer closed the connection; reconnecting");
+                    break;
+                }
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => return,
+                },
+            };
             batch.clear();
             put_frame(&mut batch, &m);
             while batch.len() < (1 << 20) {
@@ -143,7 +163,9 @@ async fn writer(peer: NodeId, addr: SocketAddr, bind_ip: IpAddr, mut rx: mpsc::R
             })
             .await;
             match res {
-                Ok(Ok(())) => {}
+                // Only a connection that carried data proves the peer is back: a relay in front of a
+                // dead peer accepts and closes at once, and must not reset the backoff.
+                Ok(Ok(())) => backoff = BACKOFF_MIN,
                 Ok(Err(e)) => {
                     warn!(peer = %peer, error = %e, "peer connection failed; reconnecting");
                     break;
@@ -154,6 +176,8 @@ async fn writer(peer: NodeId, addr: SocketAddr, bind_ip: IpAddr, mut rx: mpsc::R
                 }
             }
         }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }
 

@@ -9,7 +9,7 @@
 
 use crate::WorkloadError;
 use crate::generator::Nanos;
-use crate::topology::Topology;
+use crate::topology::{Grudge, Topology};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,11 +31,25 @@ pub enum FaultKind {
     Loss,
     /// Added latency on some links (through the harness's proxy).
     Latency,
+    /// One kind of Raft message dropped on some links, the others delivered (raft-node only: the
+    /// harness's proxy reads raft-node's frames).
+    Drop,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] =
-        [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Loss, FaultKind::Latency];
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Partition,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Loss,
+        FaultKind::Latency,
+        FaultKind::Drop,
+    ];
+
+    /// Whether this kind needs every peer link to pass through the harness's proxy.
+    pub fn needs_proxy(self) -> bool {
+        matches!(self, FaultKind::Latency | FaultKind::Drop)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,6 +58,7 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::Loss => "loss",
             FaultKind::Latency => "latency",
+            FaultKind::Drop => "drop",
         }
     }
 }
@@ -68,11 +83,26 @@ pub enum Target {
     Majority,
     /// Every node.
     All,
+    /// The nodes the partition in force leaves connected to every other node in both directions (the
+    /// bridge of a `bridge` partition); one random node when there is none. Lets a schedule hit the
+    /// node a previous step made special, e.g. crash the bridge between two elections.
+    Bridge,
+    /// One side of the partition in force: a random node that some cut touches, with every such node
+    /// it reaches and hears without a cut (for a `bridge` partition, one of the two halves). One
+    /// random node when no partition is in force.
+    Side,
 }
 
 impl Target {
     /// The nodes to hit, in a seeded order.
-    pub fn resolve(self, nodes: &[String], leader: Option<&str>, rng: &mut ChaCha8Rng) -> Vec<String> {
+    /// `cut` is the partition in force (empty when the network is whole).
+    pub fn resolve(
+        self,
+        nodes: &[String],
+        leader: Option<&str>,
+        cut: &Grudge,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<String> {
         let mut shuffled = nodes.to_vec();
         shuffled.shuffle(rng);
         let n = nodes.len();
@@ -88,6 +118,29 @@ impl Target {
             }
             Target::Majority => shuffled.into_iter().take(n / 2 + 1).collect(),
             Target::All => shuffled,
+            Target::Bridge => {
+                let whole: Vec<String> = shuffled
+                    .iter()
+                    .filter(|n| !cut.cuts.iter().any(|(a, b)| a == *n || b == *n))
+                    .cloned()
+                    .collect();
+                if whole.is_empty() || cut.is_empty() {
+                    shuffled.into_iter().take(1).collect()
+                } else {
+                    whole
+                }
+            }
+            Target::Side => {
+                let touched = |n: &String| cut.cuts.iter().any(|(a, b)| a == n || b == n);
+                match shuffled.iter().find(|n| touched(n)) {
+                    None => shuffled.into_iter().take(1).collect(),
+                    Some(first) => shuffled
+                        .iter()
+                        .filter(|n| touched(n) && !cut.is_cut(first, n) && !cut.is_cut(n, first))
+                        .cloned()
+                        .collect(),
+                }
+            }
         };
         // Reports and the history read better in node order.
         chosen.sort_by_key(|name: &String| (name.len(), name.clone()));
@@ -118,6 +171,17 @@ pub enum Fault {
         topology: Topology,
         delay_ms: u64,
     },
+    /// Drop every message of one kind on the topology's links and deliver the rest.
+    Drop {
+        topology: Topology,
+        messages: Messages,
+    },
+    /// Bring the target's nodes back (restart the ones that are down, continue the paused ones) and
+    /// leave the network faults in force, so a crashed node comes back into the partition it crashed
+    /// in. Nodes outside the target stay down or paused.
+    Restart {
+        target: Target,
+    },
     /// End every fault: remove cuts, loss and latency, continue paused and restart killed nodes.
     Heal,
 }
@@ -131,7 +195,49 @@ impl Fault {
             Fault::Pause { .. } => "pause",
             Fault::Loss { .. } => "loss",
             Fault::Latency { .. } => "latency",
+            Fault::Drop { .. } => "drop",
+            Fault::Restart { .. } => "restart",
             Fault::Heal => "heal",
+        }
+    }
+}
+
+/// Which Raft messages a [`Fault::Drop`] drops. The names are what a node sends in each role, so a
+/// schedule can say "this node hears no leader" or "nobody hears this node campaign".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Messages {
+    /// What only a leader sends: AppendEntries (heartbeats included), InstallSnapshot, TimeoutNow.
+    /// A node that receives none of these keeps granting votes but never learns who won.
+    Appends,
+    /// Vote requests, pre-votes included (the answers still flow).
+    Votes,
+}
+
+impl Messages {
+    pub const ALL: [Messages; 2] = [Messages::Appends, Messages::Votes];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Messages::Appends => "appends",
+            Messages::Votes => "votes",
+        }
+    }
+}
+
+impl Fault {
+    /// Whether resolving this fault depends on which node leads (so the harness should look at the
+    /// cluster right before it acts, not trust a status poll that may be a few hundred ms old).
+    pub fn needs_leader(&self) -> bool {
+        match self {
+            Fault::Partition { topology }
+            | Fault::Loss { topology, .. }
+            | Fault::Latency { topology, .. }
+            | Fault::Drop { topology, .. } => topology.needs_leader(),
+            Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
+                *target == Target::Leader
+            }
+            Fault::Heal => false,
         }
     }
 }
@@ -231,6 +337,10 @@ pub fn schedule(
                         topology,
                         delay_ms: *[20, 50, 100].choose(&mut rng).expect("non-empty"),
                     },
+                    FaultKind::Drop => Fault::Drop {
+                        topology,
+                        messages: *Messages::ALL.choose(&mut rng).expect("non-empty"),
+                    },
                 }
             };
             out.push(ScheduledFault { at, fault });
@@ -296,13 +406,32 @@ mod tests {
     fn targets_resolve_to_the_right_number_of_nodes() {
         let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        assert_eq!(Target::One.resolve(&nodes, None, &mut rng).len(), 1);
-        assert_eq!(Target::Leader.resolve(&nodes, Some("n4"), &mut rng), vec!["n4".to_string()]);
+        let whole = Grudge::default();
+        assert_eq!(Target::One.resolve(&nodes, None, &whole, &mut rng).len(), 1);
+        assert_eq!(Target::Leader.resolve(&nodes, Some("n4"), &whole, &mut rng), vec!["n4".to_string()]);
         for _ in 0..20 {
-            let m = Target::Minority.resolve(&nodes, None, &mut rng).len();
+            let m = Target::Minority.resolve(&nodes, None, &whole, &mut rng).len();
             assert!((1..=2).contains(&m));
         }
-        assert_eq!(Target::Majority.resolve(&nodes, None, &mut rng).len(), 3);
-        assert_eq!(Target::All.resolve(&nodes, None, &mut rng), nodes);
+        assert_eq!(Target::Majority.resolve(&nodes, None, &whole, &mut rng).len(), 3);
+        assert_eq!(Target::All.resolve(&nodes, None, &whole, &mut rng), nodes);
+    }
+
+    #[test]
+    fn the_bridge_target_is_the_node_no_cut_touches() {
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for seed in 0..20 {
+            let mut topo_rng = ChaCha8Rng::seed_from_u64(seed);
+            let g = Topology::Bridge.grudge(&nodes, None, &mut topo_rng);
+            let bridge = Target::Bridge.resolve(&nodes, None, &g, &mut rng);
+            assert_eq!(bridge.len(), 1, "{g:?}");
+            assert!(nodes.iter().all(|n| n == &bridge[0] || !g.is_cut(&bridge[0], n) && !g.is_cut(n, &bridge[0])));
+            assert!(nodes.iter().filter(|n| **n != bridge[0]).all(|n| g.cuts.iter().any(|(a, _)| a == n)));
+        }
+        // No partition, or one that touches every node: one random node, like `one`.
+        assert_eq!(Target::Bridge.resolve(&nodes, None, &Grudge::default(), &mut rng).len(), 1);
+        let ring = Topology::AllLinks.grudge(&nodes, None, &mut rng);
+        assert_eq!(Target::Bridge.resolve(&nodes, None, &ring, &mut rng).len(), 1);
     }
 }

@@ -75,10 +75,19 @@ pub enum Topology {
     /// The current leader and as many random others as make a minority, cut from the majority: the
     /// leader keeps some followers, so entries it appends reach a few nodes but never commit.
     LeaderMinority,
+    /// Every directed link: as a partition every node alone; for loss and latency the whole network.
+    AllLinks,
+    /// Every link into the current leader (one way): as a partition the leader can send but hears
+    /// nothing; with `drop` of appends, whoever leads next cannot reach the old leader.
+    IntoLeader,
+    /// Like `bridge`, with the current leader as the bridge: the other nodes split into two halves that
+    /// only the leader connects, so when it falls, each half elects alone and needs the old leader's
+    /// vote to win.
+    LeaderBridge,
 }
 
 const TOPOLOGY_NAMES: &str =
-    "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority";
+    "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge";
 
 impl Topology {
     pub const ALL: [Topology; 6] = [
@@ -92,7 +101,8 @@ impl Topology {
 
     /// Topologies aimed at a particular bug, used by explicit schedules (the planted-bug matrix) but
     /// not drawn by [`crate::nemesis::schedule`] (adding them there would change every seed's faults).
-    pub const TARGETED: [Topology; 1] = [Topology::LeaderMinority];
+    pub const TARGETED: [Topology; 4] =
+        [Topology::LeaderMinority, Topology::AllLinks, Topology::IntoLeader, Topology::LeaderBridge];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -103,13 +113,24 @@ impl Topology {
             Topology::Bridge => "bridge",
             Topology::OneWay => "one-way",
             Topology::LeaderMinority => "leader-minority",
+            Topology::AllLinks => "all-links",
+            Topology::IntoLeader => "into-leader",
+            Topology::LeaderBridge => "leader-bridge",
         }
+    }
+
+    /// Whether the grudge depends on which node leads.
+    pub fn needs_leader(self) -> bool {
+        matches!(
+            self,
+            Topology::IsolateLeader | Topology::LeaderMinority | Topology::IntoLeader | Topology::LeaderBridge
+        )
     }
 
     /// The smallest cluster the topology means something on.
     pub fn min_nodes(self) -> usize {
         match self {
-            Topology::Bridge | Topology::MajoritiesRing | Topology::LeaderMinority => 3,
+            Topology::Bridge | Topology::MajoritiesRing | Topology::LeaderMinority | Topology::LeaderBridge => 3,
             _ => 2,
         }
     }
@@ -128,12 +149,18 @@ impl Topology {
                 Grudge::between(minority, majority)
             }
             Topology::IsolateOne => isolate(nodes, &shuffled[0]),
-            Topology::IsolateLeader => {
-                let target = leader
-                    .filter(|l| nodes.iter().any(|n| n == l))
-                    .map(str::to_string)
-                    .unwrap_or_else(|| nodes.choose(rng).expect("at least two nodes").clone());
-                isolate(nodes, &target)
+            Topology::IsolateLeader => isolate(nodes, &leader_or_random(nodes, leader, rng)),
+            Topology::IntoLeader => {
+                let target = leader_or_random(nodes, leader, rng);
+                let mut g = Grudge::default();
+                g.cut_one_way(nodes, std::slice::from_ref(&target));
+                g
+            }
+            Topology::LeaderBridge => {
+                let bridge = leader_or_random(nodes, leader, rng);
+                let others: Vec<String> = shuffled.iter().filter(|n| **n != bridge).cloned().collect();
+                let (left, right) = others.split_at(others.len() / 2);
+                Grudge::between(left, right)
             }
             Topology::MajoritiesRing => majorities_ring(&shuffled),
             Topology::Bridge => {
@@ -163,8 +190,21 @@ impl Topology {
                 let majority: Vec<String> = nodes.iter().filter(|n| !minority.contains(n)).cloned().collect();
                 Grudge::between(&minority, &majority)
             }
+            Topology::AllLinks => {
+                let mut g = Grudge::default();
+                g.cut_one_way(nodes, nodes);
+                g
+            }
         }
     }
+}
+
+/// The leader if it is one of `nodes`, else a random node.
+fn leader_or_random(nodes: &[String], leader: Option<&str>, rng: &mut ChaCha8Rng) -> String {
+    leader
+        .filter(|l| nodes.iter().any(|n| n == l))
+        .map(str::to_string)
+        .unwrap_or_else(|| nodes.choose(rng).expect("at least two nodes").clone())
 }
 
 fn isolate(nodes: &[String], target: &str) -> Grudge {

@@ -17,7 +17,8 @@ use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
-use workloads::Grudge;
+use super::set_drop;
+use workloads::{Grudge, Messages};
 
 /// A cluster on 127.0.0.1.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct LoopbackCluster {
     procs: Procs,
     links: LinkTable,
     proxies: Vec<Proxy>,
+    /// etcd's relays carry HTTP, not raft-node frames: no message can be told from another.
+    etcd: bool,
 }
 
 /// `n` distinct free ports (held together while choosing so they differ).
@@ -118,7 +121,8 @@ impl LoopbackCluster {
             })
             .collect();
         tracing::info!(run_id = %rid, nodes = n, "loopback cluster ready");
-        Ok(LoopbackCluster { state: Some(state), procs: Procs::new(specs, &config, &rid), links, proxies })
+        let etcd = matches!(config.system, System::Etcd(_));
+        Ok(LoopbackCluster { state: Some(state), procs: Procs::new(specs, &config, &rid), links, proxies, etcd })
     }
 
     fn index(&self, name: &str) -> Result<usize, ClusterError> {
@@ -156,6 +160,17 @@ impl Cluster for LoopbackCluster {
         for (from, to) in &grudge.cuts {
             let (f, t) = (self.index(from)?, self.index(to)?);
             self.links.set(f, t, |l| l.delay = delay);
+        }
+        Ok(true)
+    }
+
+    fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError> {
+        if self.etcd {
+            return Ok(false);
+        }
+        for (from, to) in &grudge.cuts {
+            let (f, t) = (self.index(from)?, self.index(to)?);
+            self.links.set(f, t, |l| set_drop(l, messages));
         }
         Ok(true)
     }

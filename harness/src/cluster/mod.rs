@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use workloads::Grudge;
+use workloads::{Grudge, Messages};
 
 /// Which backend runs the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -121,7 +121,7 @@ pub struct ClusterConfig {
     /// `<run dir>/nodes`; each node gets `<name>/{stdout.log,stderr.log,data/}`.
     pub nodes_dir: PathBuf,
     pub seed: u64,
-    /// Put peer links through the proxy even on netns (for latency faults).
+    /// Put peer links through the proxy even on netns (for latency and message-drop faults).
     pub proxied: bool,
     pub state_dir: PathBuf,
 }
@@ -173,6 +173,9 @@ pub trait Cluster: Send + std::fmt::Debug {
     fn loss(&mut self, grudge: &Grudge, probability: f64) -> Result<(), ClusterError>;
     /// Delays traffic on the grudge's links; Ok(false) when this cluster cannot (netns without proxies).
     fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError>;
+    /// Drops one kind of Raft message on the grudge's links; Ok(false) when this cluster cannot (its
+    /// links do not pass through the proxy, or they carry etcd's traffic, which has no raft-node frames).
+    fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError>;
     /// Removes every cut, loss and delay.
     fn heal_network(&mut self) -> Result<(), ClusterError>;
     /// Kills every node and removes every resource; safe to call after errors.
@@ -404,6 +407,14 @@ pub fn addr_list(addrs: impl IntoIterator<Item = SocketAddr>) -> String {
 }
 
 /// Index of a node name (`n3` -> 2).
+/// Switches on the drop of `messages` in a proxied link's state.
+pub(crate) fn set_drop(link: &mut crate::proxy::LinkState, messages: Messages) {
+    match messages {
+        Messages::Appends => link.drop_appends = true,
+        Messages::Votes => link.drop_votes = true,
+    }
+}
+
 pub fn index_of(name: &str, nodes: &[NodeSpec]) -> Option<usize> {
     nodes.iter().position(|n| n.name == name)
 }

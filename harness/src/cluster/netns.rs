@@ -24,7 +24,7 @@ use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use workloads::Grudge;
+use workloads::{Grudge, Messages};
 
 const PEER_PORT: u16 = 7000;
 const CLIENT_PORT: u16 = 8000;
@@ -268,6 +268,17 @@ impl Cluster for NetnsCluster {
         for (from, to) in &grudge.cuts {
             let (f, t) = (self.index(from)?, self.index(to)?);
             self.links.set(f, t, |l| l.delay = delay);
+        }
+        Ok(true)
+    }
+
+    fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError> {
+        if !self.proxied || self.etcd {
+            return Ok(false);
+        }
+        for (from, to) in &grudge.cuts {
+            let (f, t) = (self.index(from)?, self.index(to)?);
+            self.links.set(f, t, |l| super::set_drop(l, messages));
         }
         Ok(true)
     }

@@ -28,6 +28,7 @@ pub mod config;
 mod log;
 pub mod raft;
 pub mod types;
+pub mod wire;
 
 pub use config::{Config, NotLeader, RaftError};
 pub use raft::{Raft, Restored, Status};
