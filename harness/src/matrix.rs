@@ -199,22 +199,34 @@ impl Scenario {
                     args(&["--no-pre-vote"]),
                 )
             }
-            "commit-old-term" => (
-                alternate(
-                    vec![
-                        isolate_leader(),
-                        Fault::Kill { target: Target::Leader },
-                        Fault::Partition { topology: Topology::LeaderMinority },
-                        Fault::Kill { target: Target::Minority },
-                        Fault::Partition { topology: Topology::RandomHalves },
-                        Fault::Kill { target: Target::Majority },
-                    ],
-                    ms(600),
-                    ms(400),
-                ),
-                (1, 3, 1),
-                args(&["--no-pre-vote", "--max-entries-per-append", "1"]),
-            ),
+            "commit-old-term" => {
+                let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+                let kill = env("CO_KILL", 310);
+                let w = env("CO_W", 900);
+                let d = env("CO_D", 150);
+                let cut = env("CO_CUT", 60);
+                let heal = env("CO_HEAL", 2000);
+                let len = env("CO_LEN", 3000);
+                let all = Topology::AllLinks;
+                let to_laggard = Topology::LeaderToLaggard;
+                (
+                    (
+                        vec![
+                            Step { at: ms(0), fault: Fault::Drop { topology: all, messages: Messages::Appends } },
+                            Step { at: ms(kill), fault: Fault::Kill { target: Target::Leader } },
+                            Step { at: ms(w), fault: Fault::Latency { topology: to_laggard, delay_ms: d } },
+                            Step { at: ms(w), fault: Fault::Deliver { topology: to_laggard } },
+                            Step { at: ms(w + 2 * d + cut), fault: isolate_leader() },
+                            Step { at: ms(w + 2 * d + cut + 20), fault: Fault::Restart { target: Target::All } },
+                            Step { at: ms(w + 2 * d + cut + 20), fault: Fault::Deliver { topology: all } },
+                            Step { at: ms(heal), fault: Fault::Heal },
+                        ],
+                        ms(len),
+                    ),
+                    (1, 3, 1),
+                    args(&["--max-entries-per-append", "1"]),
+                )
+            }
             "early-ack" => (
                 alternate(vec![isolate_leader(), Fault::Kill { target: Target::Leader }], ms(2000), ms(1000)),
                 (2, 3, 1),
@@ -238,7 +250,7 @@ impl Scenario {
         };
         // Two leaders of one term need two candidates that each collect their own half's votes; in
         // halves of one node there is no second candidate in a half to split that vote with.
-        let nodes = (bug == "forget-vote").then_some(3);
+        let nodes = matches!(bug, "forget-vote" | "commit-old-term").then_some(3);
         Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, mix, node_args, nodes })
     }
 
@@ -270,7 +282,7 @@ impl Scenario {
                 Fault::Pause { .. } => FaultKind::Pause,
                 Fault::Loss { .. } => FaultKind::Loss,
                 Fault::Latency { .. } => FaultKind::Latency,
-                Fault::Drop { .. } => FaultKind::Drop,
+                Fault::Drop { .. } | Fault::Deliver { .. } => FaultKind::Drop,
                 Fault::Restart { .. } | Fault::Heal => continue,
             };
             if !kinds.contains(&k) {

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use workloads::{Fault, Grudge, Target};
+use workloads::{Fault, Grudge, Target, View};
 
 /// The nemesis's memory of what is currently broken, so a heal undoes exactly that.
 #[derive(Debug)]
@@ -45,17 +45,17 @@ impl Nemesis {
         self.network_faulty || !self.killed.is_empty() || !self.paused.is_empty()
     }
 
-    /// Executes `fault` and records it. `leader` is the node currently believed to lead.
+    /// Executes `fault` and records it. `view` says which node is believed to lead (and lag).
     pub fn execute(
         &mut self,
         cluster: &mut dyn Cluster,
         fault: &Fault,
-        leader: Option<&str>,
+        view: View<'_>,
         recorder: &Recorder,
     ) -> Result<Value, ClusterError> {
         let planned = serde_json::to_value(fault).expect("faults always serialize");
         let _ = recorder.record(nemesis_draft(EventType::Invoke, fault.name(), planned));
-        let done = self.actuate(cluster, fault, leader)?;
+        let done = self.actuate(cluster, fault, view)?;
         let _ = recorder.record(nemesis_draft(EventType::Info, fault.name(), done.clone()));
         tracing::info!(fault = fault.name(), what = %done, "nemesis");
         Ok(done)
@@ -65,27 +65,28 @@ impl Nemesis {
         &mut self,
         cluster: &mut dyn Cluster,
         fault: &Fault,
-        leader: Option<&str>,
+        view: View<'_>,
     ) -> Result<Value, ClusterError> {
+        let leader = view.leader;
         let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
         let index =
             |name: &str| names.iter().position(|n| n == name).expect("targets come from the node list");
         Ok(match fault {
             Fault::Partition { topology } => {
-                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
                 cluster.cut(&grudge)?;
                 self.network_faulty |= !grudge.is_empty();
                 self.cut.cuts.extend(grudge.cuts.iter().cloned());
                 json!({ "topology": topology, "leader": leader, "cuts": links(&grudge) })
             }
             Fault::Loss { topology, probability } => {
-                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
                 cluster.loss(&grudge, *probability)?;
                 self.network_faulty |= !grudge.is_empty();
                 json!({ "topology": topology, "probability": probability, "links": links(&grudge) })
             }
             Fault::Latency { topology, delay_ms } => {
-                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
                 if cluster.latency(&grudge, Duration::from_millis(*delay_ms))? {
                     self.network_faulty |= !grudge.is_empty();
                     json!({ "topology": topology, "delay_ms": delay_ms, "links": links(&grudge) })
@@ -94,12 +95,20 @@ impl Nemesis {
                 }
             }
             Fault::Drop { topology, messages } => {
-                let grudge = topology.grudge(&names, leader, &mut self.rng);
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
                 if cluster.drop_messages(&grudge, *messages)? {
                     self.network_faulty |= !grudge.is_empty();
                     json!({ "topology": topology, "messages": messages, "links": links(&grudge) })
                 } else {
                     json!({ "skipped": "dropping one kind of message needs raft-node peer links through the proxy (loopback, or netns started with drop in --nemesis)" })
+                }
+            }
+            Fault::Deliver { topology } => {
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
+                if cluster.deliver_messages(&grudge)? {
+                    json!({ "topology": topology, "links": links(&grudge) })
+                } else {
+                    json!({ "skipped": "this cluster drops no messages by kind" })
                 }
             }
             Fault::Kill { target } => {

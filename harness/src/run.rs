@@ -637,10 +637,12 @@ async fn run_nemesis(
             break;
         }
         let mut leader = shared.leader.lock().expect("leader lock is never held across a panic").clone();
+        let mut laggard = None;
         if item.fault.needs_leader() {
             // The poller's view can be a quarter of a second old, across an election; look again.
-            let fresh = leader_of(&poll_once(&status_client, &shared).await, &shared.names);
-            leader = fresh.or(leader);
+            let statuses = poll_once(&status_client, &shared).await;
+            leader = leader_of(&statuses, &shared.names).or(leader);
+            laggard = laggard_of(&statuses, &shared.names, leader.as_deref());
         }
         let (nem, sh) = (nemesis.clone(), shared.clone());
         let fault = item.fault.clone();
@@ -648,7 +650,7 @@ async fn run_nemesis(
             nem.lock().expect("nemesis lock poisoned only by a panic").execute(
                 c,
                 &fault,
-                leader.as_deref(),
+                workloads::View { leader: leader.as_deref(), laggard: laggard.as_deref() },
                 &sh.recorder,
             )
         })
@@ -787,6 +789,17 @@ fn leader_of(statuses: &[Option<Value>], names: &[String]) -> Option<String> {
         .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
         .filter(|(_, s)| s["role"] == "leader")
         .max_by_key(|(_, s)| s["term"].as_u64().unwrap_or(0))
+        .map(|(i, _)| names[i].clone())
+}
+
+/// The node other than `leader` with the shortest log among those that answered (ties: node order).
+fn laggard_of(statuses: &[Option<Value>], names: &[String], leader: Option<&str>) -> Option<String> {
+    statuses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(names[*i].as_str()) != leader)
+        .filter_map(|(i, s)| Some((i, s.as_ref()?["last_index"].as_u64()?)))
+        .min_by_key(|&(i, last)| (last, i))
         .map(|(i, _)| names[i].clone())
 }
 

@@ -30,7 +30,7 @@ pub mod workload;
 pub use generator::{Context, Generator, Next, Op, OpKind, ProcessTable};
 pub use nemesis::{Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
 pub use phases::Phase;
-pub use topology::{Grudge, Topology};
+pub use topology::{Grudge, Topology, View};
 pub use workload::{Workload, WorkloadOptions};
 
 /// Why a workload or schedule could not be built from its options.

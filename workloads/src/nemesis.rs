@@ -176,6 +176,10 @@ pub enum Fault {
         topology: Topology,
         messages: Messages,
     },
+    /// Stop dropping messages on the topology's links (undoes `drop` there; cuts, loss and latency stay).
+    Deliver {
+        topology: Topology,
+    },
     /// Bring the target's nodes back (restart the ones that are down, continue the paused ones) and
     /// leave the network faults in force, so a crashed node comes back into the partition it crashed
     /// in. Nodes outside the target stay down or paused.
@@ -196,6 +200,7 @@ impl Fault {
             Fault::Loss { .. } => "loss",
             Fault::Latency { .. } => "latency",
             Fault::Drop { .. } => "drop",
+            Fault::Deliver { .. } => "deliver",
             Fault::Restart { .. } => "restart",
             Fault::Heal => "heal",
         }
@@ -233,7 +238,8 @@ impl Fault {
             Fault::Partition { topology }
             | Fault::Loss { topology, .. }
             | Fault::Latency { topology, .. }
-            | Fault::Drop { topology, .. } => topology.needs_leader(),
+            | Fault::Drop { topology, .. }
+            | Fault::Deliver { topology } => topology.needs_leader(),
             Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
                 *target == Target::Leader
             }

@@ -84,10 +84,21 @@ pub enum Topology {
     /// only the leader connects, so when it falls, each half elects alone and needs the old leader's
     /// vote to win.
     LeaderBridge,
+    /// The one directed link from the current leader to the laggard (the other node with the shortest
+    /// log), e.g. to delay or let through only what the leader sends to the node it must catch up.
+    LeaderToLaggard,
+}
+
+/// What a topology may look at besides the node list: who leads, and who lags furthest behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct View<'a> {
+    pub leader: Option<&'a str>,
+    /// The node other than the leader with the shortest log, when the harness knows the logs.
+    pub laggard: Option<&'a str>,
 }
 
 const TOPOLOGY_NAMES: &str =
-    "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge";
+    "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard";
 
 impl Topology {
     pub const ALL: [Topology; 6] = [
@@ -101,8 +112,13 @@ impl Topology {
 
     /// Topologies aimed at a particular bug, used by explicit schedules (the planted-bug matrix) but
     /// not drawn by [`crate::nemesis::schedule`] (adding them there would change every seed's faults).
-    pub const TARGETED: [Topology; 4] =
-        [Topology::LeaderMinority, Topology::AllLinks, Topology::IntoLeader, Topology::LeaderBridge];
+    pub const TARGETED: [Topology; 5] = [
+        Topology::LeaderMinority,
+        Topology::AllLinks,
+        Topology::IntoLeader,
+        Topology::LeaderBridge,
+        Topology::LeaderToLaggard,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -116,6 +132,7 @@ impl Topology {
             Topology::AllLinks => "all-links",
             Topology::IntoLeader => "into-leader",
             Topology::LeaderBridge => "leader-bridge",
+            Topology::LeaderToLaggard => "leader-to-laggard",
         }
     }
 
@@ -123,7 +140,11 @@ impl Topology {
     pub fn needs_leader(self) -> bool {
         matches!(
             self,
-            Topology::IsolateLeader | Topology::LeaderMinority | Topology::IntoLeader | Topology::LeaderBridge
+            Topology::IsolateLeader
+                | Topology::LeaderMinority
+                | Topology::IntoLeader
+                | Topology::LeaderBridge
+                | Topology::LeaderToLaggard
         )
     }
 
@@ -138,6 +159,12 @@ impl Topology {
     /// The links to cut among `nodes`, with `leader` the current leader if known. Deterministic for a
     /// given RNG state.
     pub fn grudge(self, nodes: &[String], leader: Option<&str>, rng: &mut ChaCha8Rng) -> Grudge {
+        self.grudge_in(nodes, View { leader, laggard: None }, rng)
+    }
+
+    /// [`Topology::grudge`] with everything the harness knows about the cluster.
+    pub fn grudge_in(self, nodes: &[String], view: View<'_>, rng: &mut ChaCha8Rng) -> Grudge {
+        let leader = view.leader;
         if nodes.len() < 2 {
             return Grudge::default();
         }
@@ -189,6 +216,17 @@ impl Topology {
                 minority.extend(shuffled.iter().filter(|n| **n != leader).take(size - 1).cloned());
                 let majority: Vec<String> = nodes.iter().filter(|n| !minority.contains(n)).cloned().collect();
                 Grudge::between(&minority, &majority)
+            }
+            Topology::LeaderToLaggard => {
+                let from = leader_or_random(nodes, leader, rng);
+                let to = view
+                    .laggard
+                    .filter(|l| *l != from && nodes.iter().any(|n| n == l))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| shuffled.iter().find(|n| **n != from).expect("two nodes").clone());
+                let mut g = Grudge::default();
+                g.cuts.insert((from, to));
+                g
             }
             Topology::AllLinks => {
                 let mut g = Grudge::default();

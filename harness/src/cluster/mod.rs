@@ -176,6 +176,8 @@ pub trait Cluster: Send + std::fmt::Debug {
     /// Drops one kind of Raft message on the grudge's links; Ok(false) when this cluster cannot (its
     /// links do not pass through the proxy, or they carry etcd's traffic, which has no raft-node frames).
     fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError>;
+    /// Stops dropping messages by kind on the grudge's links; Ok(false) where nothing can be dropped.
+    fn deliver_messages(&mut self, grudge: &Grudge) -> Result<bool, ClusterError>;
     /// Removes every cut, loss and delay.
     fn heal_network(&mut self) -> Result<(), ClusterError>;
     /// Kills every node and removes every resource; safe to call after errors.
@@ -408,6 +410,11 @@ pub fn addr_list(addrs: impl IntoIterator<Item = SocketAddr>) -> String {
 
 /// Index of a node name (`n3` -> 2).
 /// Switches on the drop of `messages` in a proxied link's state.
+pub(crate) fn clear_drops(link: &mut crate::proxy::LinkState) {
+    link.drop_appends = false;
+    link.drop_votes = false;
+}
+
 pub(crate) fn set_drop(link: &mut crate::proxy::LinkState, messages: Messages) {
     match messages {
         Messages::Appends => link.drop_appends = true,
