@@ -66,7 +66,9 @@ pub struct RunArgs {
     /// register or append.
     #[arg(long, default_value = "register")]
     pub workload: Workload,
-    /// Faults: comma-separated partition, kill, pause, loss, latency; or none.
+    /// Faults: comma-separated partition, kill, pause, loss, latency, drop; or none. `drop` drops one
+    /// kind of Raft message (appends or votes) on some links and delivers the rest (raft-node only;
+    /// latency and drop put every peer link through the harness's proxy).
     #[arg(long, default_value = "partition,kill,pause")]
     pub nemesis: String,
     /// Time between a fault and its heal (and between a heal and the next fault).

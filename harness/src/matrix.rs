@@ -37,23 +37,36 @@
 //! - `early-ack` acknowledges writes the leader only appended: isolate or kill the leader under writes.
 //! - `lazy-persist` acknowledges before the WAL write is durable (flushed every 500 ms): kill a
 //!   majority or everything right after a burst of writes.
-//! - `commit-old-term` and `forget-vote` need a leader whose first entries reach no majority (a
-//!   Figure 8 overwrite), or a voter that votes, crashes before the winner's first AppendEntries
-//!   arrives and votes again in the same term (two leaders in one term). Both need a fault placed
-//!   within a round trip (a millisecond) of an election, which an iptables or signal nemesis acting on
-//!   250 ms status polls cannot aim at; the raft crate's simulation holds single messages and catches
-//!   both (`node/raft/tests/sim`). Here they get the settings that make the window as wide as the
-//!   knobs allow (`--no-pre-vote`, so any restarted node campaigns at once; for `commit-old-term`
-//!   also `--max-entries-per-append 1`, so a catching-up follower acknowledges old-term entries
-//!   before the new leader's no-op) and sub-second churn of minority partitions and kills of the
-//!   leader and of minorities, so restarts and heals land inside elections. The run's Election Safety
-//!   check ([`crate::analysis::check_election_safety`]) reports two leaders of one term directly.
-//!   Measured: 0 detections in every run so far, and not one vote granted twice in a term in the
-//!   node logs, i.e. the trigger never happened. What would reach them end to end is message-level
-//!   control: a nemesis that holds one message (the winner's first AppendEntries to one voter, or a
-//!   RequestVote until the voter has restarted), e.g. a framing-aware peer proxy, or per-link delay
-//!   large enough (hundreds of ms, through the proxy) that a kill scheduled after the vote lands
-//!   before the delayed AppendEntries does.
+//! - `forget-vote` (a vote is not persisted, so a voter that restarts can vote again in the same
+//!   term) needs a voter that votes, crashes before the winner's entries reach it, and is then asked
+//!   again in the same term by a second candidate whose log is still as long as its own. Iptables and
+//!   signals alone cannot aim at that one-round-trip window; messages of one kind dropped by the
+//!   proxy can hold it open (see [`workloads::Messages`]). On 3 nodes, with `--no-pre-vote` (pre-vote
+//!   refuses a second vote at the voter's own term structurally): the leader becomes the bridge
+//!   between two one-node halves (`leader-bridge`) and hears no AppendEntries from now on (`drop
+//!   appends` into it); it is crashed and restarted, so both halves lose their leader at the same
+//!   moment and at the same term; one half is paused (SIGSTOP freezes its election timer) while the
+//!   other half times out, asks the old leader for its vote and wins; the old leader, which voted but
+//!   never heard the winner's no-op, is crashed and restarted again (the bug forgets the vote); then
+//!   the paused half is continued, times out at the same term and asks the same voter, which grants
+//!   it: two leaders of one term, and their writes diverge. Halves of one node cannot split their own
+//!   vote (on 5 nodes both nodes of a continued half often time out in the same tick). The run's
+//!   Election Safety check ([`crate::analysis::check_election_safety`]) reports the two leaders.
+//! - `commit-old-term` (a leader commits an entry of an older term by counting replicas, the unsafe
+//!   rule of the paper's Figure 8) needs an old-term entry acknowledged by a majority while the new
+//!   leader's own entries are not, and another node that can still win with a conflicting entry of a
+//!   newer term. The no-op every new leader appends normally travels in the same AppendEntries as
+//!   the old entries. On 3 nodes, with `--max-entries-per-append 1` (the leader's catch-up sends one
+//!   entry per message): AppendEntries are dropped on every link, so the leader's new writes stay on
+//!   the leader (entries X, old term) and the follower elected next keeps its no-op to itself (Y at
+//!   the same index, newer term); that new leader is killed, and the old one wins again with the vote
+//!   of the third node, the laggard, which has neither. Then only the link from the leader to the
+//!   laggard delivers AppendEntries, each delayed 150 ms: the laggard rejects the first, takes X
+//!   alone (one entry per message) and acknowledges it, and the buggy leader now holds X on a
+//!   majority and commits it; the leader is cut off before the next entry (its own-term no-op)
+//!   arrives. The killed node returns, wins the laggard's vote with its newer-term Y and overwrites
+//!   X, which the old leader had committed and applied: the committed-log check reports the
+//!   divergence, and the writes in X are lost.
 //! - the correct node's run `k` replays the faults and node flags of bug scenario `k mod 6` (without
 //!   the bug), so ten correct runs cover every scenario's faults under its own flags at least once:
 //!   "0 false alarms" covers the non-default flags too.
@@ -67,10 +80,10 @@
 //!
 //! Time to detection is read back from the stored run: for a linearizability counterexample, the
 //! latest completion among its operations and the first operation the search got stuck on (the
-//! moment the evidence was complete); for two leaders of
-//! one term, when both leaderships were on record; for durability and log findings, the start of the
-//! final reads (they are only visible there); relative to the start of the run phase. The median is
-//! over the runs that detected the bug.
+//! moment the evidence was complete); for two leaders of one term, when both leaderships were on
+//! record; for a committed entry that a node replaced, when the log watcher saw the replacement; for
+//! the other durability and log findings, the start of the final reads (they are only visible
+//! there); relative to the start of the run phase. The median is over the runs that detected the bug.
 
 use crate::analysis::RunResults;
 use crate::cluster::Backend;
@@ -170,58 +183,61 @@ impl Scenario {
                 args(&["--no-check-quorum"]),
             ),
             "forget-vote" => {
-                let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-                let kill = env("FV_KILL", 200);
-                let up = env("FV_UP", 100);
-                let pause_at = env("FV_PAUSE", 120);
-                let r = env("FV_R", 290);
-                let len = env("FV_LEN", 2500);
-                let heal = env("FV_HEAL", 1100);
+                // Offsets from the old leader's crash; see the module documentation for the why.
+                let crash = 200;
+                let revote = crash + 290;
                 (
                     (
                         vec![
                             Step { at: ms(0), fault: Fault::Partition { topology: Topology::LeaderBridge } },
                             Step {
                                 at: ms(0),
-                                fault: Fault::Drop { topology: Topology::IntoLeader, messages: Messages::Appends },
+                                fault: Fault::Drop {
+                                    topology: Topology::IntoLeader,
+                                    messages: Messages::Appends,
+                                },
                             },
-                            Step { at: ms(kill), fault: Fault::Kill { target: Target::Bridge } },
-                            Step { at: ms(kill + up), fault: Fault::Restart { target: Target::Bridge } },
-                            Step { at: ms(kill + pause_at), fault: Fault::Pause { target: Target::Side } },
-                            Step { at: ms(kill + r), fault: Fault::Kill { target: Target::Bridge } },
-                            Step { at: ms(kill + r + 20), fault: Fault::Restart { target: Target::Bridge } },
-                            Step { at: ms(kill + r + 30), fault: Fault::Restart { target: Target::All } },
-                            Step { at: ms(heal), fault: Fault::Heal },
+                            Step { at: ms(crash), fault: Fault::Kill { target: Target::Bridge } },
+                            Step { at: ms(crash + 100), fault: Fault::Restart { target: Target::Bridge } },
+                            Step { at: ms(crash + 120), fault: Fault::Pause { target: Target::Side } },
+                            Step { at: ms(revote), fault: Fault::Kill { target: Target::Bridge } },
+                            Step { at: ms(revote + 20), fault: Fault::Restart { target: Target::Bridge } },
+                            Step { at: ms(revote + 30), fault: Fault::Restart { target: Target::All } },
+                            Step { at: ms(1100), fault: Fault::Heal },
                         ],
-                        ms(len),
+                        ms(2500),
                     ),
                     (2, 1, 1),
                     args(&["--no-pre-vote"]),
                 )
             }
             "commit-old-term" => {
-                let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-                let kill = env("CO_KILL", 310);
-                let w = env("CO_W", 900);
-                let d = env("CO_D", 150);
-                let cut = env("CO_CUT", 60);
-                let heal = env("CO_HEAL", 2000);
-                let len = env("CO_LEN", 3000);
+                // The leader-to-laggard link opens at `open` with `delay` each way of the catch-up, so
+                // the old-term entry is acknowledged at about open + 2 * delay and what follows it would
+                // arrive a delay later; the cut lands in between (heartbeats add up to 30 ms).
+                let (open, delay) = (900, 150);
+                let cut = open + 2 * delay + 60;
                 let all = Topology::AllLinks;
                 let to_laggard = Topology::LeaderToLaggard;
                 (
                     (
                         vec![
-                            Step { at: ms(0), fault: Fault::Drop { topology: all, messages: Messages::Appends } },
-                            Step { at: ms(kill), fault: Fault::Kill { target: Target::Leader } },
-                            Step { at: ms(w), fault: Fault::Latency { topology: to_laggard, delay_ms: d } },
-                            Step { at: ms(w), fault: Fault::Deliver { topology: to_laggard } },
-                            Step { at: ms(w + 2 * d + cut), fault: isolate_leader() },
-                            Step { at: ms(w + 2 * d + cut + 20), fault: Fault::Restart { target: Target::All } },
-                            Step { at: ms(w + 2 * d + cut + 20), fault: Fault::Deliver { topology: all } },
-                            Step { at: ms(heal), fault: Fault::Heal },
+                            Step {
+                                at: ms(0),
+                                fault: Fault::Drop { topology: all, messages: Messages::Appends },
+                            },
+                            Step { at: ms(310), fault: Fault::Kill { target: Target::Leader } },
+                            Step {
+                                at: ms(open),
+                                fault: Fault::Latency { topology: to_laggard, delay_ms: delay },
+                            },
+                            Step { at: ms(open), fault: Fault::Deliver { topology: to_laggard } },
+                            Step { at: ms(cut), fault: isolate_leader() },
+                            Step { at: ms(cut + 20), fault: Fault::Restart { target: Target::All } },
+                            Step { at: ms(cut + 20), fault: Fault::Deliver { topology: all } },
+                            Step { at: ms(2000), fault: Fault::Heal },
                         ],
-                        ms(len),
+                        ms(3000),
                     ),
                     (1, 3, 1),
                     args(&["--max-entries-per-append", "1"]),
@@ -501,6 +517,17 @@ pub struct Findings {
 
 /// Reads the anomaly classes and the first detection time out of a run's results (see the module
 /// documentation for how the time is defined).
+/// When the log watcher first saw a node replace a committed entry (`nodes/*/log-changes.json`).
+fn first_log_change(dir: &Path) -> Option<u64> {
+    let nodes = std::fs::read_dir(dir.join("nodes")).ok()?;
+    nodes
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("log-changes.json")).ok())
+        .filter_map(|text| serde_json::from_str::<Vec<crate::logwatch::Change>>(&text).ok())
+        .flatten()
+        .map(|c| c.time)
+        .min()
+}
+
 pub fn findings(dir: &Path, results: &RunResults) -> Findings {
     let outcome = TestSpec::load(dir).ok().and_then(|s| s.outcome);
     let run_start = outcome.as_ref().map_or(0, |o| o.run_start);
@@ -542,7 +569,12 @@ pub fn findings(dir: &Path, results: &RunResults) -> Findings {
     if let Some(l) = &results.committed_logs {
         if !l.divergences.is_empty() {
             classes.insert("divergent-commit".into());
-            late = true;
+            // A committed entry replaced during the run was on record when the log watcher saw the
+            // replacement; a divergence between nodes' final logs only at the end.
+            match first_log_change(dir) {
+                Some(t) => times.push(t),
+                None => late = true,
+            }
         }
         if !l.absent_writes.is_empty() {
             classes.insert("absent-from-log".into());
@@ -716,6 +748,35 @@ mod tests {
             let args = run_config(&config, &buggy, 1).node_args;
             assert_eq!(args[..2], ["--bug".to_string(), bug.to_string()]);
         }
+    }
+
+    /// The two choreographies drop messages by kind, which only the proxy can do, and are written for
+    /// one-node halves.
+    #[test]
+    fn message_dropping_scenarios_ask_for_the_proxy_and_three_nodes() {
+        let config = MatrixConfig {
+            bugs: vec![],
+            runs: 1,
+            time_limit: Duration::from_secs(10),
+            nodes: 5,
+            concurrency: 5,
+            seed: 1,
+            node_bin: PathBuf::from("raft-node"),
+            store: PathBuf::from("store"),
+            net: Backend::Loopback,
+            op_timeout: Duration::from_secs(1),
+            recover_timeout: Duration::from_secs(1),
+            until_detected: false,
+        };
+        for bug in ["commit-old-term", "forget-vote"] {
+            let s = Scenario::for_bug(bug).unwrap();
+            let run = run_config(&config, &s, 1);
+            assert_eq!(run.nodes, 3, "{bug}");
+            assert!(run.nemesis.kinds.iter().any(|k| k.needs_proxy()), "{bug}: {:?}", run.nemesis.kinds);
+            assert!(s.cycle.iter().any(|st| matches!(st.fault, Fault::Drop { .. })), "{bug}");
+        }
+        let others = run_config(&config, &Scenario::for_bug("early-ack").unwrap(), 1);
+        assert_eq!(others.nodes, 5);
     }
 
     #[test]

@@ -182,7 +182,11 @@ impl Nemesis {
     }
 
     /// Starts every node of `wanted` that is down, whether we killed it or it died on its own.
-    fn restart_down(&mut self, cluster: &mut dyn Cluster, wanted: &BTreeSet<usize>) -> Result<Vec<Hit>, ClusterError> {
+    fn restart_down(
+        &mut self,
+        cluster: &mut dyn Cluster,
+        wanted: &BTreeSet<usize>,
+    ) -> Result<Vec<Hit>, ClusterError> {
         let mut restarted = Vec::new();
         for (i, pid) in cluster.pids().into_iter().enumerate() {
             if pid.is_none() && wanted.contains(&i) {

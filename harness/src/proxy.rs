@@ -52,7 +52,9 @@ impl LinkState {
     pub fn drops(&self, tag: u8) -> bool {
         use raft::wire;
         match tag {
-            wire::TAG_APPEND_ENTRIES | wire::TAG_INSTALL_SNAPSHOT | wire::TAG_TIMEOUT_NOW => self.drop_appends,
+            wire::TAG_APPEND_ENTRIES | wire::TAG_INSTALL_SNAPSHOT | wire::TAG_TIMEOUT_NOW => {
+                self.drop_appends
+            }
             wire::TAG_REQUEST_VOTE => self.drop_votes,
             _ => false,
         }
@@ -310,8 +312,9 @@ async fn pump(
     }
 }
 
-/// Largest frame the proxy believes in; raft-node's own limit is 256 MiB.
-const MAX_FRAME: usize = 1 << 30;
+/// Largest frame the proxy believes in: raft-node's own limit (`node::transport::MAX_FRAME`), which
+/// refuses anything longer anyway.
+const MAX_FRAME: usize = 256 << 20;
 
 /// Cuts a raft-node stream into whole frames.
 #[derive(Debug, Default)]
@@ -398,17 +401,19 @@ mod tests {
             .await
             .unwrap();
         let mut s = TcpStream::connect(p.listen).await.unwrap();
-        assert_eq!(round_trip(&mut s, b"hello").await, b"hello");
+        let hello = frame(raft::wire::TAG_REQUEST_VOTE, b"hello");
+        assert_eq!(round_trip(&mut s, &hello).await, hello);
 
         table.set(0, 1, |l| l.cut = true);
-        s.write_all(b"lost?").await.unwrap();
-        let mut buf = [0u8; 5];
+        let lost = frame(raft::wire::TAG_APPEND_ENTRIES, b"lost?");
+        s.write_all(&lost).await.unwrap();
+        let mut buf = vec![0u8; lost.len()];
         let stalled = tokio::time::timeout(Duration::from_millis(300), s.read_exact(&mut buf)).await;
         assert!(stalled.is_err(), "data crossed a cut link");
 
         table.heal_all();
         tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await.unwrap().unwrap();
-        assert_eq!(&buf, b"lost?");
+        assert_eq!(buf, lost);
     }
 
     #[tokio::test]
@@ -419,16 +424,18 @@ mod tests {
             .await
             .unwrap();
         let mut s = TcpStream::connect(p.listen).await.unwrap();
-        assert_eq!(round_trip(&mut s, b"x").await, b"x");
+        let x = frame(raft::wire::TAG_REQUEST_VOTE, b"x");
+        assert_eq!(round_trip(&mut s, &x).await, x);
         // 1 -> 0 cut: requests arrive, echoes do not.
         table.set(1, 0, |l| l.cut = true);
         assert!(!table.get(1, 0).delay.is_zero() || table.get(1, 0).cut);
-        s.write_all(b"y").await.unwrap();
-        let mut buf = [0u8; 1];
+        let y = frame(raft::wire::TAG_REQUEST_VOTE, b"y");
+        s.write_all(&y).await.unwrap();
+        let mut buf = vec![0u8; y.len()];
         assert!(tokio::time::timeout(Duration::from_millis(300), s.read_exact(&mut buf)).await.is_err());
         table.set(1, 0, |l| l.cut = false);
         tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await.unwrap().unwrap();
-        assert_eq!(&buf, b"y");
+        assert_eq!(buf, y);
     }
 
     #[test]
@@ -481,8 +488,108 @@ mod tests {
         let mut s = TcpStream::connect(p.listen).await.unwrap();
         table.set(0, 1, |l| l.delay = Duration::from_millis(150));
         let t = std::time::Instant::now();
-        assert_eq!(round_trip(&mut s, b"slow").await, b"slow");
+        let slow = frame(raft::wire::TAG_APPEND_ENTRIES, b"slow");
+        assert_eq!(round_trip(&mut s, &slow).await, slow);
         // A lower bound only: the delay must have been applied (no upper bound: machines are noisy).
         assert!(t.elapsed() >= Duration::from_millis(150));
+    }
+
+    /// A server that keeps everything it is sent, per connection, until the sender closes.
+    async fn sink() -> (SocketAddr, tokio::sync::mpsc::Receiver<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut all = Vec::new();
+                    let _ = s.read_to_end(&mut all).await;
+                    let _ = tx.send(all).await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    /// A raft-node frame with this tag and some body bytes.
+    fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        for v in [1u64, 2, 7] {
+            payload.extend_from_slice(&v.to_le_bytes());
+        }
+        payload.push(tag);
+        payload.extend_from_slice(body);
+        let mut f = (payload.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&payload);
+        f
+    }
+
+    #[tokio::test]
+    async fn a_framed_link_drops_whole_frames_of_the_chosen_kind_only() {
+        use raft::wire;
+        let (upstream, mut got) = sink().await;
+        let table = LinkTable::default();
+        table.set(0, 1, |l| l.drop_appends = true);
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
+        let vote = frame(wire::TAG_REQUEST_VOTE, &[1, 0, 0]);
+        let append = frame(wire::TAG_APPEND_ENTRIES, &[9; 40]);
+        let answer = frame(wire::TAG_APPEND_ENTRIES_RESPONSE, &[1; 9]);
+        let snapshot = frame(wire::TAG_INSTALL_SNAPSHOT, &[5; 100]);
+        let mut stream: Vec<u8> = [&vote[..], &append[..], &answer[..], &snapshot[..], &vote[..]].concat();
+        // Split in the middle of a frame, so the relay has to wait for the rest of it.
+        let tail = stream.split_off(vote.len() + 10);
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        s.write_all(&stream).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        s.write_all(&tail).await.unwrap();
+        s.shutdown().await.unwrap();
+        let received = got.recv().await.unwrap();
+        assert_eq!(received, [&vote[..], &answer[..], &vote[..]].concat());
+        // Votes can be dropped instead, and a heal delivers everything again.
+        table.set(0, 1, |l| {
+            l.drop_appends = false;
+            l.drop_votes = true;
+        });
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        s.write_all(&[&vote[..], &append[..]].concat()).await.unwrap();
+        s.shutdown().await.unwrap();
+        assert_eq!(got.recv().await.unwrap(), append);
+        table.heal_all();
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        s.write_all(&[&vote[..], &append[..]].concat()).await.unwrap();
+        s.shutdown().await.unwrap();
+        assert_eq!(got.recv().await.unwrap(), [&vote[..], &append[..]].concat());
+    }
+
+    #[tokio::test]
+    async fn what_was_sent_before_the_sender_closed_still_arrives() {
+        let (upstream, mut got) = sink().await;
+        let table = LinkTable::default();
+        table.set(0, 1, |l| l.delay = Duration::from_millis(100));
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
+        let msg = frame(raft::wire::TAG_APPEND_ENTRIES, b"last words");
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        s.write_all(&msg).await.unwrap();
+        // The sender is gone (a crashed leader) while its last frame is still delayed in the relay.
+        drop(s);
+        assert_eq!(got.recv().await.unwrap(), msg);
+    }
+
+    #[test]
+    fn a_stream_that_is_not_framed_passes_through_raw() {
+        let mut f = Framer::default();
+        let link = LinkState { drop_appends: true, drop_votes: true, ..LinkState::default() };
+        let mut pending = b"GET / HTTP/1.1\r\n".to_vec();
+        let out = f.take(&mut pending, &link);
+        assert_eq!(out, b"GET / HTTP/1.1\r\n");
+        assert!(f.raw && pending.is_empty());
+        let mut more = frame(raft::wire::TAG_APPEND_ENTRIES, b"x");
+        assert_eq!(f.take(&mut more.clone(), &link), more.split_off(0), "raw from then on");
     }
 }

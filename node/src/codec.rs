@@ -9,7 +9,9 @@
 //! Framing (length + CRC for the WAL, length for the transport) is the caller's business; this module
 //! only turns one value into bytes and back.
 
-use raft::{Conflict, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, Snapshot, Term, wire};
+use raft::{
+    Conflict, Entry, HardState, LogIndex, Message, MessageBody, NodeId, Payload, Snapshot, Term, wire,
+};
 use thiserror::Error;
 
 /// Why bytes could not be decoded into a value.
@@ -296,7 +298,9 @@ impl<'a> Decoder<'a> {
                 }
             }
             wire::TAG_INSTALL_SNAPSHOT => MessageBody::InstallSnapshot { snapshot: self.snapshot()? },
-            wire::TAG_INSTALL_SNAPSHOT_RESPONSE => MessageBody::InstallSnapshotResponse { last_index: LogIndex(self.u64("last_index")?) },
+            wire::TAG_INSTALL_SNAPSHOT_RESPONSE => {
+                MessageBody::InstallSnapshotResponse { last_index: LogIndex(self.u64("last_index")?) }
+            }
             wire::TAG_TIMEOUT_NOW => MessageBody::TimeoutNow,
             tag => return Err(DecodeError::BadTag { what: "message kind", tag, at }),
         };

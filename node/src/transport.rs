@@ -290,6 +290,30 @@ mod tests {
         assert_eq!(got.to, NodeId(2));
     }
 
+    /// A peer that restarted closed our connection while we had nothing to say; the next message must
+    /// go out on a new connection, not vanish into the dead one (regression: a restarted voter missed
+    /// the first vote request sent to it).
+    #[tokio::test]
+    async fn the_first_message_after_a_peer_restart_arrives() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peers = BTreeMap::from([(NodeId(1), "127.0.0.1:1".parse().unwrap()), (NodeId(2), addr)]);
+        let t = Transport::start(NodeId(1), &peers, "127.0.0.1".parse().unwrap());
+        t.send(msg(1, 2, 1));
+        // The "peer": read the first frame by hand, then close the connection (a crash).
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut first = vec![0u8; 4 + encode_message(&msg(1, 2, 1)).len()];
+        conn.read_exact(&mut first).await.unwrap();
+        drop(conn);
+        // The restarted peer listens on the same port.
+        let (tx, mut rx) = mpsc::channel(16);
+        tokio::spawn(serve(listener, NodeId(2), tx));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        t.send(msg(1, 2, 2));
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(got.ok().flatten(), Some(msg(1, 2, 2)), "the message after the restart was lost");
+    }
+
     #[tokio::test]
     async fn malformed_frame_closes_the_connection_without_reaching_the_core() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

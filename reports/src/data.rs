@@ -287,8 +287,8 @@ fn marked_ops(run: &RunReport, pairs: &[OpPair<'_>]) -> Vec<u32> {
 }
 
 /// The family a nemesis function belongs to, and whether it ends faults of that family rather than
-/// starting one. The vocabulary is ours (`partition`, `kill`, `pause`, `loss`, `latency`, and `heal`,
-/// which ends everything) plus Jepsen's: `start-partition`/`stop-partition`, `kill`/`restart` (or
+/// starting one. The vocabulary is ours (`partition`, `kill`, `pause`, `loss`, `latency`, `drop`
+/// (ended by `deliver`), `restart`, and `heal`, which ends everything) plus Jepsen's: `start-partition`/`stop-partition`, `kill`/`restart` (or
 /// `start`), `pause`/`resume`, `heal-network` (network faults only); `heal-all`, `recover` and a bare
 /// `stop` end everything open.
 fn classify(f: &str) -> (String, Role) {
@@ -313,6 +313,8 @@ fn classify(f: &str) -> (String, Role) {
     match f.as_str() {
         "restart" | "start-node" | "start-process" | "revive" => return ("kill".to_owned(), Role::End),
         "resume" | "cont" | "continue" | "unpause" => return ("pause".to_owned(), Role::End),
+        // Our `deliver` undoes `drop` (messages of one kind dropped on some links; shaded as loss).
+        "deliver" => return ("loss".to_owned(), Role::End),
         "start" => return ("kill".to_owned(), Role::EndOrStart),
         _ => {}
     }
@@ -659,6 +661,26 @@ mod tests {
                 ("pause", "pause one, n3", 400_000, 1_000_000, false),
             ]
         );
+    }
+
+    #[test]
+    fn dropped_messages_end_at_deliver_and_a_targeted_restart_ends_the_kill() {
+        use EventType::{Info, Invoke};
+        let links = json!([["n1", "n2"], ["n2", "n1"]]);
+        let history = vec![
+            nem(Invoke, "drop", json!({"topology": "all-links", "messages": "appends"}), 100),
+            nem(Info, "drop", json!({"topology": "all-links", "messages": "appends", "links": links}), 101),
+            nem(Invoke, "kill", json!({"target": "leader"}), 150),
+            nem(Info, "kill", json!({"target": "leader", "nodes": [{"node": "n2", "pid": 7}]}), 151),
+            nem(Invoke, "restart", json!({"target": "all"}), 200),
+            nem(Info, "restart", json!({"target": "all", "restarted": [{"node": "n2", "pid": 9}]}), 201),
+            nem(Invoke, "deliver", json!({"topology": "all-links"}), 300),
+            nem(Info, "deliver", json!({"topology": "all-links", "links": links}), 301),
+        ];
+        let periods = fault_periods(&history, 1_000_000_000);
+        let spans: Vec<(&str, u64, u64, bool)> =
+            periods.iter().map(|p| (p.kind.as_str(), p.start, p.end, p.healed)).collect();
+        assert_eq!(spans, [("loss", 100_000, 301_000, true), ("kill", 150_000, 201_000, true)]);
     }
 
     #[test]

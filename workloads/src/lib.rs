@@ -39,7 +39,7 @@ pub enum WorkloadError {
     #[error("unknown workload {0:?}: expected one of register, append")]
     UnknownWorkload(String),
     #[error(
-        "unknown nemesis {0:?}: expected a comma-separated list of partition, kill, pause, loss, latency (or none)"
+        "unknown nemesis {0:?}: expected a comma-separated list of partition, kill, pause, loss, latency, drop (or none)"
     )]
     UnknownNemesis(String),
     #[error("unknown partition topology {0:?}: expected one of {1}")]

@@ -424,6 +424,37 @@ mod tests {
     }
 
     #[test]
+    fn the_side_target_is_one_half_of_a_bridge_partition() {
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let g = Topology::LeaderBridge.grudge(&nodes, Some("n3"), &mut ChaCha8Rng::seed_from_u64(1));
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let side = Target::Side.resolve(&nodes, Some("n3"), &g, &mut rng);
+            assert_eq!(side.len(), 2, "{side:?} of {g:?}");
+            assert!(!side.contains(&"n3".to_string()));
+            assert!(!g.is_cut(&side[0], &side[1]) && !g.is_cut(&side[1], &side[0]));
+            seen.insert(side);
+        }
+        assert_eq!(seen.len(), 2, "both halves get picked: {seen:?}");
+        assert_eq!(Target::Side.resolve(&nodes, None, &Grudge::default(), &mut rng).len(), 1);
+    }
+
+    #[test]
+    fn faults_say_whether_they_need_the_leader() {
+        assert!(Fault::Kill { target: Target::Leader }.needs_leader());
+        assert!(!Fault::Kill { target: Target::Bridge }.needs_leader());
+        assert!(Fault::Deliver { topology: Topology::LeaderToLaggard }.needs_leader());
+        assert!(!Fault::Drop { topology: Topology::AllLinks, messages: Messages::Appends }.needs_leader());
+        assert!(!Fault::Heal.needs_leader());
+        assert!(FaultKind::Drop.needs_proxy() && FaultKind::Latency.needs_proxy());
+        assert!(!FaultKind::Partition.needs_proxy());
+        // Drawn schedules can drop messages too when asked to.
+        let s = schedule(&spec("drop"), 3, 100 * SECOND, 3).unwrap();
+        assert!(s.iter().any(|f| matches!(f.fault, Fault::Drop { .. })));
+    }
+
+    #[test]
     fn the_bridge_target_is_the_node_no_cut_touches() {
         let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(4);
@@ -432,7 +463,9 @@ mod tests {
             let g = Topology::Bridge.grudge(&nodes, None, &mut topo_rng);
             let bridge = Target::Bridge.resolve(&nodes, None, &g, &mut rng);
             assert_eq!(bridge.len(), 1, "{g:?}");
-            assert!(nodes.iter().all(|n| n == &bridge[0] || !g.is_cut(&bridge[0], n) && !g.is_cut(n, &bridge[0])));
+            assert!(
+                nodes.iter().all(|n| n == &bridge[0] || !g.is_cut(&bridge[0], n) && !g.is_cut(n, &bridge[0]))
+            );
             assert!(nodes.iter().filter(|n| **n != bridge[0]).all(|n| g.cuts.iter().any(|(a, _)| a == n)));
         }
         // No partition, or one that touches every node: one random node, like `one`.

@@ -97,8 +97,7 @@ pub struct View<'a> {
     pub laggard: Option<&'a str>,
 }
 
-const TOPOLOGY_NAMES: &str =
-    "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard";
+const TOPOLOGY_NAMES: &str = "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard";
 
 impl Topology {
     pub const ALL: [Topology; 6] = [
@@ -151,7 +150,10 @@ impl Topology {
     /// The smallest cluster the topology means something on.
     pub fn min_nodes(self) -> usize {
         match self {
-            Topology::Bridge | Topology::MajoritiesRing | Topology::LeaderMinority | Topology::LeaderBridge => 3,
+            Topology::Bridge
+            | Topology::MajoritiesRing
+            | Topology::LeaderMinority
+            | Topology::LeaderBridge => 3,
             _ => 2,
         }
     }
@@ -399,6 +401,58 @@ mod tests {
             assert_eq!(with_leader.len(), (n - 1) / 2, "n={n}: {comps:?}");
             assert_eq!(comps.len(), 2, "n={n}: {comps:?}");
         }
+    }
+
+    #[test]
+    fn leader_bridge_keeps_the_leader_whole_and_splits_the_rest() {
+        for n in [3, 5] {
+            let ns = nodes(n);
+            for seed in 0..10 {
+                let g = Topology::LeaderBridge.grudge(&ns, Some("n2"), &mut ChaCha8Rng::seed_from_u64(seed));
+                assert!(!g.cuts.iter().any(|(a, b)| a == "n2" || b == "n2"), "{g:?}");
+                let rest: Vec<String> = ns.iter().filter(|x| *x != "n2").cloned().collect();
+                let comps = components(&g, &rest);
+                assert_eq!(comps.len(), 2, "n={n}: {comps:?}");
+                assert_eq!(comps[0].len(), comps[1].len(), "halves of {n}: {comps:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn into_leader_and_leader_to_laggard_are_one_way() {
+        let ns = nodes(3);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let g = Topology::IntoLeader.grudge(&ns, Some("n1"), &mut rng);
+        let want: BTreeSet<(String, String)> =
+            [("n2", "n1"), ("n3", "n1")].into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(g.cuts, want);
+        let view = View { leader: Some("n3"), laggard: Some("n1") };
+        let g = Topology::LeaderToLaggard.grudge_in(&ns, view, &mut rng);
+        assert_eq!(g.cuts.into_iter().collect::<Vec<_>>(), vec![("n3".to_string(), "n1".to_string())]);
+        // Without a known laggard, some other node; never a link to itself.
+        for seed in 0..10 {
+            let g = Topology::LeaderToLaggard.grudge(&ns, Some("n2"), &mut ChaCha8Rng::seed_from_u64(seed));
+            let (from, to) = g.cuts.iter().next().unwrap().clone();
+            assert_eq!((g.cuts.len(), from.as_str()), (1, "n2"));
+            assert_ne!(to, "n2");
+        }
+        assert_eq!(Topology::AllLinks.grudge(&ns, None, &mut rng).cuts.len(), 6);
+    }
+
+    #[test]
+    fn only_leader_topologies_need_the_leader() {
+        let needs: Vec<Topology> =
+            Topology::ALL.into_iter().chain(Topology::TARGETED).filter(|t| t.needs_leader()).collect();
+        assert_eq!(
+            needs,
+            vec![
+                Topology::IsolateLeader,
+                Topology::LeaderMinority,
+                Topology::IntoLeader,
+                Topology::LeaderBridge,
+                Topology::LeaderToLaggard
+            ]
+        );
     }
 
     #[test]

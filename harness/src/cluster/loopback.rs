@@ -10,6 +10,7 @@
 //! destination `j` (member `j` advertises it), which tells the directed link `i -> j` of each
 //! connection from the `X-PeerURLs` header etcd sends ([`proxy::Sender::FromPeerUrlsHeader`]).
 
+use super::set_drop;
 use super::{
     Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
 };
@@ -17,7 +18,6 @@ use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
-use super::set_drop;
 use workloads::{Grudge, Messages};
 
 /// A cluster on 127.0.0.1.
@@ -122,7 +122,13 @@ impl LoopbackCluster {
             .collect();
         tracing::info!(run_id = %rid, nodes = n, "loopback cluster ready");
         let etcd = matches!(config.system, System::Etcd(_));
-        Ok(LoopbackCluster { state: Some(state), procs: Procs::new(specs, &config, &rid), links, proxies, etcd })
+        Ok(LoopbackCluster {
+            state: Some(state),
+            procs: Procs::new(specs, &config, &rid),
+            links,
+            proxies,
+            etcd,
+        })
     }
 
     fn index(&self, name: &str) -> Result<usize, ClusterError> {
