@@ -160,6 +160,11 @@ impl RunArgs {
             return Err("--nemesis-interval must be positive".into());
         }
         let (system, node_bin, flag) = self.system_and_binary()?;
+        if matches!(system, System::Etcd(_)) && kinds.contains(&workloads::FaultKind::Drop) {
+            return Err("--nemesis drop: dropping one kind of Raft message reads raft-node's peer frames; \
+                        etcd's peer traffic is HTTP (use partition, loss or latency)"
+                .into());
+        }
         let node_bin =
             std::fs::canonicalize(&node_bin).map_err(|e| format!("{flag} {}: {e}", node_bin.display()))?;
         let seed = self.seed.unwrap_or_else(|| {
@@ -333,6 +338,8 @@ mod tests {
         assert!(e.contains("planted bugs exist only in raft-node"), "{e}");
         let e = parse_run(&["--system", "etcd", "--node-bin", bin]).unwrap_err();
         assert!(e.contains("--etcd-bin"), "{e}");
+        let e = parse_run(&["--system", "etcd", "--etcd-bin", bin, "--nemesis", "kill,drop"]).unwrap_err();
+        assert!(e.contains("--nemesis drop") && e.contains("raft-node"), "{e}");
         let e = parse_run(&["--system", "etcd", "--etcd-bin", "/nonexistent/etcd"]).unwrap_err();
         assert!(e.contains("/nonexistent/etcd"), "{e}");
     }
