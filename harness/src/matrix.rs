@@ -709,6 +709,24 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
 mod tests {
     use super::*;
 
+    /// A matrix configuration for checking run configurations (nothing is run).
+    fn config() -> MatrixConfig {
+        MatrixConfig {
+            bugs: vec![CORRECT.into()],
+            runs: 1,
+            time_limit: Duration::from_secs(10),
+            nodes: 5,
+            concurrency: 5,
+            seed: 1,
+            node_bin: PathBuf::from("raft-node"),
+            store: PathBuf::from("store"),
+            net: Backend::Loopback,
+            op_timeout: Duration::from_secs(1),
+            recover_timeout: Duration::from_secs(1),
+            until_detected: false,
+        }
+    }
+
     #[test]
     fn every_bug_has_a_scenario_and_unknown_names_are_refused() {
         for bug in BUGS.iter().chain([&CORRECT]) {
@@ -728,20 +746,7 @@ mod tests {
             let correct = Scenario::for_run(CORRECT, k).unwrap();
             let buggy = Scenario::for_bug(bug).unwrap();
             assert_eq!((&correct.cycle, &correct.node_args), (&buggy.cycle, &buggy.node_args), "{bug}");
-            let config = MatrixConfig {
-                bugs: vec![CORRECT.into()],
-                runs: 1,
-                time_limit: Duration::from_secs(10),
-                nodes: 5,
-                concurrency: 5,
-                seed: 1,
-                node_bin: PathBuf::from("raft-node"),
-                store: PathBuf::from("store"),
-                net: Backend::Loopback,
-                op_timeout: Duration::from_secs(1),
-                recover_timeout: Duration::from_secs(1),
-                until_detected: false,
-            };
+            let config = config();
             let args = run_config(&config, &correct, 1).node_args;
             assert!(!args.iter().any(|a| a == "--bug"), "{args:?}");
             assert_eq!(args, buggy.node_args);
@@ -754,20 +759,7 @@ mod tests {
     /// one-node halves.
     #[test]
     fn message_dropping_scenarios_ask_for_the_proxy_and_three_nodes() {
-        let config = MatrixConfig {
-            bugs: vec![],
-            runs: 1,
-            time_limit: Duration::from_secs(10),
-            nodes: 5,
-            concurrency: 5,
-            seed: 1,
-            node_bin: PathBuf::from("raft-node"),
-            store: PathBuf::from("store"),
-            net: Backend::Loopback,
-            op_timeout: Duration::from_secs(1),
-            recover_timeout: Duration::from_secs(1),
-            until_detected: false,
-        };
+        let config = config();
         for bug in ["commit-old-term", "forget-vote"] {
             let s = Scenario::for_bug(bug).unwrap();
             let run = run_config(&config, &s, 1);
