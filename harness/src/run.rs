@@ -190,6 +190,12 @@ pub async fn run_with_schedule(
     let dir = store::create_run_dir(&config.store, &config.test_name())?;
     let time_limit_ns = config.time_limit.as_nanos() as u64;
     let plan = workloads::phases::plan(time_limit_ns, config.recover_timeout.as_nanos() as u64);
+    // A given schedule (a matrix scenario, a replay) is not what `faultline run` would draw from the
+    // same flags: such a run is reproduced by replaying its own test.json.
+    let reproduce = match &fixed {
+        Some(_) => format!("faultline repro {} --runs 1", shell_quote(&dir.display().to_string())),
+        None => config.reproduce_command(),
+    };
     let sched = match fixed {
         Some(s) => s,
         None => schedule(&config.nemesis, config.nodes, time_limit_ns, config.seed)
@@ -217,7 +223,7 @@ pub async fn run_with_schedule(
         node_args: config.node_args.clone(),
         schedule: sched.clone(),
         plan,
-        reproduce: config.reproduce_command(),
+        reproduce,
         faultline_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: store::timestamp(store::unix_now(), true),
         outcome: None,

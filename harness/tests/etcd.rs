@@ -225,7 +225,10 @@ fn serializable_reads_under_isolation_are_reported_invalid() {
             );
             let test = read_json(&summary.dir.join("test.json"));
             assert_eq!(test["etcd"]["serializable_reads"], true);
-            assert!(test["reproduce"].as_str().unwrap().contains("--etcd-serializable-reads"));
+            // A given schedule is replayed from the run's own test.json (which records the options).
+            let reproduce = test["reproduce"].as_str().unwrap();
+            assert!(reproduce.starts_with("faultline repro "), "{reproduce}");
+            assert!(reproduce.contains(&summary.dir.display().to_string()), "{reproduce}");
             return;
         }
     }
