@@ -1,7 +1,8 @@
 //! The nemesis: executes the fault schedule against the cluster and records exactly what it did.
 //!
 //! Each scheduled [`Fault`] is resolved against the cluster at the moment it fires (which node leads,
-//! which nodes are up), actuated through the [`Cluster`] and recorded as two events of the `nemesis`
+//! which lags furthest behind, which nodes are up, and which partition is in force, so a later step
+//! can hit the bridge or one side of an earlier one), actuated through the [`Cluster`] and recorded as two events of the `nemesis`
 //! process: an `invoke` with the planned fault and an `info` with what was done (the cut links, the
 //! pids killed or paused, the nodes restarted), so reports can shade the fault periods and `repro`
 //! can replay them. A nemesis action is *installed* (it happened), *skipped* (nothing to do, e.g.

@@ -1,8 +1,10 @@
-//! The fault proxy: a TCP relay per directed peer link that can cut, lose and delay traffic.
+//! The fault proxy: a TCP relay per directed peer link that can cut, lose and delay traffic, and drop
+//! one kind of raft-node message.
 //!
 //! On the loopback backend every peer connection passes through one of these (node `i` reaches node
-//! `j` at the proxy for link `i -> j`), and on the netns backend they are put in when latency faults
-//! are asked for, because this kernel has no `tc netem`. Each relayed connection has two directions;
+//! `j` at the proxy for link `i -> j`), and on the netns backend they are put in when latency or
+//! message-drop faults are asked for, because this kernel has no `tc netem` and iptables cannot tell
+//! one Raft message from another. Each relayed connection has two directions;
 //! the bytes `i` sends obey the state of link `i -> j` and the bytes coming back obey `j -> i`, so a
 //! one-way cut is expressible.
 //!
@@ -11,7 +13,14 @@
 //! a kernel's retransmission queue behind a firewall DROP, and arrives after the heal if the peer has
 //! not given up). Loss becomes what TCP makes of it: each chunk is lost with the given probability and
 //! "retransmitted" after [`RETRANSMIT_DELAY`], delaying everything behind it. Latency delays each chunk
-//! by the configured time, preserving order.
+//! by the configured time, preserving order. When the sender closes, what it sent before still
+//! arrives (TCP delivers data ahead of the FIN); when the receiver is gone, what is queued is lost.
+//!
+//! Dropping *messages* is possible because a raft-node relay knows the stream's framing
+//! ([`raft::wire`]): it relays whole frames and leaves out the frames of the dropped kind, so the
+//! stream stays well formed. That is a fault real networks make too (a message-based transport loses
+//! individual messages), and it is what holds an election's one-round-trip windows open: a voter can
+//! keep granting votes without ever hearing who won.
 //!
 //! A relay usually knows its link when it is started ([`Sender::Node`]). etcd cannot be given one
 //! address per directed link: all members must agree on every member's advertised peer URL. For etcd
