@@ -70,7 +70,7 @@ fn store_of(run_dir: &Path) -> Option<PathBuf> {
 
 /// The exact command that replays `run_dir` (printed in a run's summary).
 pub fn command(run_dir: &Path) -> String {
-    format!("faultline repro {} --runs 3", run_dir.display())
+    format!("faultline repro {} --runs 3", crate::run::shell_quote(&run_dir.display().to_string()))
 }
 
 /// What one replay showed.

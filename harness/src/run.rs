@@ -103,7 +103,7 @@ impl RunConfig {
     }
 }
 
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@".contains(&b)) {
         s.to_string()
     } else {
@@ -193,7 +193,7 @@ pub async fn run_with_schedule(
     // A given schedule (a matrix scenario, a replay) is not what `faultline run` would draw from the
     // same flags: such a run is reproduced by replaying its own test.json.
     let reproduce = match &fixed {
-        Some(_) => format!("faultline repro {} --runs 1", shell_quote(&dir.display().to_string())),
+        Some(_) => crate::repro::command(&dir),
         None => config.reproduce_command(),
     };
     let sched = match fixed {
