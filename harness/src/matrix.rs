@@ -54,21 +54,21 @@
 //!   Election Safety check ([`crate::analysis::check_election_safety`]) reports the two leaders.
 //! - `commit-old-term` (a leader commits an entry of an older term by counting replicas, the unsafe
 //!   rule of the paper's Figure 8) needs an old-term entry acknowledged by a majority while the new
-//!   leader's own entries are not, and another node that can still win with a conflicting entry of a
-//!   newer term. The no-op every new leader appends normally travels in the same AppendEntries as
-//!   the old entries. On 3 nodes, with `--max-entries-per-append 1` (the leader's catch-up sends one
-//!   entry per message): AppendEntries are dropped on every link, so the leader's new writes stay on
-//!   the leader (entries X, old term) and the follower elected next keeps its no-op to itself (Y at
-//!   the same index, newer term); that new leader is killed, and the old one wins again with the vote
-//!   of the third node, the laggard, which has neither. `--no-check-quorum` keeps that leader leading
-//!   although nobody acknowledges it (with check-quorum it stepped down every election timeout, and
-//!   about half the cycles found no leader at the moment the next step needed one). Then only the link from the leader to the
-//!   laggard delivers AppendEntries, each delayed 150 ms: the laggard rejects the first, takes X
-//!   alone (one entry per message) and acknowledges it, and the buggy leader now holds X on a
-//!   majority and commits it; the leader is cut off before the next entry (its own-term no-op)
-//!   arrives. The killed node returns, wins the laggard's vote with its newer-term Y and overwrites
-//!   X, which the old leader had committed and applied: the committed-log check reports the
-//!   divergence, and the writes in X are lost.
+//!   leader's own entries are not, and another node that can still win with a conflicting entry of
+//!   a newer term. The no-op every new leader appends normally travels in the same AppendEntries as
+//!   the old entries. On 3 nodes, with `--max-entries-per-append 1` (the leader's catch-up sends
+//!   one entry per message): AppendEntries are dropped on every link, so the leader's new writes
+//!   stay on the leader (entries X, old term) and the follower elected next keeps its no-op to
+//!   itself (Y at the same index, newer term); that new leader is killed, and the old one wins
+//!   again with the vote of the third node, the laggard, which has neither. `--no-check-quorum`
+//!   keeps that leader leading although nobody acknowledges it (with check-quorum it stepped down
+//!   every election timeout, and about half the cycles found no leader at the moment the next step
+//!   needed one). Then only the link from the leader to the laggard delivers AppendEntries, each
+//!   delayed 150 ms: the laggard rejects the first, takes X alone (one entry per message) and
+//!   acknowledges it, and the buggy leader now holds X on a majority and commits it; the leader is
+//!   cut off before the next entry (its own-term no-op) arrives. The killed node returns, wins the
+//!   laggard's vote with its newer-term Y and overwrites X, which the old leader had committed and
+//!   applied: the committed-log check reports the divergence, and the writes in X are lost.
 //! - the correct node's run `k` replays the faults and node flags of bug scenario `k mod 6` (without
 //!   the bug), so ten correct runs cover every scenario's faults under its own flags at least once:
 //!   "0 false alarms" covers the non-default flags too.

@@ -2,12 +2,12 @@
 //!
 //! Each scheduled [`Fault`] is resolved against the cluster at the moment it fires (which node leads,
 //! which lags furthest behind, which nodes are up, and which partition is in force, so a later step
-//! can hit the bridge or one side of an earlier one), actuated through the [`Cluster`] and recorded as two events of the `nemesis`
-//! process: an `invoke` with the planned fault and an `info` with what was done (the cut links, the
-//! pids killed or paused, the nodes restarted), so reports can shade the fault periods and `repro`
-//! can replay them. A nemesis action is *installed* (it happened), *skipped* (nothing to do, e.g.
-//! every target already down, or latency on a cluster without proxies; recorded with the reason) or
-//! fails, which is a harness error and ends the run.
+//! can hit the bridge or one side of an earlier one), actuated through the [`Cluster`] and recorded
+//! as two events of the `nemesis` process: an `invoke` with the planned fault and an `info` with what
+//! was done (the cut links, the pids killed or paused, the nodes restarted), so reports can shade the
+//! fault periods and `repro` can replay them. A nemesis action is *installed* (it happened),
+//! *skipped* (nothing to do, e.g. every target already down, or latency on a cluster without
+//! proxies; recorded with the reason) or fails, which is a harness error and ends the run.
 
 use crate::cluster::{Cluster, ClusterError, Hit};
 use crate::recorder::{Draft, Recorder};

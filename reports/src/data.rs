@@ -288,9 +288,10 @@ fn marked_ops(run: &RunReport, pairs: &[OpPair<'_>]) -> Vec<u32> {
 
 /// The family a nemesis function belongs to, and whether it ends faults of that family rather than
 /// starting one. The vocabulary is ours (`partition`, `kill`, `pause`, `loss`, `latency`, `drop`
-/// (ended by `deliver`), `restart`, and `heal`, which ends everything) plus Jepsen's: `start-partition`/`stop-partition`, `kill`/`restart` (or
-/// `start`), `pause`/`resume`, `heal-network` (network faults only); `heal-all`, `recover` and a bare
-/// `stop` end everything open.
+/// (ended by `deliver`), `restart`, and `heal`, which ends everything) plus Jepsen's:
+/// `start-partition`/`stop-partition`, `kill`/`restart` (or `start`), `pause`/`resume`,
+/// `heal-network` (network faults only); `heal-all`, `recover` and a bare `stop` end everything
+/// open.
 fn classify(f: &str) -> (String, Role) {
     let f = f.to_ascii_lowercase();
     let ends_all = matches!(f.as_str(), "stop" | "heal-all" | "recover" | "heal-everything" | "reset");
