@@ -913,6 +913,21 @@ mod tests {
     }
 
     #[test]
+    fn the_laggard_is_the_shortest_log_besides_the_leader() {
+        let names: Vec<String> = vec!["n1".into(), "n2".into(), "n3".into(), "n4".into()];
+        let s = vec![
+            Some(json!({"role": "leader", "last_index": 5})),
+            Some(json!({"role": "follower", "last_index": 40})),
+            None,
+            Some(json!({"role": "follower", "last_index": 12})),
+        ];
+        // The leader's own short log does not count, nor does a node that did not answer.
+        assert_eq!(laggard_of(&s, &names, Some("n1")), Some("n4".into()));
+        assert_eq!(laggard_of(&s, &names, None), Some("n1".into()));
+        assert_eq!(laggard_of(&[None, None, None, None], &names, None), None);
+    }
+
+    #[test]
     fn shell_quoting_leaves_plain_words_alone() {
         assert_eq!(shell_quote("/a/b-c"), "/a/b-c");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
