@@ -271,12 +271,11 @@ pub fn replaced_entries(dir: &Path, nodes: usize, problems: &mut Vec<String>) ->
     let mut logs = Vec::new();
     for i in 1..=nodes {
         let node = format!("n{i}");
-        let path = dir.join("nodes").join(&node).join("log-changes.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let changes = match serde_json::from_str::<Vec<crate::logwatch::Change>>(&text) {
-            Ok(changes) => changes,
-            Err(e) => {
-                problems.push(format!("{}: not a list of log changes: {e}", path.display()));
+        let changes = match crate::logwatch::read_changes(&dir.join("nodes").join(&node)) {
+            None => continue,
+            Some(Ok(changes)) => changes,
+            Some(Err(problem)) => {
+                problems.push(problem);
                 continue;
             }
         };

@@ -266,8 +266,9 @@ impl Scenario {
                 ));
             }
         };
-        // Two leaders of one term need two candidates that each collect their own half's votes; in
-        // halves of one node there is no second candidate in a half to split that vote with.
+        // Both choreographies cast three roles. forget-vote's halves must be single nodes: a half of
+        // two can split its own vote and elect nobody; commit-old-term needs exactly an old leader,
+        // a next leader and a laggard.
         let nodes = matches!(bug, "forget-vote" | "commit-old-term").then_some(3);
         Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, mix, node_args, nodes })
     }
@@ -522,12 +523,7 @@ pub struct Findings {
 /// When the log watcher first saw a node replace a committed entry (`nodes/*/log-changes.json`).
 fn first_log_change(dir: &Path) -> Option<u64> {
     let nodes = std::fs::read_dir(dir.join("nodes")).ok()?;
-    nodes
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("log-changes.json")).ok())
-        .filter_map(|text| serde_json::from_str::<Vec<crate::logwatch::Change>>(&text).ok())
-        .flatten()
-        .map(|c| c.time)
-        .min()
+    nodes.filter_map(|e| crate::logwatch::read_changes(&e.ok()?.path())?.ok()).flatten().map(|c| c.time).min()
 }
 
 pub fn findings(dir: &Path, results: &RunResults) -> Findings {

@@ -57,6 +57,20 @@ pub struct LinkState {
 }
 
 impl LinkState {
+    /// Starts dropping `messages` on this link (other kinds already dropped stay dropped).
+    pub fn drop_messages(&mut self, messages: workloads::Messages) {
+        match messages {
+            workloads::Messages::Appends => self.drop_appends = true,
+            workloads::Messages::Votes => self.drop_votes = true,
+        }
+    }
+
+    /// Stops dropping messages by kind on this link.
+    pub fn deliver_messages(&mut self) {
+        self.drop_appends = false;
+        self.drop_votes = false;
+    }
+
     /// Whether a raft-node frame with this tag is dropped on this link.
     pub fn drops(&self, tag: u8) -> bool {
         use raft::wire;

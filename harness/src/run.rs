@@ -498,7 +498,7 @@ async fn phases(
             }
             if !watches[i].changes().is_empty() {
                 tracing::warn!(node = %node, changes = watches[i].changes().len(), "committed entries were replaced");
-                write("log-changes.json", &json!(watches[i].changes()))?;
+                write(crate::logwatch::CHANGES_FILE, &json!(watches[i].changes()))?;
             }
         }
     }

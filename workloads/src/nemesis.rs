@@ -119,28 +119,21 @@ impl Target {
             Target::Majority => shuffled.into_iter().take(n / 2 + 1).collect(),
             Target::All => shuffled,
             Target::Bridge => {
-                let whole: Vec<String> = shuffled
-                    .iter()
-                    .filter(|n| !cut.cuts.iter().any(|(a, b)| a == *n || b == *n))
-                    .cloned()
-                    .collect();
+                let whole: Vec<String> = shuffled.iter().filter(|n| !cut.touches(n)).cloned().collect();
                 if whole.is_empty() || cut.is_empty() {
                     shuffled.into_iter().take(1).collect()
                 } else {
                     whole
                 }
             }
-            Target::Side => {
-                let touched = |n: &String| cut.cuts.iter().any(|(a, b)| a == n || b == n);
-                match shuffled.iter().find(|n| touched(n)) {
-                    None => shuffled.into_iter().take(1).collect(),
-                    Some(first) => shuffled
-                        .iter()
-                        .filter(|n| touched(n) && !cut.is_cut(first, n) && !cut.is_cut(n, first))
-                        .cloned()
-                        .collect(),
-                }
-            }
+            Target::Side => match shuffled.iter().find(|n| cut.touches(n)) {
+                None => shuffled.into_iter().take(1).collect(),
+                Some(first) => shuffled
+                    .iter()
+                    .filter(|n| cut.touches(n) && !cut.is_cut(first, n) && !cut.is_cut(n, first))
+                    .cloned()
+                    .collect(),
+            },
         };
         // Reports and the history read better in node order.
         chosen.sort_by_key(|name: &String| (name.len(), name.clone()));
@@ -221,13 +214,6 @@ pub enum Messages {
 
 impl Messages {
     pub const ALL: [Messages; 2] = [Messages::Appends, Messages::Votes];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Messages::Appends => "appends",
-            Messages::Votes => "votes",
-        }
-    }
 }
 
 impl Fault {

@@ -50,6 +50,11 @@ impl Grudge {
         self.cuts.contains(&(from.to_string(), to.to_string()))
     }
 
+    /// Whether some cut link starts or ends at `node`.
+    pub fn touches(&self, node: &str) -> bool {
+        self.cuts.iter().any(|(a, b)| a == node || b == node)
+    }
+
     /// The nodes `node` still hears from (itself included).
     pub fn hears(&self, node: &str, nodes: &[String]) -> Vec<String> {
         nodes.iter().filter(|n| n.as_str() == node || !self.is_cut(n, node)).cloned().collect()

@@ -10,11 +10,11 @@
 //! destination `j` (member `j` advertises it), which tells the directed link `i -> j` of each
 //! connection from the `X-PeerURLs` header etcd sends ([`proxy::Sender::FromPeerUrlsHeader`]).
 
-use super::set_drop;
 use super::{
     Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
+    set_links,
 };
-use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
+use crate::proxy::{self, LinkState, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
@@ -130,11 +130,6 @@ impl LoopbackCluster {
             etcd,
         })
     }
-
-    fn index(&self, name: &str) -> Result<usize, ClusterError> {
-        super::index_of(name, self.procs.specs())
-            .ok_or_else(|| ClusterError::Setup(format!("no node named {name}")))
-    }
 }
 
 impl Cluster for LoopbackCluster {
@@ -147,26 +142,15 @@ impl Cluster for LoopbackCluster {
     }
 
     fn cut(&mut self, grudge: &Grudge) -> Result<(), ClusterError> {
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, |l| l.cut = true);
-        }
-        Ok(())
+        set_links(&self.links, self.procs.specs(), grudge, |l| l.cut = true)
     }
 
     fn loss(&mut self, grudge: &Grudge, probability: f64) -> Result<(), ClusterError> {
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, |l| l.loss = probability);
-        }
-        Ok(())
+        set_links(&self.links, self.procs.specs(), grudge, |l| l.loss = probability)
     }
 
     fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError> {
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, |l| l.delay = delay);
-        }
+        set_links(&self.links, self.procs.specs(), grudge, |l| l.delay = delay)?;
         Ok(true)
     }
 
@@ -174,10 +158,7 @@ impl Cluster for LoopbackCluster {
         if self.etcd {
             return Ok(false);
         }
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, |l| set_drop(l, messages));
-        }
+        set_links(&self.links, self.procs.specs(), grudge, |l| l.drop_messages(messages))?;
         Ok(true)
     }
 
@@ -185,10 +166,7 @@ impl Cluster for LoopbackCluster {
         if self.etcd {
             return Ok(false);
         }
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, super::clear_drops);
-        }
+        set_links(&self.links, self.procs.specs(), grudge, LinkState::deliver_messages)?;
         Ok(true)
     }
 

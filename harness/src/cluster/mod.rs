@@ -408,20 +408,25 @@ pub fn addr_list(addrs: impl IntoIterator<Item = SocketAddr>) -> String {
     addrs.into_iter().enumerate().map(|(i, a)| format!("{}={a}", i + 1)).collect::<Vec<_>>().join(",")
 }
 
-/// Index of a node name (`n3` -> 2).
-/// Switches on the drop of `messages` in a proxied link's state.
-pub(crate) fn clear_drops(link: &mut crate::proxy::LinkState) {
-    link.drop_appends = false;
-    link.drop_votes = false;
-}
-
-pub(crate) fn set_drop(link: &mut crate::proxy::LinkState, messages: Messages) {
-    match messages {
-        Messages::Appends => link.drop_appends = true,
-        Messages::Votes => link.drop_votes = true,
+/// Changes the proxy state of every link of `grudge` (node names resolved against `nodes`).
+pub(crate) fn set_links(
+    links: &crate::proxy::LinkTable,
+    nodes: &[NodeSpec],
+    grudge: &Grudge,
+    f: impl Fn(&mut crate::proxy::LinkState),
+) -> Result<(), ClusterError> {
+    for (from, to) in &grudge.cuts {
+        links.set(node_index(from, nodes)?, node_index(to, nodes)?, &f);
     }
+    Ok(())
 }
 
+/// [`index_of`] for a name that must be one of `nodes` (a fault's target).
+pub(crate) fn node_index(name: &str, nodes: &[NodeSpec]) -> Result<usize, ClusterError> {
+    index_of(name, nodes).ok_or_else(|| ClusterError::Setup(format!("no node named {name}")))
+}
+
+/// Index of a node name (`n3` -> 2).
 pub fn index_of(name: &str, nodes: &[NodeSpec]) -> Option<usize> {
     nodes.iter().position(|n| n.name == name)
 }

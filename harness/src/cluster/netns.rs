@@ -218,8 +218,7 @@ impl NetnsCluster {
     }
 
     fn index(&self, name: &str) -> Result<usize, ClusterError> {
-        super::index_of(name, self.procs.specs())
-            .ok_or_else(|| ClusterError::Setup(format!("no node named {name}")))
+        super::node_index(name, self.procs.specs())
     }
 
     /// The addresses traffic of node `i` can carry.
@@ -265,10 +264,7 @@ impl Cluster for NetnsCluster {
         if !self.proxied {
             return Ok(false);
         }
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, |l| l.delay = delay);
-        }
+        super::set_links(&self.links, self.procs.specs(), grudge, |l| l.delay = delay)?;
         Ok(true)
     }
 
@@ -276,10 +272,7 @@ impl Cluster for NetnsCluster {
         if !self.proxied || self.etcd {
             return Ok(false);
         }
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, |l| super::set_drop(l, messages));
-        }
+        super::set_links(&self.links, self.procs.specs(), grudge, |l| l.drop_messages(messages))?;
         Ok(true)
     }
 
@@ -287,10 +280,7 @@ impl Cluster for NetnsCluster {
         if !self.proxied || self.etcd {
             return Ok(false);
         }
-        for (from, to) in &grudge.cuts {
-            let (f, t) = (self.index(from)?, self.index(to)?);
-            self.links.set(f, t, super::clear_drops);
-        }
+        super::set_links(&self.links, self.procs.specs(), grudge, proxy::LinkState::deliver_messages)?;
         Ok(true)
     }
 
