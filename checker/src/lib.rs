@@ -33,6 +33,7 @@ pub mod linearizability;
 pub mod model;
 pub mod models;
 pub mod ops;
+pub mod timestamp;
 pub mod wgl;
 
 pub use format::{Format, ParsedHistory, parse_history};

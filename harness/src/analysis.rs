@@ -18,16 +18,14 @@
 //! A part that cannot run (a missing node log, an unreadable file) makes the result `unknown` with the
 //! reason in `problems`; it never passes silently.
 
-use crate::store::{self, StoreError, TestSpec};
+use crate::store::{self, NodeFile, RunDir, StoreError, TestSpec};
+use crate::system::System;
 use checker::durability::{self, DurabilityReport, LogReport, NodeLog};
-use checker::{CheckOptions, Format, LinearizabilityReport, ModelSpec, Verdict};
-use reports::logs::leading_timestamp;
+use checker::timestamp::leading_timestamp;
+use checker::{CheckOptions, Format, History, LinearizabilityReport, ModelSpec, Verdict};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// The line prefix raft-node prints when it panics (CONTRACTS.md section 2).
-pub const PANIC_MARKER: &str = "raft-node: PANIC";
 
 /// `results.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -121,8 +119,8 @@ pub enum AnalysisError {
     Store(#[from] StoreError),
     #[error("{path}: {message}")]
     History { path: PathBuf, message: String },
-    #[error("{path}: unknown model {model:?} in test.json: {message}")]
-    Model { path: PathBuf, model: String, message: String },
+    #[error("{path}: test.json was written by another version of faultline: {message}")]
+    Model { path: PathBuf, message: String },
 }
 
 /// Budgets of the linearizability search.
@@ -143,41 +141,45 @@ pub fn check_run_dir(dir: &Path) -> Result<RunResults, AnalysisError> {
     check_run_dir_with(dir, Budget::default())
 }
 
-/// [`check_run_dir`] with explicit budgets.
+/// [`check_run_dir`] with explicit budgets: reads `test.json` and `history.jsonl`, then [`check_run`].
 pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, AnalysisError> {
-    let started = Instant::now();
-    let spec = TestSpec::load(dir)?;
-    let history_path = dir.join("history.jsonl");
+    let run = RunDir::open(dir)?;
+    let spec = run.load_spec()?;
+    let history_path = run.history();
     let text = std::fs::read_to_string(&history_path)
         .map_err(|e| AnalysisError::History { path: history_path.clone(), message: e.to_string() })?;
     let parsed = checker::parse_history(&text, Some(Format::Jsonl), &history_path.display().to_string())
         .map_err(|e| AnalysisError::History { path: history_path.clone(), message: e.to_string() })?;
-    let history = parsed.history;
+    check_run(&run, &spec, &parsed.history, budget)
+}
+
+/// Checks a run whose history is already in memory (what `faultline run` does at its end) and writes
+/// `results.json`.
+pub fn check_run(run: &RunDir, spec: &TestSpec, history: &History, budget: Budget) -> Result<RunResults, AnalysisError> {
+    let started = Instant::now();
+    let system = spec.system();
+    let nodes = spec.node_names();
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
     let mut verdict = Verdict::Valid;
 
-    let counts = count(&history);
+    let counts = count(history);
 
     let mut linearizability = Vec::new();
-    for model in &spec.models {
-        let model_spec = ModelSpec::parse(model, Format::Jsonl).map_err(|message| AnalysisError::Model {
-            path: dir.join("test.json"),
-            model: model.clone(),
-            message,
-        })?;
+    for &model in &spec.models {
+        let model_spec = ModelSpec::new(model, Format::Jsonl);
         let opts = CheckOptions {
             timeout: Some(budget.timeout),
             memory_limit: Some(budget.memory_bytes),
             ..CheckOptions::default()
         };
-        match checker::check_linearizability(&history, &model_spec, &opts) {
+        match checker::check_linearizability(history, &model_spec, &opts) {
             Ok(report) => {
                 verdict = verdict.merge(report.verdict);
                 linearizability.push(report);
             }
             Err(e) => {
-                problems.push(format!("linearizability under {model}: {e}"));
+                problems.push(format!("linearizability under {}: {e}", model.name()));
                 verdict = verdict.merge(Verdict::Unknown);
             }
         }
@@ -185,8 +187,8 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
 
     let durability = match &spec.outcome {
         Some(outcome) if outcome.final_reads_end > outcome.final_reads_start => {
-            let finals = durability::final_reads_from_history(&history, outcome.final_reads_start);
-            let report = durability::check_final_reads(&history, &finals, None);
+            let finals = durability::final_reads_from_history(history, outcome.final_reads_start);
+            let report = durability::check_final_reads(history, &finals, None);
             verdict = verdict.merge(report.verdict);
             Some(report)
         }
@@ -199,16 +201,15 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
     };
 
     let mut logs = Vec::new();
-    // etcd exposes no committed log like raft-node's /debug/log: that check does not apply to it.
-    let has_logs = spec.system != "etcd";
+    // A system that serves no committed log like raft-node's /debug/log: that check does not apply.
+    let has_logs = system.capabilities().committed_log;
     if !has_logs {
-        skipped.push("committed-log agreement: etcd has no /debug/log to compare".to_string());
+        skipped.push(format!("committed-log agreement: {} has no /debug/log to compare", system.name()));
     }
-    for i in (1..=spec.nodes).filter(|_| has_logs) {
-        let node = format!("n{i}");
-        let path = dir.join("nodes").join(&node).join("log.json");
+    for node in nodes.iter().filter(|_| has_logs) {
+        let path = run.node_file(node, NodeFile::CommittedLog);
         match std::fs::read_to_string(&path) {
-            Ok(body) => match NodeLog::from_debug_log(&node, &body) {
+            Ok(body) => match NodeLog::from_debug_log(node, &body) {
                 Ok(log) => logs.push(log),
                 Err(e) => problems.push(format!("{}: not a /debug/log body: {e}", path.display())),
             },
@@ -219,7 +220,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
     }
     let fetched = logs.len();
     if has_logs {
-        logs.extend(replaced_entries(dir, spec.nodes, &mut problems));
+        logs.extend(replaced_entries(run, &nodes, &mut problems));
     }
     let committed_logs = if !has_logs {
         None
@@ -227,7 +228,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         verdict = verdict.merge(Verdict::Unknown);
         None
     } else {
-        let report = durability::check_committed_logs(&logs, &history);
+        let report = durability::check_committed_logs(&logs, history);
         verdict = verdict.merge(report.verdict);
         if fetched < spec.nodes {
             verdict = verdict.merge(Verdict::Unknown);
@@ -235,12 +236,12 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         Some(report)
     };
 
-    let panics = scan_node_output(dir, spec.nodes, &spec.system);
+    let panics = scan_node_output(run, &nodes, system);
     verdict = verdict.merge(panics.verdict);
 
-    // Other systems' logs and status bodies do not carry our node's leadership records.
+    // Other systems' logs and status bodies do not carry our core's leadership records.
     let election =
-        (spec.system == "raft-node").then(|| check_election_safety(dir, spec.nodes, &spec.started_at));
+        system.capabilities().leadership_log.then(|| check_election_safety(run, &nodes, &spec.started_at));
     if let Some(e) = &election {
         verdict = verdict.merge(e.verdict);
     }
@@ -248,7 +249,7 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
     let results = RunResults {
         verdict,
         test: spec.name.clone(),
-        run_dir: dir.display().to_string(),
+        run_dir: run.path().display().to_string(),
         counts,
         linearizability,
         durability,
@@ -260,18 +261,17 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         checked_at: store::timestamp(store::unix_now(), true),
         check_ms: started.elapsed().as_millis() as u64,
     };
-    store::write_json(&dir.join("results.json"), &results)?;
+    store::write_json(&run.results(), &results)?;
     Ok(results)
 }
 
 /// Committed entries a node later replaced (seen by the run's log watcher, [`crate::logwatch`]), each
 /// as the one-entry log of that node's earlier self: the committed-log check then reports the index
 /// as divergent, naming the node and until when it held the entry.
-pub fn replaced_entries(dir: &Path, nodes: usize, problems: &mut Vec<String>) -> Vec<NodeLog> {
+pub fn replaced_entries(run: &RunDir, nodes: &[String], problems: &mut Vec<String>) -> Vec<NodeLog> {
     let mut logs = Vec::new();
-    for i in 1..=nodes {
-        let node = format!("n{i}");
-        let changes = match crate::logwatch::read_changes(&dir.join("nodes").join(&node)) {
+    for node in nodes {
+        let changes = match crate::logwatch::read_changes(&run.node_file(node, NodeFile::LogChanges)) {
             None => continue,
             Some(Ok(changes)) => changes,
             Some(Err(problem)) => {
@@ -291,11 +291,8 @@ pub fn replaced_entries(dir: &Path, nodes: usize, problems: &mut Vec<String>) ->
 }
 
 /// Reads `results.json` back.
-pub fn load_results(dir: &Path) -> Result<RunResults, StoreError> {
-    let path = dir.join("results.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e })?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Json { path, source: e })
+pub fn load_results(run: &RunDir) -> Result<RunResults, StoreError> {
+    store::read_json(&run.results())
 }
 
 fn count(history: &checker::History) -> OpCounts {
@@ -318,24 +315,20 @@ fn count(history: &checker::History) -> OpCounts {
 
 /// Scans `nodes/n*/stdout.log` and `stderr.log` for `system`'s crash lines (raft-node: the panic
 /// marker; etcd: [`crate::etcd::is_panic_line`]).
-pub fn scan_node_output(dir: &Path, nodes: usize, system: &str) -> PanicScan {
-    let is_panic = |line: &str| {
-        if system == "etcd" { crate::etcd::is_panic_line(line) } else { line.contains(PANIC_MARKER) }
-    };
+pub fn scan_node_output(run: &RunDir, nodes: &[String], system: System) -> PanicScan {
     let mut found = Vec::new();
     let mut files_scanned = 0;
-    for i in 1..=nodes {
-        let node = format!("n{i}");
-        for file in ["stdout.log", "stderr.log"] {
-            let path = dir.join("nodes").join(&node).join(file);
+    for node in nodes {
+        for file in [NodeFile::Stdout, NodeFile::Stderr] {
+            let path = run.node_file(node, file);
             let Ok(bytes) = std::fs::read(&path) else { continue };
             files_scanned += 1;
             let text = String::from_utf8_lossy(&bytes);
             for (n, line) in text.lines().enumerate() {
-                if is_panic(line) {
+                if system.is_crash_line(line) {
                     found.push(PanicLine {
                         node: node.clone(),
-                        file: file.into(),
+                        file: file.name().into(),
                         line: n + 1,
                         text: line.to_string(),
                     });
@@ -357,7 +350,7 @@ struct Sighting {
 /// Election Safety (§5.2) over `nodes/n*/stderr.log` and `status.jsonl`; see the module
 /// documentation.
 /// `started_at` is `test.json`'s start stamp, which places the log lines' wall-clock times in the run.
-pub fn check_election_safety(dir: &Path, nodes: usize, started_at: &str) -> ElectionReport {
+pub fn check_election_safety(run: &RunDir, nodes: &[String], started_at: &str) -> ElectionReport {
     use std::collections::BTreeMap;
     let started = leading_timestamp(started_at);
     // term -> leader -> first sighting
@@ -371,9 +364,8 @@ pub fn check_election_safety(dir: &Path, nodes: usize, started_at: &str) -> Elec
             *slot = s;
         }
     };
-    for i in 1..=nodes {
-        let node = format!("n{i}");
-        let Ok(bytes) = std::fs::read(dir.join("nodes").join(&node).join("stderr.log")) else { continue };
+    for node in nodes {
+        let Ok(bytes) = std::fs::read(run.node_file(node, NodeFile::Stderr)) else { continue };
         for (n, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
             let Some((who, term)) = parse_became_leader(line) else { continue };
             let time = match (started, leading_timestamp(line)) {
@@ -383,7 +375,7 @@ pub fn check_election_safety(dir: &Path, nodes: usize, started_at: &str) -> Elec
             note(term, &who, Sighting { evidence: format!("{node} stderr.log:{}", n + 1), time });
         }
     }
-    if let Ok(text) = std::fs::read_to_string(dir.join("status.jsonl")) {
+    if let Ok(text) = std::fs::read_to_string(run.status()) {
         for (n, line) in text.lines().enumerate() {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
             let st = &v["status"];
@@ -487,6 +479,10 @@ pub fn summary(r: &RunResults) -> String {
 mod tests {
     use super::*;
 
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
     #[test]
     fn the_panic_marker_is_found_with_its_place() {
         let dir = tempfile::tempdir().unwrap();
@@ -495,7 +491,7 @@ mod tests {
         std::fs::write(n2.join("stderr.log"), "starting\nraft-node: PANIC at src/x.rs:3: boom\n").unwrap();
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stderr.log"), "all good\n").unwrap();
-        let scan = scan_node_output(dir.path(), 2, "raft-node");
+        let scan = scan_node_output(&RunDir::at(dir.path()), &names(2), System::RaftNode);
         assert_eq!(scan.verdict, Verdict::Invalid);
         assert_eq!(scan.files_scanned, 2);
         assert_eq!(scan.found[0].node, "n2");
@@ -527,7 +523,7 @@ mod tests {
             "nodes/n2/stderr.log",
             "2026-11-22T03:21:11Z  INFO raft::raft: became leader node=n2 term=6 noop_index=10\n",
         );
-        let r = check_election_safety(d, 3, "2026-11-22T03:21:07Z");
+        let r = check_election_safety(&RunDir::at(d), &names(3), "2026-11-22T03:21:07Z");
         assert_eq!(r.verdict, Verdict::Invalid);
         assert_eq!(r.leaderships, 3);
         assert_eq!(r.violations.len(), 1);
@@ -561,12 +557,12 @@ mod tests {
                 "\n",
             ),
         );
-        let r = check_election_safety(d, 2, "2026-11-22T03:21:07Z");
+        let r = check_election_safety(&RunDir::at(d), &names(2), "2026-11-22T03:21:07Z");
         assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
         assert_eq!(r.leaderships, 2);
         // A poll alone also counts as evidence.
         write(d, "status.jsonl", r#"{"time":30,"node":"n2","status":{"role":"leader","term":2}}"#);
-        let r = check_election_safety(d, 2, "2026-11-22T03:21:07Z");
+        let r = check_election_safety(&RunDir::at(d), &names(2), "2026-11-22T03:21:07Z");
         assert_eq!(
             r.violations[0].evidence,
             vec!["n1 stderr.log:1".to_string(), "status.jsonl:1".to_string()]
@@ -591,7 +587,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stdout.log"), "PANIC is a word here\n").unwrap();
-        assert_eq!(scan_node_output(dir.path(), 1, "raft-node").verdict, Verdict::Valid);
+        assert_eq!(scan_node_output(&RunDir::at(dir.path()), &names(1), System::RaftNode).verdict, Verdict::Valid);
     }
     #[test]
     fn a_replaced_committed_entry_makes_the_logs_divergent() {
@@ -602,7 +598,7 @@ mod tests {
         let changes = serde_json::json!([{"index": 7, "time": 2_500_000_000u64, "before": entry(2, "x"), "after": entry(3, "y")}]);
         std::fs::write(n2.join("log-changes.json"), changes.to_string()).unwrap();
         let mut problems = Vec::new();
-        let mut logs = replaced_entries(dir.path(), 3, &mut problems);
+        let mut logs = replaced_entries(&RunDir::at(dir.path()), &names(3), &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(logs.len(), 1);
         assert_eq!(logs[0].node, "n2 (until 2.5 s)");
@@ -621,7 +617,7 @@ mod tests {
         assert_eq!(report.verdict, Verdict::Valid);
         // A malformed changes file is a problem named with its path, not a crash.
         std::fs::write(n2.join("log-changes.json"), "{").unwrap();
-        assert!(replaced_entries(dir.path(), 3, &mut problems).is_empty());
+        assert!(replaced_entries(&RunDir::at(dir.path()), &names(3), &mut problems).is_empty());
         assert!(problems[0].contains("log-changes.json"), "{problems:?}");
     }
 }

@@ -2,11 +2,11 @@
 //! campaigns before it.
 //!
 //! A campaign file names a matrix (systems x workloads x nemesis mixes x node counts x planted bugs x
-//! seeds, see [`SCHEMA`]). Every cell is turned into the argument vector of `faultline run` and parsed
-//! by the same clap definitions and [`crate::cli::RunArgs::into_config`] that the `run` subcommand
-//! uses, so a campaign run is exactly the run its reproduce command describes, defaults are defined
-//! once, and the whole matrix is validated before the first cluster starts. Validation errors name the
-//! file, the line and the field.
+//! seeds, see [`SCHEMA`]). Every cell becomes a [`RunConfig`] the way every run starts: from
+//! [`RunConfig::new`] (the defaults `faultline run` has too), with the cell's settings, through
+//! [`RunConfig::validate`], so a campaign run is exactly the run its reproduce command describes and
+//! the whole matrix is validated before the first cluster starts. Validation errors name the file,
+//! the line and the field.
 //!
 //! Runs go one at a time, in-process through [`crate::run::run`], each stored as usual under
 //! `store/<test>/<time>/` with its own `report.html`. A time budget stops starting runs whose time
@@ -19,11 +19,13 @@
 //! the exit code is [`reports::campaign::exit_code`]: 0 all valid, 1 any invalid, 2 only unknowns
 //! besides valid runs, 3 harness errors (and bad input).
 
-use crate::cli::{Cli, Command, parse_duration};
+use crate::cluster::Backend;
+use crate::config::{RunConfig, Setting};
 use crate::report;
-use crate::run::{self, RunConfig, RunError};
+use crate::run::{self, RunError};
 use crate::store::{self, StoreError};
-use clap::Parser;
+use crate::system::{System, SystemKind};
+use crate::units::parse_duration;
 use reports::CampaignIndex;
 use reports::campaign::{CampaignRun, CampaignSummary, EarlierCampaign, RunOutcome};
 use serde::Deserialize;
@@ -64,10 +66,6 @@ pub const SCHEMA: &str = r#"CAMPAIGN FILE (TOML)
 Runs are stored as usual (store/<test>/<time>/report.html); the campaign writes
 store/campaigns/<name>/<time>/index.html and summary.json and compares with the earlier campaigns
 of the same name. Exit code: 0 all valid, 1 any invalid, 2 unknowns (no invalid), 3 harness errors."#;
-
-/// The planted bugs raft-node accepts (`--bug NAME`, CONTRACTS.md section 2).
-pub const RAFT_NODE_BUGS: [&str; 6] =
-    ["commit-old-term", "forget-vote", "no-conflict-check", "stale-read", "early-ack", "lazy-persist"];
 
 /// `faultline campaign FILE.toml [--store DIR] [--time-budget D]`.
 #[derive(Debug, Clone, clap::Args)]
@@ -139,7 +137,7 @@ struct RawFile {
     matrix: Option<Spanned<Vec<RawEntry>>>,
 }
 
-/// One run of the matrix: what it is and the `faultline run` arguments that make it.
+/// One run of the matrix: what it is and its validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedRun {
     pub system: String,
@@ -148,9 +146,7 @@ pub struct PlannedRun {
     pub nodes: u32,
     pub seed: u64,
     pub bugs: Vec<String>,
-    /// `faultline run ...` arguments (without the program name and `run`).
-    pub args: Vec<String>,
-    pub time_limit: Duration,
+    pub config: RunConfig,
     /// The line of the matrix entry it came from.
     pub line: usize,
 }
@@ -163,20 +159,6 @@ impl PlannedRun {
             "{} {} nemesis={} nodes={} seed={}{bugs}",
             self.system, self.workload, self.nemesis, self.nodes, self.seed
         )
-    }
-
-    /// Validates the run's arguments into a configuration exactly as `faultline run` would.
-    pub fn config(&self) -> Result<RunConfig, String> {
-        let argv = ["faultline", "run"].into_iter().map(str::to_owned).chain(self.args.iter().cloned());
-        let cli = Cli::try_parse_from(argv).map_err(|e| {
-            // clap's message is several lines with usage; its first line says what was wrong.
-            e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
-        })?;
-        let Command::Run(args) = cli.command else { unreachable!("argv starts with `run`") };
-        let mut config = args.into_config()?;
-        // One bar over the whole campaign; the run's own progress lines would tear it.
-        config.progress = false;
-        Ok(config)
     }
 }
 
@@ -273,84 +255,49 @@ pub fn parse(
                 entry.$f.as_ref().or(raw.defaults.$f.as_ref())
             };
         }
-        let mut settings: Vec<String> = Vec::new();
-        let mut time_limit = parse_duration("60s").expect("a literal duration");
-        for (field, value) in [
-            ("time_limit", pick!(time_limit)),
-            ("nemesis_interval", pick!(nemesis_interval)),
-            ("op_timeout", pick!(op_timeout)),
-            ("recover_timeout", pick!(recover_timeout)),
-        ] {
-            if let Some(v) = value {
-                let d = parse_duration(v.get_ref()).map_err(|e| invalid(v.span(), &at(field), e))?;
-                if d.is_zero() {
-                    return Err(invalid(v.span(), &at(field), "must be positive".into()));
-                }
-                if field == "time_limit" {
-                    time_limit = d;
-                }
-                settings.push(format!("--{}", field.replace('_', "-")));
-                settings.push(format!("{}ms", d.as_millis()));
-            }
-        }
-        for (field, value) in
-            [("concurrency", pick!(concurrency)), ("keys", pick!(keys)), ("ops_per_key", pick!(ops_per_key))]
-        {
-            if let Some(v) = value {
-                if *v.get_ref() < 1 {
-                    return Err(invalid(
-                        v.span(),
-                        &at(field),
-                        format!("must be at least 1, got {}", v.get_ref()),
-                    ));
-                }
-                settings.push(format!("--{}", field.replace('_', "-")));
-                settings.push(v.get_ref().to_string());
-            }
-        }
-        if let Some(r) = pick!(rate) {
-            if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) {
-                return Err(invalid(
-                    r.span(),
-                    &at("rate"),
-                    format!("must be a positive number, got {}", r.get_ref()),
-                ));
-            }
-            settings.extend(["--rate".to_owned(), r.get_ref().to_string()]);
-        }
-        if let Some(n) = pick!(net) {
-            match n.get_ref().as_str() {
-                "auto" => {}
-                "netns" | "loopback" => settings.extend(["--net".to_owned(), n.get_ref().clone()]),
+        let duration = |v: &Spanned<String>, field: &str| -> Result<Duration, CampaignError> {
+            parse_duration(v.get_ref()).map_err(|e| invalid(v.span(), &at(field), e))
+        };
+        let count = |v: &Spanned<i64>, field: &str| -> Result<usize, CampaignError> {
+            usize::try_from(*v.get_ref())
+                .map_err(|_| invalid(v.span(), &at(field), format!("must be at least 1, got {}", v.get_ref())))
+        };
+        let time_limit = pick!(time_limit).map(|v| duration(v, "time_limit")).transpose()?;
+        let nemesis_interval = pick!(nemesis_interval).map(|v| duration(v, "nemesis_interval")).transpose()?;
+        let op_timeout = pick!(op_timeout).map(|v| duration(v, "op_timeout")).transpose()?;
+        let recover_timeout = pick!(recover_timeout).map(|v| duration(v, "recover_timeout")).transpose()?;
+        let concurrency = pick!(concurrency).map(|v| count(v, "concurrency")).transpose()?;
+        let keys = pick!(keys).map(|v| count(v, "keys")).transpose()?;
+        let ops_per_key = pick!(ops_per_key).map(|v| count(v, "ops_per_key")).transpose()?;
+        let net = match pick!(net) {
+            None => None,
+            Some(n) => match n.get_ref().as_str() {
+                "auto" => None,
+                "netns" => Some(Backend::Netns),
+                "loopback" => Some(Backend::Loopback),
                 other => {
-                    return Err(invalid(
-                        n.span(),
-                        &at("net"),
-                        format!("{other:?}: expected auto, netns or loopback"),
-                    ));
+                    return Err(invalid(n.span(), &at("net"), format!("{other:?}: expected auto, netns or loopback")));
                 }
-            }
-        }
-        // raft-node's binary: passed to raft-node runs only (etcd runs refuse --node-bin).
-        let mut node_bin_args: Vec<String> = Vec::new();
-        match (node_bin, pick!(node_bin)) {
-            (Some(b), _) => node_bin_args.extend(["--node-bin".to_owned(), b.display().to_string()]),
+            },
+        };
+        // raft-node's binary: given to raft-node runs only (etcd's is found on PATH).
+        let raft_node_bin = match (node_bin, pick!(node_bin)) {
+            (Some(b), _) => Some(b.to_path_buf()),
             (None, Some(b)) => {
                 // Relative to the campaign file, so the file works from any working directory.
                 let p = path.parent().unwrap_or(Path::new(".")).join(b.get_ref());
                 if !p.is_file() {
                     return Err(invalid(b.span(), &at("node_bin"), format!("{} is not a file", p.display())));
                 }
-                node_bin_args.extend(["--node-bin".to_owned(), p.display().to_string()]);
+                Some(p)
             }
-            (None, None) => {}
-        }
-        settings.extend(["--store".to_owned(), store.display().to_string()]);
+            (None, None) => None,
+        };
 
         let systems = list(pick!(systems), || "raft-node".to_owned());
-        let workloads = list(pick!(workloads), || "register".to_owned());
-        let nemeses = list(pick!(nemeses), || "partition,kill,pause".to_owned());
-        let nodes = list(pick!(nodes), || 5);
+        let workloads = list(pick!(workloads), || crate::config::defaults::WORKLOAD.to_owned());
+        let nemeses = list(pick!(nemeses), || crate::config::defaults::NEMESIS.to_owned());
+        let nodes = list(pick!(nodes), || crate::config::defaults::NODES as i64);
         let seeds = list(pick!(seeds), || 1);
         let bugs = list(pick!(bugs), Vec::new);
         for (field, empty, span) in [
@@ -372,78 +319,93 @@ pub fn parse(
         let span_or_entry = |s: &Option<std::ops::Range<usize>>| s.clone().unwrap_or(0..0);
         let line_for =
             |s: &Option<std::ops::Range<usize>>| s.as_ref().map_or(entry_line, |s| line_of(text, s.start));
-        for w in &workloads.0 {
-            Workload::from_str(w)
-                .map_err(|e| invalid(span_or_entry(&workloads.1), &at("workloads"), e.to_string()))?;
-        }
-        for n in &nemeses.0 {
-            NemesisSpec::parse_kinds(n)
-                .map_err(|e| invalid(span_or_entry(&nemeses.1), &at("nemeses"), e.to_string()))?;
-        }
-        for &n in &nodes.0 {
-            if !(1..=50).contains(&n) {
-                return Err(invalid(
-                    span_or_entry(&nodes.1),
-                    &at("nodes"),
-                    format!("{n}: a cluster has 1 to 50 nodes"),
-                ));
+        // Where a setting was written, for errors from validation.
+        let span_of = |setting: Setting| -> Option<std::ops::Range<usize>> {
+            let field = |f: Option<&Spanned<String>>| f.map(Spanned::span);
+            let int = |f: Option<&Spanned<i64>>| f.map(Spanned::span);
+            match setting {
+                Setting::System => systems.1.clone(),
+                Setting::Nodes => nodes.1.clone(),
+                Setting::TimeLimit => field(pick!(time_limit)),
+                Setting::Workload => workloads.1.clone(),
+                Setting::Nemesis => nemeses.1.clone(),
+                Setting::NemesisInterval => field(pick!(nemesis_interval)),
+                Setting::Concurrency => int(pick!(concurrency)),
+                Setting::Rate => pick!(rate).map(Spanned::span),
+                Setting::NodeBin => field(pick!(node_bin)).or(systems.1.clone()),
+                Setting::NodeArgs => bugs.1.clone(),
+                Setting::OpTimeout => field(pick!(op_timeout)),
+                Setting::RecoverTimeout => field(pick!(recover_timeout)),
+                Setting::Keys => int(pick!(keys)),
+                Setting::OpsPerKey => int(pick!(ops_per_key)),
+                Setting::Store => None,
             }
+        };
+        let mut parsed_workloads = Vec::new();
+        for w in &workloads.0 {
+            parsed_workloads.push(
+                Workload::from_str(w)
+                    .map_err(|e| invalid(span_or_entry(&workloads.1), &at("workloads"), e.to_string()))?,
+            );
+        }
+        let mut parsed_nemeses = Vec::new();
+        for n in &nemeses.0 {
+            parsed_nemeses.push(
+                NemesisSpec::parse_kinds(n)
+                    .map_err(|e| invalid(span_or_entry(&nemeses.1), &at("nemeses"), e.to_string()))?,
+            );
         }
         for &s in &seeds.0 {
             if s < 0 {
-                return Err(invalid(
-                    span_or_entry(&seeds.1),
-                    &at("seeds"),
-                    format!("{s}: seeds are non-negative"),
-                ));
+                return Err(invalid(span_or_entry(&seeds.1), &at("seeds"), format!("{s}: seeds are non-negative")));
             }
         }
-        for set in &bugs.0 {
-            for b in set {
-                if !RAFT_NODE_BUGS.contains(&b.as_str()) {
-                    return Err(invalid(
-                        span_or_entry(&bugs.1),
-                        &at("bugs"),
-                        format!("unknown planted bug {b:?}: expected one of {}", RAFT_NODE_BUGS.join(", ")),
-                    ));
-                }
-            }
-        }
-
         for system in &systems.0 {
-            let with_bugs = bugs.0.iter().any(|b| !b.is_empty());
-            if system != "raft-node" && with_bugs {
-                return Err(invalid(
-                    span_or_entry(&bugs.1),
-                    &at("bugs"),
-                    format!("planted bugs exist only in raft-node, not in {system:?}"),
-                ));
-            }
-            for workload in &workloads.0 {
-                for nemesis in &nemeses.0 {
+            let kind = <SystemKind as clap::ValueEnum>::from_str(system, false).map_err(|_| {
+                invalid(span_or_entry(&systems.1), &at("systems"), format!("unknown system {system:?}: expected raft-node or etcd"))
+            })?;
+            for (workload, w) in workloads.0.iter().zip(&parsed_workloads) {
+                for (nemesis, kinds) in nemeses.0.iter().zip(&parsed_nemeses) {
                     for &n in &nodes.0 {
                         for set in &bugs.0 {
                             for &seed in &seeds.0 {
-                                let mut args = settings.clone();
-                                if system == "raft-node" {
-                                    args.extend(node_bin_args.iter().cloned());
-                                } else {
-                                    args.extend(["--system".to_owned(), system.clone()]);
+                                let mut c = RunConfig::new(System::new(kind, None));
+                                if let Some(d) = time_limit {
+                                    c.time_limit = d;
                                 }
-                                args.extend([
-                                    "--workload".to_owned(),
-                                    workload.clone(),
-                                    "--nemesis".to_owned(),
-                                    nemesis.clone(),
-                                    "--nodes".to_owned(),
-                                    n.to_string(),
-                                    "--seed".to_owned(),
-                                    seed.to_string(),
-                                ]);
-                                for b in set {
-                                    args.push("--node-arg=--bug".to_owned());
-                                    args.push(format!("--node-arg={b}"));
+                                if let Some(d) = nemesis_interval {
+                                    c.nemesis.interval = d.as_nanos() as u64;
                                 }
+                                if let Some(d) = op_timeout {
+                                    c.op_timeout = d;
+                                }
+                                if let Some(d) = recover_timeout {
+                                    c.recover_timeout = d;
+                                }
+                                if let Some(k) = concurrency {
+                                    c.concurrency = k;
+                                }
+                                if let Some(k) = keys {
+                                    c.workload_options.active_keys = k;
+                                }
+                                if let Some(k) = ops_per_key {
+                                    c.workload_options.ops_per_key = k;
+                                }
+                                c.rate = pick!(rate).map(|r| *r.get_ref());
+                                if let Some(net) = net {
+                                    c.net = net;
+                                }
+                                if let (SystemKind::RaftNode, Some(bin)) = (kind, &raft_node_bin) {
+                                    c.node_bin = bin.clone();
+                                }
+                                c.store = store.clone();
+                                c.workload = *w;
+                                c.nemesis.kinds = kinds.clone();
+                                c.nodes = usize::try_from(n).unwrap_or(0);
+                                c.seed = seed as u64;
+                                c.node_args = set.iter().flat_map(|b| ["--bug".to_string(), b.clone()]).collect();
+                                // One bar over the whole campaign; the run's own progress lines would tear it.
+                                c.progress = false;
                                 let run = PlannedRun {
                                     system: system.clone(),
                                     workload: workload.clone(),
@@ -451,18 +413,20 @@ pub fn parse(
                                     nodes: n as u32,
                                     seed: seed as u64,
                                     bugs: set.clone(),
-                                    args,
-                                    time_limit,
+                                    config: c.clone(),
                                     line: entry_line,
                                 };
                                 // The same validation `faultline run` does, before anything starts.
-                                run.config().map_err(|message| CampaignError::Invalid {
-                                    path: path.into(),
-                                    line: line_for(&systems.1),
-                                    field: at("systems"),
-                                    message: format!("{}: {message}", run.label()),
+                                let config = c.validate().map_err(|e| {
+                                    let span = span_of(e.setting);
+                                    CampaignError::Invalid {
+                                        path: path.into(),
+                                        line: line_for(&span),
+                                        field: at(e.setting.key()),
+                                        message: format!("{}: {}", run.label(), e.message),
+                                    }
                                 })?;
-                                runs.push(run);
+                                runs.push(PlannedRun { config, ..run });
                             }
                         }
                     }
@@ -473,7 +437,6 @@ pub fn parse(
     Ok(Campaign { name, time_budget, store, runs })
 }
 
-/// An axis as written (with its span) or its one default value.
 fn list<T: Clone>(
     field: Option<&Spanned<Vec<T>>>,
     default: impl Fn() -> T,
@@ -542,19 +505,7 @@ pub fn earlier_campaigns(dir: &Path, except: Option<&Path>) -> Vec<EarlierCampai
 
 /// Creates `store/campaigns/<name>/<timestamp>[-k]`.
 fn create_campaign_dir(store: &Path, name: &str) -> Result<PathBuf, StoreError> {
-    let parent = campaigns_dir(store, name);
-    std::fs::create_dir_all(&parent).map_err(|e| StoreError::Io { path: parent.clone(), source: e })?;
-    let stamp = store::timestamp(store::unix_now(), false);
-    let mut k = 0;
-    loop {
-        let leaf = if k == 0 { stamp.clone() } else { format!("{stamp}-{k}") };
-        let dir = parent.join(&leaf);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => k += 1,
-            Err(e) => return Err(StoreError::Io { path: dir, source: e }),
-        }
-    }
+    store::create_stamped_dir(&campaigns_dir(store, name))
 }
 
 /// The link from a campaign's `index.html` (three levels below the store) to a run's report.
@@ -566,7 +517,7 @@ fn report_link(store: &Path, run_dir: &Path) -> String {
 /// The row of a run that finished: from its stored report, or, when that cannot be read back, from
 /// what the run returned (the verdict stands; the row says why it has no details).
 fn finished_row(planned: &PlannedRun, store_dir: &Path, summary: &run::RunSummary) -> CampaignRun {
-    let link = report_link(store_dir, &summary.dir);
+    let link = report_link(store_dir, summary.dir.path());
     match report::load_run_report(&summary.dir) {
         Ok(rr) => {
             let mut row = CampaignRun::from_report(&rr, &link);
@@ -578,7 +529,7 @@ fn finished_row(planned: &PlannedRun, store_dir: &Path, summary: &run::RunSummar
         }
         Err(e) => {
             let mut row =
-                error_row(planned, &summary.dir.display().to_string(), format!("report not readable: {e}"));
+                error_row(planned, &summary.dir.path().display().to_string(), format!("report not readable: {e}"));
             row.report = link;
             if let Some(r) = &summary.results {
                 row.outcome = r.verdict.into();
@@ -620,11 +571,7 @@ pub struct CampaignResult {
 /// Rewrites `summary.json` and `index.html` of the campaign so far.
 fn save(dir: &Path, index: &CampaignIndex) -> Result<(), StoreError> {
     store::write_json(&dir.join("summary.json"), &index.current)?;
-    let html = reports::render_campaign(index);
-    let out = dir.join("index.html");
-    let tmp = dir.join("index.html.tmp");
-    std::fs::write(&tmp, html).map_err(|e| StoreError::Io { path: tmp.clone(), source: e })?;
-    std::fs::rename(&tmp, &out).map_err(|e| StoreError::Io { path: out, source: e })
+    store::write_atomic(&dir.join("index.html"), reports::render_campaign(index).as_bytes())
 }
 
 /// Progress: one bar over the whole campaign on a terminal, plain lines otherwise.
@@ -706,27 +653,19 @@ pub fn run_campaign(
     let mut previous_latest: Option<PathBuf> = None;
     for (i, planned) in campaign.runs.iter().enumerate() {
         if let Some(budget) = time_budget
-            && started.elapsed() + planned.time_limit + overhead > budget
+            && started.elapsed() + planned.config.time_limit + overhead > budget
         {
             index.current.skipped += 1;
             progress.done(i, &format!("{}: skipped (time budget {}s)", planned.label(), budget.as_secs()));
             continue;
         }
         progress.start(i, &planned.label());
-        let config = match planned.config() {
-            Ok(c) => c,
-            Err(e) => {
-                // Validated at load; the node binary may have vanished since.
-                index.current.runs.push(error_row(planned, "", e));
-                save(&dir, &index)?;
-                progress.done(i, &format!("{}: harness error", planned.label()));
-                continue;
-            }
-        };
+        // Validated at load; should the node binary vanish since, the run says so as a harness error.
+        let config = planned.config.clone();
         let test_name = config.test_name();
         let run_started = Instant::now();
         let result = runtime.block_on(run::run(config));
-        overhead = overhead.max(run_started.elapsed().saturating_sub(planned.time_limit));
+        overhead = overhead.max(run_started.elapsed().saturating_sub(planned.config.time_limit));
         let interrupted = matches!(result, Err(RunError::Interrupted));
         let row = match &result {
             Ok(summary) => finished_row(planned, &campaign.store, summary),
@@ -806,7 +745,7 @@ pub fn main(args: CampaignArgs) -> anyhow::Result<i32> {
     let budget = args.time_budget.or(campaign.time_budget);
     if args.dry_run {
         for (i, r) in campaign.runs.iter().enumerate() {
-            println!("{:>4}  {}  (line {}): faultline run {}", i + 1, r.label(), r.line, r.args.join(" "));
+            println!("{:>4}  {}  (line {}): {}", i + 1, r.label(), r.line, r.config.reproduce_command());
         }
         println!("{} runs; campaign {} in {}", campaign.runs.len(), campaign.name, campaign.store.display());
         return Ok(0);
@@ -868,10 +807,10 @@ time_limit = "5s"
         assert_eq!(c.time_budget, Some(Duration::from_secs(3600)));
         assert_eq!(c.runs.len(), 2 * 2 * 2 * 2 * 2 + 1);
         let last = c.runs.last().unwrap();
-        assert_eq!(last.time_limit, Duration::from_secs(5));
+        assert_eq!(last.config.time_limit, Duration::from_secs(5));
         assert_eq!((last.workload.as_str(), last.nodes, last.seed), ("register", 5, 1));
         let buggy = c.runs.iter().find(|r| r.bugs == ["stale-read"]).unwrap();
-        let config = buggy.config().unwrap();
+        let config = &buggy.config;
         assert_eq!(config.node_args, ["--bug", "stale-read"]);
         assert_eq!(config.time_limit, Duration::from_secs(20));
         assert_eq!(config.net, crate::cluster::Backend::Loopback);
@@ -881,13 +820,12 @@ time_limit = "5s"
     #[test]
     fn the_node_binary_goes_to_raft_node_runs_only() {
         let c = parse_ok("[[matrix]]\nsystems = [\"raft-node\", \"etcd\"]\nnodes = [3]\n");
-        let node_bin = |r: &PlannedRun| r.args.iter().any(|a| a == "--node-bin");
         let (raft, etcd): (Vec<&PlannedRun>, Vec<&PlannedRun>) =
             c.runs.iter().partition(|r| r.system == "raft-node");
         assert_eq!((raft.len(), etcd.len()), (1, 1));
-        assert!(node_bin(raft[0]), "{:?}", raft[0].args);
-        assert!(!node_bin(etcd[0]), "{:?}", etcd[0].args);
-        assert!(etcd[0].args.windows(2).any(|w| w == ["--system", "etcd"]), "{:?}", etcd[0].args);
+        assert_eq!(raft[0].config.node_bin, Path::new("/bin/sh"));
+        assert_ne!(etcd[0].config.node_bin, Path::new("/bin/sh"));
+        assert_eq!(etcd[0].config.system.name(), "etcd");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use checker::{
     CheckOptions, FailSemantics, Format, LinearizabilityReport, ModelKind, ModelSpec, NilRead,
     check_linearizability, parse_history,
 };
+use crate::units::{parse_bytes, parse_duration};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub format: Option<Format>,
     /// Time budget of the linearizability search (e.g. 30s, 2m); past it, undecided keys are unknown.
-    #[arg(long, default_value = "60s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Memory budget of the search caches (e.g. 512M, 2G; plain numbers are bytes).
     #[arg(long, default_value = "2G", value_parser = parse_bytes)]
@@ -68,22 +69,6 @@ fn parse_nil(s: &str) -> Result<NilRead, String> {
         "constrains-nothing" => Ok(NilRead::ConstrainsNothing),
         _ => Err(format!("`{s}`: expected absent or constrains-nothing")),
     }
-}
-
-/// Parses a byte size: `1048576`, `512K`, `512M`, `2G` (binary units).
-pub fn parse_bytes(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num.parse().map_err(|_| format!("`{s}`: expected a size such as 512M or 2G"))?;
-    let mult: usize = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        "G" | "GB" | "GIB" => 1 << 30,
-        _ => return Err(format!("`{s}`: unknown unit {unit:?}; use K, M or G")),
-    };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
 }
 
 /// Runs `faultline check`; returns the exit code (0 valid, 1 invalid, 2 unknown).
@@ -155,18 +140,4 @@ fn check_file(args: &CheckArgs, path: &Path) -> Result<i32> {
         print!("{}", report.summary());
     }
     Ok(report.verdict.exit_code())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_sizes_parse_with_binary_units() {
-        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
-        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
-        assert_eq!(parse_bytes("100"), Ok(100));
-        assert!(parse_bytes("2X").is_err());
-        assert!(parse_bytes("lots").is_err());
-    }
 }

@@ -1,16 +1,22 @@
 //! The `faultline` command line: clap structures, parsed raw, then validated into configs.
 //!
-//! Defaults are written once, here. Durations accept `500ms`, `10s`, `2m` and plain seconds.
+//! Defaults are the ones of [`crate::config::defaults`]; durations accept `500ms`, `10s`, `2m` and
+//! plain seconds ([`crate::units`]). The subcommands' own argument structures live with them
+//! (`check`, `matrix`, `repro`, `report`, `campaign`); this module only names them.
 
-use crate::cluster::{Backend, System};
+use crate::cluster::Backend;
+use crate::config::{ConfigError, RunConfig, Setting, defaults};
 use crate::etcd::EtcdOptions;
-use crate::run::RunConfig;
+use crate::system::{System, SystemKind};
+use crate::units::parse_duration;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 use workloads::{NemesisSpec, Workload, WorkloadOptions};
 
 /// Faultline: chaos tests for replicated systems, Jepsen-style.
+///
+/// Exit codes: 0 valid, 1 invalid, 2 unknown, 3 harness error or bad input (a bad flag too).
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version)]
 pub struct Cli {
@@ -45,7 +51,7 @@ pub struct RunArgs {
     /// PATH; install with `apt-get install -y etcd-server etcd-client`). etcd nodes run with
     /// --heartbeat-interval 10 --election-timeout 150 (ms), matching raft-node's 10 ms ticks and
     /// 150-300 ms elections, and take the register workload only.
-    #[arg(long, value_enum, default_value_t = SystemKind::RaftNode)]
+    #[arg(long, value_enum, default_value_t = SystemKind::default())]
     pub system: SystemKind,
     /// etcd only: the etcd binary (default: `etcd` on PATH).
     #[arg(long)]
@@ -58,24 +64,24 @@ pub struct RunArgs {
     #[arg(long)]
     pub etcd_pre_vote: bool,
     /// Nodes in the cluster.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = defaults::NODES)]
     pub nodes: usize,
     /// Length of the run phase (e.g. 60s, 2m).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::TIME_LIMIT, value_parser = parse_duration)]
     pub time_limit: Duration,
     /// register or append.
-    #[arg(long, default_value = "register")]
+    #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
     /// Faults: comma-separated partition, kill, pause, loss, latency, drop; or none. `drop` drops one
     /// kind of Raft message (appends or votes) on some links and delivers the rest (raft-node only;
     /// latency and drop put every peer link through the harness's proxy).
-    #[arg(long, default_value = "partition,kill,pause")]
+    #[arg(long, default_value = defaults::NEMESIS)]
     pub nemesis: String,
     /// Time between a fault and its heal (and between a heal and the next fault).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::NEMESIS_INTERVAL, value_parser = parse_duration)]
     pub nemesis_interval: Duration,
     /// Client processes.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::CONCURRENCY)]
     pub concurrency: usize,
     /// Operations per second over all clients (default: as fast as they go).
     #[arg(long)]
@@ -90,16 +96,16 @@ pub struct RunArgs {
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     pub node_args: Vec<String>,
     /// Store directory.
-    #[arg(long, default_value = "store")]
+    #[arg(long, default_value = defaults::STORE)]
     pub store: PathBuf,
     /// Cluster backend (default: netns when root with iptables, loopback otherwise).
     #[arg(long, value_enum)]
     pub net: Option<Backend>,
     /// Per-operation client timeout.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::OP_TIMEOUT, value_parser = parse_duration)]
     pub op_timeout: Duration,
     /// How long to wait for a leader at start and after recovery.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::RECOVER_TIMEOUT, value_parser = parse_duration)]
     pub recover_timeout: Duration,
     /// Operations per key before the workload moves to a fresh key.
     #[arg(long, default_value_t = WorkloadOptions::default().ops_per_key)]
@@ -112,98 +118,44 @@ pub struct RunArgs {
     pub no_check: bool,
 }
 
-/// `--system`'s values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum SystemKind {
-    RaftNode,
-    Etcd,
-}
-
-/// Parses `500ms`, `10s`, `2m`, `1h` or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 500ms, 10s or 2m"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => return Err(format!("{s:?}: unknown unit {other:?} (use ms, s, m or h)")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{s:?} is not a non-negative duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// `name` in a directory of `$PATH`.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// The raft-node binary next to the running executable (same target directory).
-pub fn default_node_bin() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    // Test binaries live in target/<profile>/deps; the node binary one level up.
-    [dir.join("raft-node"), dir.parent()?.join("raft-node")].into_iter().find(|p| p.is_file())
-}
-
 impl RunArgs {
-    /// Validates the arguments into a run configuration.
-    pub fn into_config(self) -> Result<RunConfig, String> {
-        let kinds = NemesisSpec::parse_kinds(&self.nemesis).map_err(|e| format!("--nemesis: {e}"))?;
-        if !kinds.is_empty() && self.nemesis_interval.is_zero() {
-            return Err("--nemesis-interval must be positive".into());
-        }
-        let (system, node_bin, flag) = self.system_and_binary()?;
-        if matches!(system, System::Etcd(_)) && kinds.contains(&workloads::FaultKind::Drop) {
-            return Err("--nemesis drop: dropping one kind of Raft message reads raft-node's peer frames; \
-                        etcd's peer traffic is HTTP (use partition, loss or latency)"
-                .into());
-        }
-        let node_bin =
-            std::fs::canonicalize(&node_bin).map_err(|e| format!("{flag} {}: {e}", node_bin.display()))?;
-        let seed = self.seed.unwrap_or_else(|| {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(40)) % 1_000_000_000
-        });
-        let net = self.net.unwrap_or_else(Backend::auto);
-        let options = WorkloadOptions {
-            ops_per_key: self.ops_per_key,
-            active_keys: self.keys,
-            ..WorkloadOptions::default()
+    /// Validates the arguments into a run configuration (through [`RunConfig::validate`], like every
+    /// other way a run starts).
+    pub fn into_config(self) -> Result<RunConfig, ConfigError> {
+        let system = self.system()?;
+        let mut c = RunConfig::new(system);
+        c.nodes = self.nodes;
+        c.time_limit = self.time_limit;
+        c.workload = self.workload;
+        c.workload_options =
+            WorkloadOptions { ops_per_key: self.ops_per_key, active_keys: self.keys, ..WorkloadOptions::default() };
+        c.nemesis = NemesisSpec {
+            kinds: NemesisSpec::parse_kinds(&self.nemesis)
+                .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?,
+            interval: self.nemesis_interval.as_nanos() as u64,
         };
-        options.validate().map_err(|e| e.to_string())?;
-        Ok(RunConfig {
-            nodes: self.nodes,
-            system,
-            time_limit: self.time_limit,
-            workload: self.workload,
-            workload_options: options,
-            nemesis: NemesisSpec { kinds, interval: self.nemesis_interval.as_nanos() as u64 },
-            concurrency: self.concurrency,
-            rate: self.rate,
-            seed,
-            node_bin,
-            node_args: self.node_args,
-            store: self.store,
-            net,
-            op_timeout: self.op_timeout,
-            recover_timeout: self.recover_timeout,
-            record: true,
-            check: !self.no_check,
-            progress: true,
-        })
+        c.concurrency = self.concurrency;
+        c.rate = self.rate;
+        if let Some(seed) = self.seed {
+            c.seed = seed;
+        }
+        if let Some(bin) = self.node_bin.or(self.etcd_bin) {
+            c.node_bin = bin;
+        }
+        c.node_args = self.node_args;
+        c.store = self.store;
+        if let Some(net) = self.net {
+            c.net = net;
+        }
+        c.op_timeout = self.op_timeout;
+        c.recover_timeout = self.recover_timeout;
+        c.check = !self.no_check;
+        c.validate()
     }
-}
 
-impl RunArgs {
-    /// The system, its binary and the flag that named it; flags of the other system are errors.
-    fn system_and_binary(&self) -> Result<(System, PathBuf, &'static str), String> {
+    /// The system and its options; flags of the other system are errors.
+    fn system(&self) -> Result<System, ConfigError> {
+        let wrong = |flag: &str, message: String| ConfigError { setting: Setting::System, message: format!("{flag}: {message}") };
         match self.system {
             SystemKind::RaftNode => {
                 let etcd_only = [
@@ -212,39 +164,18 @@ impl RunArgs {
                     (self.etcd_pre_vote, "--etcd-pre-vote"),
                 ];
                 if let Some((_, flag)) = etcd_only.iter().find(|(set, _)| *set) {
-                    return Err(format!("{flag} applies to --system etcd only"));
+                    return Err(wrong(flag, "applies to --system etcd only".into()));
                 }
-                let bin = match &self.node_bin {
-                    Some(p) => p.clone(),
-                    None => default_node_bin().ok_or(
-                        "no raft-node binary next to faultline; build it (cargo build -p node --bin raft-node) or pass --node-bin",
-                    )?,
-                };
-                Ok((System::RaftNode, bin, "--node-bin"))
+                Ok(System::RaftNode)
             }
             SystemKind::Etcd => {
                 if self.node_bin.is_some() {
-                    return Err(
-                        "--node-bin names the raft-node binary; with --system etcd use --etcd-bin".into()
-                    );
+                    return Err(wrong("--node-bin", "names the raft-node binary; with --system etcd use --etcd-bin".into()));
                 }
-                if let Some(a) = crate::run::planted_bug_arg(&self.node_args) {
-                    return Err(format!("--node-arg={a}: planted bugs exist only in raft-node, not in etcd"));
-                }
-                let bin = match &self.etcd_bin {
-                    Some(p) => p.clone(),
-                    None => find_on_path("etcd").ok_or_else(|| {
-                        format!(
-                            "no etcd binary on PATH; install it with `{}` or pass --etcd-bin",
-                            crate::etcd::INSTALL_HINT
-                        )
-                    })?,
-                };
-                let options = EtcdOptions {
+                Ok(System::Etcd(EtcdOptions {
                     serializable_reads: self.etcd_serializable_reads,
                     pre_vote: self.etcd_pre_vote,
-                };
-                Ok((System::Etcd(options), bin, "--etcd-bin"))
+                }))
             }
         }
     }
@@ -254,22 +185,19 @@ impl RunArgs {
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations_parse_with_units_and_reject_junk() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("10 parsecs").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("soon").is_err());
+    fn parse_run(args: &[&str]) -> Result<RunConfig, String> {
+        let mut argv = vec!["faultline", "run"];
+        argv.extend(args);
+        let Command::Run(args) = Cli::try_parse_from(argv).map_err(|e| e.to_string())?.command else {
+            panic!("not run")
+        };
+        args.into_config().map_err(|e| e.to_string())
     }
 
     #[test]
     fn run_flags_parse_into_a_config() {
         let bin = std::env::current_exe().unwrap();
-        let cli = Cli::try_parse_from([
-            "faultline",
-            "run",
+        let c = parse_run(&[
             "--nodes",
             "3",
             "--nemesis",
@@ -285,8 +213,6 @@ mod tests {
             "loopback",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else { panic!("not run") };
-        let c = args.into_config().unwrap();
         assert_eq!(c.nodes, 3);
         assert_eq!(c.seed, 42);
         assert_eq!(c.node_args, vec!["--bug".to_string(), "stale-read".to_string()]);
@@ -295,11 +221,17 @@ mod tests {
         assert!(c.reproduce_command().contains("--node-arg=--bug --node-arg=stale-read"));
     }
 
-    fn parse_run(args: &[&str]) -> Result<RunConfig, String> {
-        let mut argv = vec!["faultline", "run"];
-        argv.extend(args);
-        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("not run") };
-        args.into_config()
+    /// The flags' defaults are [`RunConfig::new`]'s: one set of defaults for every door.
+    #[test]
+    fn flag_defaults_are_the_configs_defaults() {
+        let bin = std::env::current_exe().unwrap();
+        let mut from_flags = parse_run(&["--node-bin", bin.to_str().unwrap(), "--seed", "1"]).unwrap();
+        let mut direct = RunConfig::new(System::RaftNode);
+        direct.node_bin = bin;
+        direct.seed = 1;
+        let direct = direct.validate().unwrap();
+        from_flags.net = direct.net;
+        assert_eq!(from_flags, direct);
     }
 
     #[test]
@@ -329,33 +261,30 @@ mod tests {
         let bin = std::env::current_exe().unwrap();
         let bin = bin.to_str().unwrap();
         let e = parse_run(&["--node-bin", bin, "--etcd-serializable-reads"]).unwrap_err();
-        assert!(e.contains("--etcd-serializable-reads applies to --system etcd only"), "{e}");
+        assert!(e.contains("--etcd-serializable-reads: applies to --system etcd only"), "{e}");
         let e = parse_run(&["--node-bin", bin, "--etcd-bin", bin]).unwrap_err();
         assert!(e.contains("--etcd-bin"), "{e}");
         let e =
             parse_run(&["--system", "etcd", "--etcd-bin", bin, "--node-arg=--bug", "--node-arg=stale-read"])
                 .unwrap_err();
-        assert!(e.contains("planted bugs exist only in raft-node"), "{e}");
+        assert!(e.contains("planted bugs (--bug) exist only in raft-node"), "{e}");
         let e = parse_run(&["--system", "etcd", "--node-bin", bin]).unwrap_err();
         assert!(e.contains("--etcd-bin"), "{e}");
         let e = parse_run(&["--system", "etcd", "--etcd-bin", bin, "--nemesis", "kill,drop"]).unwrap_err();
-        assert!(e.contains("--nemesis drop") && e.contains("raft-node"), "{e}");
+        assert!(e.contains("--nemesis: drop") && e.contains("raft-node"), "{e}");
         let e = parse_run(&["--system", "etcd", "--etcd-bin", "/nonexistent/etcd"]).unwrap_err();
         assert!(e.contains("/nonexistent/etcd"), "{e}");
     }
 
     #[test]
     fn a_bad_nemesis_is_named() {
-        let cli = Cli::try_parse_from([
-            "faultline",
-            "run",
-            "--nemesis",
-            "partition,meteor",
-            "--node-bin",
-            "/bin/sh",
-        ])
-        .unwrap();
-        let Command::Run(args) = cli.command else { panic!("not run") };
-        assert!(args.into_config().unwrap_err().contains("meteor"));
+        let e = parse_run(&["--nemesis", "partition,meteor", "--node-bin", "/bin/sh"]).unwrap_err();
+        assert!(e.contains("--nemesis") && e.contains("meteor"), "{e}");
+    }
+
+    #[test]
+    fn a_duration_too_long_to_wait_for_is_a_usage_error() {
+        let e = parse_run(&["--time-limit", "99999999999999999999s"]).unwrap_err();
+        assert!(e.contains("--time-limit"), "{e}");
     }
 }

@@ -1,14 +1,16 @@
-//! Clients: one per process, pinned to a node, speaking raft-node's HTTP/JSON API.
+//! Clients: one per process, pinned to a node, speaking the system's HTTP/JSON protocol (the request
+//! and the reading of the answer come from [`crate::system`]).
 //!
 //! The outcome of every operation is decided in one place, [`classify`], from the HTTP status and
 //! body or the transport error, following CONTRACTS.md section 2 and Jepsen's rule: `ok` when the
 //! server acknowledged it, `fail` only when the server proved the operation was not applied (or the
 //! request provably never left: connection refused), `info` whenever the effect is unknown.
 
-use crate::cluster::System;
-use serde_json::{Value, json};
+use crate::protocol::{Answer, Method, Request, Response};
+use crate::system::System;
+use serde_json::Value;
 use std::time::Duration;
-use workloads::{Op, OpKind};
+use workloads::Op;
 
 /// How an operation ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,14 +34,6 @@ impl Outcome {
     }
 }
 
-/// What came back from the server.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Response {
-    pub status: u16,
-    /// The JSON body, None if it was not JSON.
-    pub body: Option<Value>,
-}
-
 /// Why no response came back.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
@@ -51,22 +45,6 @@ pub enum Transport {
     Lost(String),
 }
 
-/// Error codes with which raft-node proves an operation was not applied (contract section 2).
-const NOT_APPLIED: [&str; 3] = ["not_leader", "not_applied", "bad_request"];
-
-/// What a server's answer says about an operation, in the system's own terms already read: each
-/// system's protocol module turns a [`Response`] into one of these ([`raft_node_answer`],
-/// [`crate::etcd::answer`]), and [`classify`] alone decides the outcome.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Answer {
-    /// Acknowledged; the completion's value.
-    Ok(Value),
-    /// The server proved the operation had no effect (or, for a read, it simply did not happen).
-    NotApplied(String),
-    /// The effect is unknown.
-    Unknown(String),
-}
-
 /// The single place where an operation's outcome is decided. `empty_read` is what a read of a missing
 /// key returns in this workload (null for registers, `[]` for lists).
 pub fn classify(system: System, op: &Op, empty_read: &Value, result: Result<Response, Transport>) -> Outcome {
@@ -76,43 +54,10 @@ pub fn classify(system: System, op: &Op, empty_read: &Value, result: Result<Resp
         Err(Transport::Timeout) => return Outcome::Info("timeout".into()),
         Err(Transport::Lost(why)) => return Outcome::Info(why),
     };
-    let answer = match system {
-        System::RaftNode => raft_node_answer(op, empty_read, resp),
-        System::Etcd(_) => crate::etcd::answer(op, empty_read, resp),
-    };
-    match answer {
+    match system.answer(op, empty_read, resp) {
         Answer::Ok(v) => Outcome::Ok(v),
         Answer::NotApplied(why) => Outcome::Fail(why),
         Answer::Unknown(why) => Outcome::Info(why),
-    }
-}
-
-/// What a raft-node answer says (CONTRACTS.md section 2).
-pub fn raft_node_answer(op: &Op, empty_read: &Value, resp: Response) -> Answer {
-    let body = resp.body.unwrap_or(Value::Null);
-    let code = body.get("error").and_then(Value::as_str);
-    if (200..300).contains(&resp.status) {
-        return match &op.kind {
-            OpKind::Read => match body.get("value") {
-                Some(v) => Answer::Ok(v.clone()),
-                None => Answer::Unknown("read answer without a value field".into()),
-            },
-            OpKind::Cas { .. } => match body.get("applied").and_then(Value::as_bool) {
-                Some(true) => Answer::Ok(op.invoke_value()),
-                // The server compared and did not swap: the cas certainly had no effect.
-                Some(false) => Answer::NotApplied("cas mismatch".into()),
-                None => Answer::Unknown("cas answer without an applied field".into()),
-            },
-            OpKind::Write(_) | OpKind::Append(_) => Answer::Ok(op.invoke_value()),
-        };
-    }
-    if resp.status == 404 && code == Some("not_found") && op.kind == OpKind::Read {
-        return Answer::Ok(empty_read.clone());
-    }
-    match code {
-        Some(c) if NOT_APPLIED.contains(&c) => Answer::NotApplied(c.to_string()),
-        Some(c) => Answer::Unknown(c.to_string()),
-        None => Answer::Unknown(format!("http {} without an error code", resp.status)),
     }
 }
 
@@ -125,33 +70,16 @@ pub struct Client {
     system: System,
 }
 
-/// Percent-encodes a key for a URL path segment (keys are ours, but stay correct for any string).
-fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl Client {
-    pub fn new(timeout: Duration, empty_read: Value) -> Result<Client, reqwest::Error> {
+    /// A client of `system` whose requests give up after `timeout`; `empty_read` is what a read of a
+    /// missing key returns in the workload.
+    pub fn new(system: System, timeout: Duration, empty_read: Value) -> Result<Client, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(1)))
             .pool_max_idle_per_host(2)
             .build()?;
-        Ok(Client { http, empty_read, system: System::RaftNode })
-    }
-
-    /// The same client speaking `system`'s protocol (raft-node's unless told).
-    pub fn for_system(mut self, system: System) -> Client {
-        self.system = system;
-        self
+        Ok(Client { http, empty_read, system })
     }
 
     /// Performs `op` against the node at `base` (`http://ip:port`) and classifies the outcome.
@@ -161,30 +89,36 @@ impl Client {
     /// do the same); without that, processes pinned to followers would only ever record failures.
     /// Returns the outcome and the base URL of the node that answered.
     pub async fn invoke(&self, base: &str, op: &Op) -> (Outcome, String) {
-        let first = self.attempt(base, op).await;
+        let request = match self.system.request(op) {
+            Ok(r) => r,
+            // Nothing was sent: the operation provably did not happen.
+            Err(why) => return (Outcome::Fail(format!("not sent: {why}")), base.to_string()),
+        };
+        let first = self.send(base, &request).await;
         if let Ok(resp) = &first
-            && resp.body.as_ref().and_then(|b| b.get("error")).and_then(Value::as_str) == Some("not_leader")
-            && let Some(leader) = resp.body.as_ref().and_then(|b| b.get("leader")).and_then(Value::as_str)
+            && let Some(leader) = self.system.leader_hint(resp)
         {
             let leader = format!("http://{leader}");
             if leader != base {
-                let second = self.attempt(&leader, op).await;
+                let second = self.send(&leader, &request).await;
                 return (classify(self.system, op, &self.empty_read, second), leader);
             }
         }
         (classify(self.system, op, &self.empty_read, first), base.to_string())
     }
 
-    async fn attempt(&self, base: &str, op: &Op) -> Result<Response, Transport> {
-        let req = match self.system {
-            System::RaftNode => self.raft_node_request(base, op),
-            System::Etcd(options) => match crate::etcd::request(op, options) {
-                Ok((path, body)) => self.http.post(format!("{base}{path}")).json(&body),
-                // Nothing was sent: the operation provably did not happen.
-                Err(why) => return Err(Transport::NotSent(why)),
-            },
+    async fn send(&self, base: &str, request: &Request) -> Result<Response, Transport> {
+        let url = format!("{base}{}", request.path);
+        let builder = match request.method {
+            Method::Get => self.http.get(url),
+            Method::Put => self.http.put(url),
+            Method::Post => self.http.post(url),
         };
-        match req.send().await {
+        let builder = match &request.body {
+            Some(body) => builder.json(body),
+            None => builder,
+        };
+        match builder.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 match resp.bytes().await {
@@ -197,33 +131,15 @@ impl Client {
         }
     }
 
-    fn raft_node_request(&self, base: &str, op: &Op) -> reqwest::RequestBuilder {
-        let url = format!("{base}/kv/{}", encode_key(&op.key));
-        match &op.kind {
-            OpKind::Read => self.http.get(url),
-            OpKind::Write(v) => self.http.put(url).json(&json!({ "value": v })),
-            OpKind::Cas { from, to } => {
-                self.http.post(format!("{url}/cas")).json(&json!({ "from": from, "to": to }))
-            }
-            OpKind::Append(v) => self.http.post(format!("{url}/append")).json(&json!({ "value": v })),
-        }
-    }
-
-    /// The node's status body as the system gives it (raft-node: `GET /status`; etcd:
-    /// `POST /v3/maintenance/status`, to be rewritten by [`crate::etcd::status_to_contract`]).
+    /// The node's status body as the system gives it (see [`crate::system::StatusReader`]).
     pub async fn raw_status(&self, base: &str) -> Option<Value> {
-        let req = match self.system {
-            System::RaftNode => self.http.get(format!("{base}/status")),
-            System::Etcd(_) => self.http.post(format!("{base}/v3/maintenance/status")).json(&json!({})),
-        };
-        let resp = req.send().await.ok()?;
-        if !resp.status().is_success() {
-            return None;
+        match self.send(base, &self.system.status_request()).await {
+            Ok(Response { status: 200..=299, body }) => body,
+            _ => None,
         }
-        resp.json().await.ok()
     }
 
-    /// GET a body as text with its status (debug logs are stored verbatim).
+    /// GET a body as text (debug logs are stored verbatim); an error says what failed.
     pub async fn get_text(&self, url: &str) -> Result<String, String> {
         let resp = self.http.get(url).send().await.map_err(|e| e.to_string())?;
         let status = resp.status();
@@ -254,6 +170,8 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use workloads::OpKind;
 
     fn op(kind: OpKind) -> Op {
         Op { key: "k".into(), kind, node: None }
@@ -390,11 +308,5 @@ mod tests {
             classify(etcd, &op(OpKind::Read), &Value::Null, resp(200, header)),
             Outcome::Ok(Value::Null)
         );
-    }
-
-    #[test]
-    fn keys_are_percent_encoded() {
-        assert_eq!(encode_key("k1"), "k1");
-        assert_eq!(encode_key("a/b c"), "a%2Fb%20c");
     }
 }

@@ -23,8 +23,8 @@
 //! etcd's committed log is not exposed like raft-node's `/debug/log`, so the committed-log agreement
 //! check does not apply to etcd runs (the analysis records why).
 
-use crate::client::{Answer, Response};
-use crate::cluster::NodeSpec;
+use crate::nodes::NodeSpec;
+use crate::protocol::{Answer, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use workloads::{Op, OpKind};
@@ -87,8 +87,14 @@ pub fn is_panic_line(line: &str) -> bool {
         || line.contains(r#""level":"fatal""#)
 }
 
-/// The gateway path and JSON body of an operation.
-pub fn request(op: &Op, options: EtcdOptions) -> Result<(&'static str, Value), String> {
+/// The gateway request that performs an operation (always a POST of JSON).
+pub fn request(op: &Op, options: EtcdOptions) -> Result<Request, String> {
+    let (path, body) = gateway(op, options)?;
+    Ok(Request::post(path.to_string(), body))
+}
+
+/// The gateway path and JSON body of `op`.
+fn gateway(op: &Op, options: EtcdOptions) -> Result<(&'static str, Value), String> {
     let key = b64(&op.key);
     Ok(match &op.kind {
         OpKind::Read => {
@@ -295,21 +301,21 @@ mod tests {
     #[test]
     fn requests_follow_the_gateway_shape() {
         let plain = EtcdOptions::default();
-        assert_eq!(request(&op(OpKind::Read), plain).unwrap(), ("/v3/kv/range", json!({"key": "azE="})));
+        assert_eq!(gateway(&op(OpKind::Read), plain).unwrap(), ("/v3/kv/range", json!({"key": "azE="})));
         let ser = EtcdOptions { serializable_reads: true, ..plain };
-        assert_eq!(request(&op(OpKind::Read), ser).unwrap().1, json!({"key": "azE=", "serializable": true}));
+        assert_eq!(gateway(&op(OpKind::Read), ser).unwrap().1, json!({"key": "azE=", "serializable": true}));
         assert_eq!(
-            request(&op(OpKind::Write("5".into())), plain).unwrap(),
+            gateway(&op(OpKind::Write("5".into())), plain).unwrap(),
             ("/v3/kv/put", json!({"key": "azE=", "value": "NQ=="}))
         );
-        let (path, body) = request(&op(OpKind::Cas { from: None, to: "5".into() }), plain).unwrap();
+        let (path, body) = gateway(&op(OpKind::Cas { from: None, to: "5".into() }), plain).unwrap();
         assert_eq!(path, "/v3/kv/txn");
         assert_eq!(body["compare"][0]["target"], "CREATE");
         assert_eq!(body["compare"][0]["create_revision"], "0");
-        let (_, body) = request(&op(OpKind::Cas { from: Some("4".into()), to: "5".into() }), plain).unwrap();
+        let (_, body) = gateway(&op(OpKind::Cas { from: Some("4".into()), to: "5".into() }), plain).unwrap();
         assert_eq!(body["compare"][0]["value"], b64("4"));
         assert_eq!(body["success"][0]["requestPut"]["value"], "NQ==");
-        assert!(request(&op(OpKind::Append("x".into())), plain).is_err());
+        assert!(gateway(&op(OpKind::Append("x".into())), plain).is_err());
     }
 
     #[test]

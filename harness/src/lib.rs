@@ -6,23 +6,27 @@
 //! recorded in a history; `checker` turns the history into verdicts and `reports` into an HTML file; the
 //! store keeps every run on disk so it can be re-checked and reproduced.
 //!
-//! The modules, outside in:
+//! Data flows one way: CLI -> [`config::RunConfig`] -> [`run`] phases -> [`store::RunDir`] ->
+//! [`analysis`] -> [`report`]. The modules, outside in (no module imports one that imports it back):
 //!
-//! - [`cli`]: the `faultline` subcommands' arguments and their validation into a [`run::RunConfig`].
-//! - [`run`]: one test from start to verdict (phases: run, recover, final reads; then check).
+//! - [`cli`]: `faultline`'s arguments, parsed and handed to [`config`]; the subcommands own theirs:
+//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`].
+//! - [`config`]: the one [`config::RunConfig`]: defaults, validation, `test.json` mapping, the
+//!   reproduce command. Every subcommand builds its runs through it.
+//! - [`run`]: one test from start to verdict, as phases; [`interpreter`] owns the generator and
+//!   feeds the client workers; [`nemesis`] executes the fault schedule; [`observe`] records statuses
+//!   and committed logs ([`logwatch`]); [`progress`] shows it; [`stop`] stops every task at once.
+//! - [`system`]: the system-under-test seam (how to start a node, speak to it, read its status);
+//!   [`raftnode`] and [`etcd`] are the two systems; [`client`] sends their requests and is the one
+//!   place outcomes are classified; [`protocol`] and [`nodes`] are the vocabulary they share.
 //! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns` and `loopback` backends.
-//! - [`nemesis`]: executes fault schedules against a cluster and records what it did.
-//! - [`client`]: HTTP clients and the one place operation outcomes are classified.
-//! - [`etcd`]: etcd as a second system under test (command line, `/v3` gateway, status).
-//! - [`report`]: `report.html` of a stored run (the `reports` crate, fed from the store).
-//! - [`campaign`]: `faultline campaign FILE.toml`, a matrix of runs with an index page.
-//! - [`recorder`]: `history.jsonl`, line by line; [`store`]: the run directory and `test.json`.
-//! - [`logwatch`]: raft-node's committed logs watched during the run (union, replaced entries).
-//! - [`analysis`]: checks a stored run (`results.json`); what `faultline check RUN_DIR` runs.
-//! - [`check`]: `faultline check PATH` (a history file or a stored run).
+//! - [`store`]: [`store::RunDir`], the only module that knows a run directory's file names, and the
+//!   one fsynced atomic JSON writer; [`recorder`] writes `history.jsonl` and keeps it in memory.
+//! - [`analysis`]: checks a run (`results.json`); [`findings`]: its anomaly classes and detection time.
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
 //!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy; [`state`] records
 //!   everything created so it is always removed.
+//! - [`units`]: durations and byte sizes as people write them.
 
 pub mod analysis;
 pub mod campaign;
@@ -30,16 +34,27 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod config;
 pub mod etcd;
+pub mod findings;
+pub mod interpreter;
 pub mod logwatch;
 pub mod matrix;
 pub mod nemesis;
 pub mod netcmd;
+pub mod nodes;
+pub mod observe;
+pub mod progress;
+pub mod protocol;
 pub mod proxy;
+pub mod raftnode;
 pub mod recorder;
 pub mod report;
 pub mod repro;
 pub mod run;
 pub mod signals;
 pub mod state;
+pub mod stop;
 pub mod store;
+pub mod system;
+pub mod units;

@@ -40,14 +40,10 @@ pub struct Change {
     pub after: LogEntry,
 }
 
-/// The file in a node's directory (`nodes/<n>/`) that holds its [`Change`]s, when it has any.
-pub const CHANGES_FILE: &str = "log-changes.json";
-
-/// The changes stored for the node whose directory is `node_dir`: `None` when it has no changes file,
+/// The changes stored in `path` (a node's `log-changes.json`): `None` when there is no such file,
 /// else the changes or why the file could not be read (naming it).
-pub fn read_changes(node_dir: &std::path::Path) -> Option<Result<Vec<Change>, String>> {
-    let path = node_dir.join(CHANGES_FILE);
-    let text = std::fs::read_to_string(&path).ok()?;
+pub fn read_changes(path: &std::path::Path) -> Option<Result<Vec<Change>, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
     Some(
         serde_json::from_str(&text)
             .map_err(|e| format!("{}: not a list of log changes: {e}", path.display())),

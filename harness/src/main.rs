@@ -1,12 +1,16 @@
 //! The `faultline` binary: parse, run, print once, exit with a documented code
-//! (0 valid, 1 invalid, 2 unknown, 3 harness error or bad input).
+//! (0 valid, 1 invalid, 2 unknown, 3 harness error or bad input, a bad flag included).
 
 use anyhow::Context;
 use clap::Parser;
 use harness::analysis;
 use harness::cli::{Cli, Command};
+use std::process::ExitCode;
 
-fn main() {
+/// Exit code of a harness error or bad input.
+const HARNESS_ERROR: u8 = 3;
+
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
@@ -14,39 +18,50 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let code = match dispatch(cli) {
-        Ok(code) => code,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors; everything else clap refuses is bad input.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("faultline: error: {e:#}");
-            3
+            let _ = e.print();
+            return ExitCode::from(HARNESS_ERROR);
         }
     };
-    std::process::exit(code);
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(HARNESS_ERROR)),
+        Err(e) => {
+            eprintln!("faultline: error: {e:#}");
+            ExitCode::from(HARNESS_ERROR)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => {
-            let config = args.into_config().map_err(anyhow::Error::msg)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            let summary = runtime.block_on(harness::run::run(config))?;
+            let config = args.into_config()?;
+            let summary = runtime()?.block_on(harness::run::run(config))?;
             match &summary.results {
                 Some(r) => {
                     print!("{}", analysis::summary(r));
-                    println!("results: {}", summary.dir.join("results.json").display());
-                    let report = summary.dir.join("report.html");
+                    println!("results: {}", summary.dir.results().display());
+                    let report = summary.dir.report();
                     if report.is_file() {
                         println!("report: {}", report.display());
                     }
-                    println!("replay with: {}", harness::repro::command(&summary.dir));
+                    println!("reproduce with: {}", summary.reproduce);
+                    println!("replay with: {}", harness::config::replay_command(summary.dir.path()));
                     Ok(r.verdict.exit_code())
                 }
                 None => {
-                    println!("not checked; check later with: faultline check {}", summary.dir.display());
+                    println!("not checked; check later with: faultline check {}", summary.dir.path().display());
                     Ok(0)
                 }
             }

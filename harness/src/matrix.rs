@@ -80,17 +80,16 @@
 //! `no-conflict-check` runs came out unknown instead of invalid; the runs that stayed under the
 //! threshold were all caught.
 //!
-//! Time to detection is read back from the stored run: for a linearizability counterexample, the
-//! latest completion among its operations and the first operation the search got stuck on (the
-//! moment the evidence was complete); for two leaders of one term, when both leaderships were on
-//! record; for a committed entry that a node replaced, when the log watcher saw the replacement; for
-//! the other durability and log findings, the start of the final reads (they are only visible
-//! there); relative to the start of the run phase. The median is over the runs that detected the bug.
+//! Time to detection is read back from the stored run ([`crate::findings`]); the median is over the
+//! runs that detected the bug.
 
-use crate::analysis::RunResults;
 use crate::cluster::Backend;
-use crate::run::{self, RunConfig, RunError};
-use crate::store::TestSpec;
+use crate::config::{ConfigError, RunConfig};
+use crate::findings::findings;
+use crate::raftnode::PLANTED_BUGS as BUGS;
+use crate::run::{self, RunError};
+use crate::system::System;
+use crate::units::parse_duration;
 use checker::Verdict;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -98,10 +97,6 @@ use std::time::Duration;
 use workloads::{
     Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target, Topology, Workload, WorkloadOptions,
 };
-
-/// The planted bugs of raft-node, in the matrix's order.
-pub const BUGS: [&str; 6] =
-    ["stale-read", "commit-old-term", "no-conflict-check", "forget-vote", "early-ack", "lazy-persist"];
 
 /// The name of the correct node's row.
 pub const CORRECT: &str = "none";
@@ -402,7 +397,7 @@ pub async fn run_matrix(config: &MatrixConfig) -> Result<Vec<Row>, RunError> {
     for bug in &config.bugs {
         let mut row = Row { bug: bug.clone(), runs: Vec::new() };
         for k in 0..config.runs {
-            let scenario = Scenario::for_run(bug, k).map_err(RunError::Config)?;
+            let scenario = Scenario::for_run(bug, k).map_err(RunError::Failed)?;
             let seed = config.seed.wrapping_add(k as u64);
             let run = one_run(config, &scenario, seed).await;
             println!(
@@ -429,59 +424,64 @@ pub async fn run_matrix(config: &MatrixConfig) -> Result<Vec<Row>, RunError> {
 }
 
 fn save(store: &Path, rows: &[Row]) -> Result<(), RunError> {
-    let path = store.join("matrix.json");
     std::fs::create_dir_all(store)
-        .and_then(|()| {
-            std::fs::write(&path, serde_json::to_vec_pretty(rows).expect("matrix rows always serialize"))
-        })
-        .map_err(|e| RunError::Io { what: format!("write {}", path.display()), source: e })
+        .map_err(|e| crate::store::StoreError::Io { path: store.to_path_buf(), source: e })?;
+    Ok(crate::store::write_json(&store.join("matrix.json"), rows)?)
 }
 
 /// The run configuration of one matrix run.
-pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> RunConfig {
+pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> Result<RunConfig, ConfigError> {
     let mut node_args = Vec::new();
     if scenario.bug != CORRECT {
         node_args.extend(["--bug".to_string(), scenario.bug.clone()]);
     }
     node_args.extend(scenario.node_args.iter().cloned());
     let (read_weight, write_weight, cas_weight) = scenario.mix;
-    RunConfig {
-        nodes: scenario.nodes.unwrap_or(config.nodes),
-        system: crate::cluster::System::RaftNode,
-        time_limit: config.time_limit,
-        workload: Workload::Register,
-        workload_options: WorkloadOptions {
-            read_weight,
-            write_weight,
-            cas_weight,
-            ..WorkloadOptions::default()
-        },
-        nemesis: NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64 },
-        concurrency: config.concurrency,
-        rate: Some(pace(config.time_limit)),
-        seed,
-        node_bin: config.node_bin.clone(),
-        node_args,
-        store: config.store.join(&scenario.bug),
-        net: config.net,
-        op_timeout: config.op_timeout,
-        recover_timeout: config.recover_timeout,
-        record: true,
-        check: true,
-        progress: false,
-    }
+    let mut c = RunConfig::new(System::RaftNode);
+    c.nodes = scenario.nodes.unwrap_or(config.nodes);
+    c.time_limit = config.time_limit;
+    c.workload = Workload::Register;
+    c.workload_options = WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
+    c.nemesis = NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64 };
+    c.concurrency = config.concurrency;
+    c.rate = Some(pace(config.time_limit));
+    c.seed = seed;
+    c.node_bin = config.node_bin.clone();
+    c.node_args = node_args;
+    c.store = config.store.join(&scenario.bug);
+    c.net = config.net;
+    c.op_timeout = config.op_timeout;
+    c.recover_timeout = config.recover_timeout;
+    c.progress = false;
+    c.validate()
 }
 
 async fn one_run(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> RunRow {
-    let run_config = run_config(config, scenario, seed);
     let schedule = scenario.schedule(config.time_limit);
-    match run::run_with_schedule(run_config, Some(schedule)).await {
+    let result = match run_config(config, scenario, seed) {
+        Ok(c) => run::run_with_schedule(c, Some(schedule)).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(summary) => match &summary.results {
             Some(results) => {
-                let found = findings(&summary.dir, results);
+                let found = summary.dir.load_spec().map(|spec| findings(&summary.dir, &spec, results));
+                let found = match found {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return RunRow {
+                            seed,
+                            dir: summary.dir.path().display().to_string(),
+                            verdict: results.verdict,
+                            detected_after_s: None,
+                            classes: Vec::new(),
+                            error: Some(e.to_string()),
+                        };
+                    }
+                };
                 RunRow {
                     seed,
-                    dir: summary.dir.display().to_string(),
+                    dir: summary.dir.path().display().to_string(),
                     verdict: results.verdict,
                     detected_after_s: found.first_time_s,
                     classes: found.classes,
@@ -490,7 +490,7 @@ async fn one_run(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> RunRo
             }
             None => RunRow {
                 seed,
-                dir: summary.dir.display().to_string(),
+                dir: summary.dir.path().display().to_string(),
                 verdict: Verdict::Unknown,
                 detected_after_s: None,
                 classes: Vec::new(),
@@ -506,97 +506,6 @@ async fn one_run(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> RunRo
             error: Some(e.to_string()),
         },
     }
-}
-
-/// The anomaly classes of a checked run and when the first one's evidence was complete.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Findings {
-    /// Sorted, without duplicates (the words of `reports::from_checker`, plus `panic` and
-    /// `two-leaders`, an Election Safety violation).
-    pub classes: Vec<String>,
-    /// Seconds after the start of the run phase.
-    pub first_time_s: Option<f64>,
-}
-
-/// Reads the anomaly classes and the first detection time out of a run's results (see the module
-/// documentation for how the time is defined).
-/// When the log watcher first saw a node replace a committed entry (`nodes/*/log-changes.json`).
-fn first_log_change(dir: &Path) -> Option<u64> {
-    let nodes = std::fs::read_dir(dir.join("nodes")).ok()?;
-    nodes.filter_map(|e| crate::logwatch::read_changes(&e.ok()?.path())?.ok()).flatten().map(|c| c.time).min()
-}
-
-pub fn findings(dir: &Path, results: &RunResults) -> Findings {
-    let outcome = TestSpec::load(dir).ok().and_then(|s| s.outcome);
-    let run_start = outcome.as_ref().map_or(0, |o| o.run_start);
-    let finals = outcome.as_ref().map(|o| o.final_reads_start);
-    let mut classes = BTreeSet::new();
-    let mut times: Vec<u64> = Vec::new();
-    for report in &results.linearizability {
-        for key in report.invalid_keys() {
-            let Some(e) = &key.explanation else {
-                classes.insert("nonlinearizable".to_string());
-                continue;
-            };
-            let cex = reports::from_checker::counterexample(key, &report.model, e);
-            classes.insert(cex.anomaly.clone());
-            // The evidence is complete once the counterexample's operations and at least one
-            // operation the search got stuck on have completed. (The stuck operation is the anomaly
-            // itself, e.g. the stale read; a minimized counterexample does not always contain it.)
-            let end = |op: &checker::Operation| op.complete_time.unwrap_or(op.invoke_time);
-            let cex_done = e.counterexample.ops.iter().map(end).max();
-            let stuck_done = e.stuck.iter().map(|s| end(&s.op)).min();
-            times.extend(cex_done.max(stuck_done));
-        }
-    }
-    let mut late = false;
-    if let Some(d) = &results.durability {
-        if !d.lost.is_empty() {
-            classes.insert("lost-write".into());
-            late = true;
-        }
-        if !d.phantom.is_empty() {
-            classes.insert("phantom-value".into());
-            late = true;
-        }
-        if !d.duplicated.is_empty() {
-            classes.insert("duplicate-append".into());
-            late = true;
-        }
-    }
-    if let Some(l) = &results.committed_logs {
-        if !l.divergences.is_empty() {
-            classes.insert("divergent-commit".into());
-            // A committed entry replaced during the run was on record when the log watcher saw the
-            // replacement; a divergence between nodes' final logs only at the end.
-            match first_log_change(dir) {
-                Some(t) => times.push(t),
-                None => late = true,
-            }
-        }
-        if !l.absent_writes.is_empty() {
-            classes.insert("absent-from-log".into());
-            late = true;
-        }
-    }
-    if !results.panics.found.is_empty() {
-        classes.insert("panic".into());
-        late = true;
-    }
-    if let Some(e) = &results.election {
-        for v in &e.violations {
-            classes.insert("two-leaders".into());
-            match v.time {
-                Some(t) => times.push(t),
-                None => late = true,
-            }
-        }
-    }
-    if late {
-        times.extend(finals);
-    }
-    let first_time_s = times.into_iter().min().map(|t| t.saturating_sub(run_start) as f64 / 1e9);
-    Findings { classes: classes.into_iter().collect(), first_time_s }
 }
 
 /// The matrix as a text table.
@@ -630,7 +539,7 @@ pub struct MatrixArgs {
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
     /// Length of each run's run phase (at most 60s is the target).
-    #[arg(long, default_value = "20s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub time_limit: Duration,
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,
@@ -647,9 +556,9 @@ pub struct MatrixArgs {
     pub store: PathBuf,
     #[arg(long, value_enum)]
     pub net: Option<Backend>,
-    #[arg(long, default_value = "2s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub op_timeout: Duration,
-    #[arg(long, default_value = "30s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub recover_timeout: Duration,
     /// Stop a bug's row at its first detection (a row then passes with one detection).
     #[arg(long)]
@@ -671,14 +580,7 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     if args.runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
-    let node_bin = match args.node_bin {
-        Some(p) => p,
-        None => crate::cli::default_node_bin().context(
-            "no raft-node binary next to faultline; build it (cargo build -p node --bin raft-node) or pass --node-bin",
-        )?,
-    };
-    let node_bin =
-        std::fs::canonicalize(&node_bin).with_context(|| format!("--node-bin {}", node_bin.display()))?;
+    let node_bin = args.node_bin.or_else(|| System::RaftNode.default_binary()).unwrap_or_default();
     let config = MatrixConfig {
         bugs,
         runs: args.runs,
@@ -693,6 +595,11 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
         recover_timeout: args.recover_timeout,
         until_detected: args.until_detected,
     };
+    // Every row's runs are validated before the first cluster starts.
+    for b in &config.bugs {
+        let scenario = Scenario::for_bug(b).map_err(|e| anyhow::anyhow!("--bugs: {e}"))?;
+        run_config(&config, &scenario, config.seed).with_context(|| format!("the {b} row"))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -716,7 +623,7 @@ mod tests {
             nodes: 5,
             concurrency: 5,
             seed: 1,
-            node_bin: PathBuf::from("raft-node"),
+            node_bin: std::env::current_exe().unwrap(),
             store: PathBuf::from("store"),
             net: Backend::Loopback,
             op_timeout: Duration::from_secs(1),
@@ -745,10 +652,10 @@ mod tests {
             let buggy = Scenario::for_bug(bug).unwrap();
             assert_eq!((&correct.cycle, &correct.node_args), (&buggy.cycle, &buggy.node_args), "{bug}");
             let config = config();
-            let args = run_config(&config, &correct, 1).node_args;
+            let args = run_config(&config, &correct, 1).unwrap().node_args;
             assert!(!args.iter().any(|a| a == "--bug"), "{args:?}");
             assert_eq!(args, buggy.node_args);
-            let args = run_config(&config, &buggy, 1).node_args;
+            let args = run_config(&config, &buggy, 1).unwrap().node_args;
             assert_eq!(args[..2], ["--bug".to_string(), bug.to_string()]);
         }
     }
@@ -760,12 +667,12 @@ mod tests {
         let config = config();
         for bug in ["commit-old-term", "forget-vote"] {
             let s = Scenario::for_bug(bug).unwrap();
-            let run = run_config(&config, &s, 1);
+            let run = run_config(&config, &s, 1).unwrap();
             assert_eq!(run.nodes, 3, "{bug}");
             assert!(run.nemesis.kinds.iter().any(|k| k.needs_proxy()), "{bug}: {:?}", run.nemesis.kinds);
             assert!(s.cycle.iter().any(|st| matches!(st.fault, Fault::Drop { .. })), "{bug}");
         }
-        let others = run_config(&config, &Scenario::for_bug("early-ack").unwrap(), 1);
+        let others = run_config(&config, &Scenario::for_bug("early-ack").unwrap(), 1).unwrap();
         assert_eq!(others.nodes, 5);
     }
 

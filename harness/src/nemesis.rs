@@ -5,12 +5,15 @@
 //! can hit the bridge or one side of an earlier one), actuated through the [`Cluster`] and recorded
 //! as two events of the `nemesis` process: an `invoke` with the planned fault and an `info` with what
 //! was done (the cut links, the pids killed or paused, the nodes restarted), so reports can shade the
-//! fault periods and `repro` can replay them. A nemesis action is *installed* (it happened),
-//! *skipped* (nothing to do, e.g. every target already down, or latency on a cluster without
-//! proxies; recorded with the reason) or fails, which is a harness error and ends the run.
+//! fault periods and `repro` can replay them. A nemesis action ends as a [`FaultOutcome`]: *installed*
+//! (it happened), *skipped* (nothing to do, e.g. every target already down, or latency on a cluster
+//! without proxies; recorded with the reason) or *indeterminate* (it happened, but whether it hit what
+//! it was aimed at is unknown: a fault aimed at the leader when no node answered as leader lands on a
+//! node drawn at random). A failed actuation (`iptables`, a signal) or a history that cannot be
+//! written is a [`NemesisError`], a harness error that ends the run.
 
 use crate::cluster::{Cluster, ClusterError, Hit};
-use crate::recorder::{Draft, Recorder};
+use crate::recorder::{Draft, RecordError, Recorder};
 use checker::history::{EventType, Process};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -18,6 +21,75 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use workloads::{Fault, Grudge, Target, View};
+
+/// How a fault ended. The history's nemesis `info` event holds [`FaultOutcome::record`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultOutcome {
+    /// In force; `nodes` are the nodes it hit (empty for network faults), `record` says what was done.
+    Installed { nodes: Vec<String>, record: Value },
+    /// Nothing was done, for `reason`.
+    Skipped { reason: String },
+    /// Carried out, but whether it hit its intended target is unknown, for `reason`.
+    Indeterminate { nodes: Vec<String>, record: Value, reason: String },
+}
+
+impl FaultOutcome {
+    /// What the history records for this outcome.
+    pub fn record(&self) -> Value {
+        match self {
+            FaultOutcome::Installed { record, .. } => record.clone(),
+            FaultOutcome::Skipped { reason } => json!({ "skipped": reason }),
+            FaultOutcome::Indeterminate { record, reason, .. } => {
+                let mut r = record.clone();
+                r["indeterminate"] = json!(reason);
+                r
+            }
+        }
+    }
+
+    /// A few words for the progress line: the nodes hit, or the topology, or why it was skipped.
+    pub fn summary(&self) -> String {
+        match self {
+            FaultOutcome::Installed { nodes, record } | FaultOutcome::Indeterminate { nodes, record, .. } => {
+                if nodes.is_empty() {
+                    record["topology"].as_str().unwrap_or_default().to_string()
+                } else {
+                    nodes.join(",")
+                }
+            }
+            FaultOutcome::Skipped { .. } => "skipped".into(),
+        }
+    }
+}
+
+/// What a heal did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Healed {
+    /// Whether any network fault was in force.
+    pub network: bool,
+    pub resumed: Vec<Hit>,
+    pub restarted: Vec<Hit>,
+}
+
+impl Healed {
+    /// Whether the heal changed anything.
+    pub fn did_anything(&self) -> bool {
+        self.network || !self.resumed.is_empty() || !self.restarted.is_empty()
+    }
+
+    fn record(&self) -> Value {
+        json!({ "network": self.network, "resumed": self.resumed, "restarted": self.restarted })
+    }
+}
+
+/// Why the nemesis could not go on (a harness error).
+#[derive(Debug, thiserror::Error)]
+pub enum NemesisError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
 
 /// The nemesis's memory of what is currently broken, so a heal undoes exactly that.
 #[derive(Debug)]
@@ -53,13 +125,25 @@ impl Nemesis {
         fault: &Fault,
         view: View<'_>,
         recorder: &Recorder,
-    ) -> Result<Value, ClusterError> {
+    ) -> Result<FaultOutcome, NemesisError> {
         let planned = serde_json::to_value(fault).expect("faults always serialize");
-        let _ = recorder.record(nemesis_draft(EventType::Invoke, fault.name(), planned));
-        let done = self.actuate(cluster, fault, view)?;
-        let _ = recorder.record(nemesis_draft(EventType::Info, fault.name(), done.clone()));
-        tracing::info!(fault = fault.name(), what = %done, "nemesis");
-        Ok(done)
+        recorder.record(nemesis_draft(EventType::Invoke, fault.name(), planned))?;
+        let mut outcome = self.actuate(cluster, fault, view)?;
+        if fault.needs_leader()
+            && view.leader.is_none()
+            && let FaultOutcome::Installed { nodes, record } = outcome
+        {
+            outcome = FaultOutcome::Indeterminate {
+                nodes,
+                record,
+                reason: "aimed at the leader, but no node answered as leader: its target was drawn at random"
+                    .into(),
+            };
+        }
+        let record = outcome.record();
+        recorder.record(nemesis_draft(EventType::Info, fault.name(), record.clone()))?;
+        tracing::info!(fault = fault.name(), what = %record, "nemesis");
+        Ok(outcome)
     }
 
     fn actuate(
@@ -67,69 +151,80 @@ impl Nemesis {
         cluster: &mut dyn Cluster,
         fault: &Fault,
         view: View<'_>,
-    ) -> Result<Value, ClusterError> {
+    ) -> Result<FaultOutcome, ClusterError> {
         let leader = view.leader;
         let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
         let index =
             |name: &str| names.iter().position(|n| n == name).expect("targets come from the node list");
+        let network = |record: Value| FaultOutcome::Installed { nodes: Vec::new(), record };
+        let skipped = |reason: &str| FaultOutcome::Skipped { reason: reason.to_string() };
+        let on_nodes = |hits: &[Hit], record: Value, why_not: &str| {
+            let nodes: Vec<String> = hits.iter().filter(|h| h.pid.is_some()).map(|h| h.node.clone()).collect();
+            if nodes.is_empty() { skipped(why_not) } else { FaultOutcome::Installed { nodes, record } }
+        };
         Ok(match fault {
             Fault::Partition { topology } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
+                if grudge.is_empty() {
+                    return Ok(skipped("the topology cuts no link in this cluster"));
+                }
                 cluster.cut(&grudge)?;
-                self.network_faulty |= !grudge.is_empty();
+                self.network_faulty = true;
                 self.cut.cuts.extend(grudge.cuts.iter().cloned());
-                json!({ "topology": topology, "leader": leader, "cuts": links(&grudge) })
+                network(json!({ "topology": topology, "leader": leader, "cuts": links(&grudge) }))
             }
             Fault::Loss { topology, probability } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
+                if grudge.is_empty() {
+                    return Ok(skipped("the topology names no link in this cluster"));
+                }
                 cluster.loss(&grudge, *probability)?;
-                self.network_faulty |= !grudge.is_empty();
-                json!({ "topology": topology, "probability": probability, "links": links(&grudge) })
+                self.network_faulty = true;
+                network(json!({ "topology": topology, "probability": probability, "links": links(&grudge) }))
             }
             Fault::Latency { topology, delay_ms } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
-                if cluster.latency(&grudge, Duration::from_millis(*delay_ms))? {
-                    self.network_faulty |= !grudge.is_empty();
-                    json!({ "topology": topology, "delay_ms": delay_ms, "links": links(&grudge) })
-                } else {
-                    json!({ "skipped": "latency needs peer links through the proxy (loopback, or netns started with latency in --nemesis)" })
+                if !cluster.latency(&grudge, Duration::from_millis(*delay_ms))? {
+                    return Ok(skipped(
+                        "latency needs peer links through the proxy (loopback, or netns started with latency in --nemesis)",
+                    ));
                 }
+                self.network_faulty |= !grudge.is_empty();
+                network(json!({ "topology": topology, "delay_ms": delay_ms, "links": links(&grudge) }))
             }
             Fault::Drop { topology, messages } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
-                if cluster.drop_messages(&grudge, *messages)? {
-                    self.network_faulty |= !grudge.is_empty();
-                    json!({ "topology": topology, "messages": messages, "links": links(&grudge) })
-                } else {
-                    json!({ "skipped": "dropping one kind of message needs raft-node peer links through the proxy (loopback, or netns started with drop in --nemesis)" })
+                if !cluster.drop_messages(&grudge, *messages)? {
+                    return Ok(skipped(
+                        "dropping one kind of message needs raft-node peer links through the proxy (loopback, or netns started with drop in --nemesis)",
+                    ));
                 }
+                self.network_faulty |= !grudge.is_empty();
+                network(json!({ "topology": topology, "messages": messages, "links": links(&grudge) }))
             }
             Fault::Deliver { topology } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
-                if cluster.deliver_messages(&grudge)? {
-                    json!({ "topology": topology, "links": links(&grudge) })
-                } else {
-                    json!({ "skipped": "this cluster drops no messages by kind" })
+                if !cluster.deliver_messages(&grudge)? {
+                    return Ok(skipped("this cluster drops no messages by kind"));
                 }
+                network(json!({ "topology": topology, "links": links(&grudge) }))
             }
             Fault::Kill { target } => {
                 let hits = self.hit(cluster, *target, &names, leader, |c, i| c.kill(i))?;
-                for h in &hits {
-                    if h.pid.is_some() {
-                        self.killed.insert(index(&h.node));
-                        self.paused.remove(&index(&h.node));
-                    }
+                for h in hits.iter().filter(|h| h.pid.is_some()) {
+                    self.killed.insert(index(&h.node));
+                    self.paused.remove(&index(&h.node));
                 }
-                json!({ "target": target, "leader": leader, "signal": "SIGKILL", "nodes": hits })
+                let record = json!({ "target": target, "leader": leader, "signal": "SIGKILL", "nodes": hits });
+                on_nodes(&hits, record, "every target was already down")
             }
             Fault::Pause { target } => {
                 let hits = self.hit(cluster, *target, &names, leader, |c, i| c.pause(i))?;
-                for h in &hits {
-                    if h.pid.is_some() {
-                        self.paused.insert(index(&h.node));
-                    }
+                for h in hits.iter().filter(|h| h.pid.is_some()) {
+                    self.paused.insert(index(&h.node));
                 }
-                json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits })
+                let record = json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits });
+                on_nodes(&hits, record, "every target was down or paused already")
             }
             Fault::Restart { target } => {
                 let chosen = target.resolve(&names, leader, &self.cut, &mut self.rng);
@@ -142,9 +237,17 @@ impl Nemesis {
                     self.paused.remove(&i);
                 }
                 let restarted = self.restart_down(cluster, &wanted)?;
-                json!({ "target": target, "resumed": resumed, "restarted": restarted })
+                let hits: Vec<Hit> = resumed.iter().chain(&restarted).cloned().collect();
+                let record = json!({ "target": target, "resumed": resumed, "restarted": restarted });
+                on_nodes(&hits, record, "every target was running")
             }
-            Fault::Heal => self.heal(cluster)?,
+            Fault::Heal => {
+                let healed = self.heal(cluster)?;
+                FaultOutcome::Installed {
+                    nodes: healed.resumed.iter().chain(&healed.restarted).map(|h| h.node.clone()).collect(),
+                    record: healed.record(),
+                }
+            }
         })
     }
 
@@ -166,7 +269,7 @@ impl Nemesis {
     }
 
     /// Heals the network, continues paused nodes and restarts killed (or crashed) ones.
-    pub fn heal(&mut self, cluster: &mut dyn Cluster) -> Result<Value, ClusterError> {
+    pub fn heal(&mut self, cluster: &mut dyn Cluster) -> Result<Healed, ClusterError> {
         cluster.heal_network()?;
         let network = std::mem::take(&mut self.network_faulty);
         self.cut = Grudge::default();
@@ -179,7 +282,17 @@ impl Nemesis {
         let all: BTreeSet<usize> = (0..cluster.nodes().len()).collect();
         let restarted = self.restart_down(cluster, &all)?;
         self.killed.clear();
-        Ok(json!({ "network": network, "resumed": resumed, "restarted": restarted }))
+        Ok(Healed { network, resumed, restarted })
+    }
+
+    /// The final heal before recovery: heals whatever is still broken (idempotent) and records it
+    /// when it changed anything (a node that crashed on its own, a fault the schedule left in force).
+    pub fn heal_and_record(&mut self, cluster: &mut dyn Cluster, recorder: &Recorder) -> Result<Healed, NemesisError> {
+        let healed = self.heal(cluster)?;
+        if healed.did_anything() {
+            recorder.record(nemesis_draft(EventType::Info, "heal", healed.record()))?;
+        }
+        Ok(healed)
     }
 
     /// Starts every node of `wanted` that is down, whether we killed it or it died on its own.

@@ -5,12 +5,17 @@
 //! crashes mid-run still leaves a checkable history (all its open operations simply read as `info`).
 //! [`Recorder::disabled`] keeps the timing and the counters but writes nothing, which is how the
 //! benchmark measures the cost of recording.
+//!
+//! The recorder also keeps every event in memory, so the run hands the history to the checks and the
+//! report without reading the file back ([`Recorder::take_events`]); only `faultline check` and
+//! `faultline report` read `history.jsonl`. A write that fails is a [`RecordError`] naming the file:
+//! a history with a hole in it could not be trusted, so the run stops (exit 3).
 
 use checker::history::{Event, EventType, Process};
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -33,10 +38,26 @@ impl Counts {
     }
 }
 
+/// Why an event could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("writing the history {path}: {source}")]
+pub struct RecordError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// The open history file and the events written to it so far.
+#[derive(Debug)]
+struct Out {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    events: Vec<Event>,
+}
+
 /// Writes `history.jsonl`.
 #[derive(Debug)]
 pub struct Recorder {
-    out: Option<Mutex<BufWriter<File>>>,
+    out: Option<Mutex<Out>>,
     /// Serializes timestamps even when nothing is written.
     clock: Mutex<()>,
     start: Instant,
@@ -57,10 +78,10 @@ pub struct Draft {
 
 impl Recorder {
     /// Creates (truncates) the history file at `path`; times count from `start`.
-    pub fn create(path: &Path, start: Instant) -> std::io::Result<Recorder> {
-        let file = File::create(path)?;
+    pub fn create(path: &Path, start: Instant) -> Result<Recorder, RecordError> {
+        let file = File::create(path).map_err(|e| RecordError { path: path.into(), source: e })?;
         Ok(Recorder {
-            out: Some(Mutex::new(BufWriter::new(file))),
+            out: Some(Mutex::new(Out { path: path.into(), writer: BufWriter::new(file), events: Vec::new() })),
             clock: Mutex::new(()),
             start,
             counts: Counts::default(),
@@ -82,7 +103,7 @@ impl Recorder {
     }
 
     /// Stamps and writes one event; returns its time.
-    pub fn record(&self, d: Draft) -> std::io::Result<u64> {
+    pub fn record(&self, d: Draft) -> Result<u64, RecordError> {
         match d.kind {
             EventType::Ok => self.counts.ok.fetch_add(1, Ordering::Relaxed),
             EventType::Fail => self.counts.fail.fetch_add(1, Ordering::Relaxed),
@@ -95,7 +116,7 @@ impl Recorder {
             let _guard = self.clock.lock().expect("recorder clock lock is never held across a panic");
             return Ok(self.now());
         };
-        let mut w = out.lock().expect("recorder lock is never held across a panic");
+        let mut out = out.lock().expect("recorder lock is never held across a panic");
         let time = self.now();
         let event = Event {
             process: d.process,
@@ -107,10 +128,22 @@ impl Recorder {
             node: d.node,
             error: d.error,
         };
-        serde_json::to_writer(&mut *w, &event).map_err(std::io::Error::other)?;
-        w.write_all(b"\n")?;
-        w.flush()?;
+        let Out { path, writer, events } = &mut *out;
+        serde_json::to_writer(&mut *writer, &event)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writer.write_all(b"\n"))
+            .and_then(|()| writer.flush())
+            .map_err(|e| RecordError { path: path.clone(), source: e })?;
+        events.push(event);
         Ok(time)
+    }
+
+    /// The events recorded so far, in file order, leaving none behind (empty for a disabled recorder).
+    pub fn take_events(&self) -> Vec<Event> {
+        match &self.out {
+            Some(out) => std::mem::take(&mut out.lock().expect("recorder lock is never held across a panic").events),
+            None => Vec::new(),
+        }
     }
 }
 
@@ -142,5 +175,25 @@ mod tests {
         let events: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert!(events[0].time <= events[1].time);
         assert_eq!(r.counts.snapshot(), (1, 0, 0));
+        // What the run hands to the checks in memory is exactly what the file holds.
+        assert_eq!(r.take_events(), events);
+    }
+
+    #[test]
+    fn a_write_that_fails_names_the_file() {
+        // /dev/full accepts the open and fails every write with ENOSPC.
+        let r = Recorder::create(Path::new("/dev/full"), Instant::now()).unwrap();
+        let e = r
+            .record(Draft {
+                process: Process::NEMESIS,
+                kind: EventType::Info,
+                f: "kill".into(),
+                key: None,
+                value: Value::Null,
+                node: None,
+                error: None,
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("/dev/full"), "{e}");
     }
 }

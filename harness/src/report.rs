@@ -1,12 +1,14 @@
-//! `report.html` for a stored run: the store's files wired into the `reports` crate.
+//! `report.html` for a run: the store's files wired into the `reports` crate.
 //!
-//! [`write_report`] needs only the run directory (as `faultline check` does), so it serves both the
-//! end of `faultline run` and re-rendering a stored run later. It reads `test.json`, `history.jsonl`,
-//! `status.jsonl`, `results.json` and the node logs, and writes `report.html` next to them.
+//! At the end of `faultline run`, [`write_report_from`] gets the history and the results in memory;
+//! later, [`write_report`] re-renders a stored run from its directory alone (`faultline report`),
+//! reading `test.json`, `history.jsonl` and `results.json`. Both read `status.jsonl` and the node logs,
+//! and write `report.html` next to them.
 
 use crate::analysis::{self, RunResults};
-use crate::store::{StoreError, TestSpec};
+use crate::store::{self, NodeFile, RunDir, StoreError, TestSpec};
 use checker::Format;
+use checker::history::Event;
 use reports::{LogExcerpt, Results, RunMeta, RunReport};
 use std::path::{Path, PathBuf};
 
@@ -53,58 +55,80 @@ fn results_for_report(r: &RunResults) -> Results {
     results
 }
 
-/// Renders `dir/report.html` from the stored run (its `results.json` must exist); returns its path.
+/// Renders the stored run in `dir` into its `report.html`.
 pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
-    write_report_to(dir, &dir.join("report.html"))
+    let run = RunDir::open(dir)?;
+    let out = run.report();
+    write_report_to(&run, &out)
 }
 
-/// Renders the report of the stored run in `dir` into `out` (`faultline report --out`).
-pub fn write_report_to(dir: &Path, out: &Path) -> Result<PathBuf, ReportError> {
-    let html = reports::render_run(&load_run_report(dir)?);
-    std::fs::write(out, html).map_err(|e| StoreError::Io { path: out.to_path_buf(), source: e })?;
+/// Renders the stored run into `out`.
+pub fn write_report_to(run: &RunDir, out: &Path) -> Result<PathBuf, ReportError> {
+    let html = reports::render_run(&load_run_report(run)?);
+    store::write_atomic(out, html.as_bytes())?;
     Ok(out.to_path_buf())
 }
 
-/// Reads a stored run into the report's model (a campaign also makes its row from it). Errors name
-/// the file, and for JSON and history files the line.
-pub fn load_run_report(dir: &Path) -> Result<RunReport, ReportError> {
-    let spec = TestSpec::load(dir)?;
-    let run_results = analysis::load_results(dir)?;
-    let read = |name: &str| std::fs::read_to_string(dir.join(name));
-    let history_path = dir.join("history.jsonl");
-    let text = read("history.jsonl")
-        .map_err(|e| ReportError::Input { path: history_path.clone(), message: e.to_string() })?;
-    let (history, _) = checker::format::parse_events(&text, Format::Jsonl, "history.jsonl")
-        .map_err(|e| ReportError::Input { path: history_path, message: e.to_string() })?;
-    let status =
-        reports::model::parse_status_lines(&read("status.jsonl").unwrap_or_default(), "status.jsonl")
-            .map_err(|e| ReportError::Input { path: dir.join("status.jsonl"), message: e.to_string() })?;
+/// Renders a run that just ended, from its history and results in memory.
+pub fn write_report_from(
+    run: &RunDir,
+    spec: &TestSpec,
+    history: Vec<Event>,
+    results: &RunResults,
+) -> Result<PathBuf, ReportError> {
+    let html = reports::render_run(&run_report(run, spec, history, results)?);
+    let out = run.report();
+    store::write_atomic(&out, html.as_bytes())?;
+    Ok(out)
+}
+
+/// Everything the report of a stored run shows, read from its directory.
+pub fn load_run_report(run: &RunDir) -> Result<RunReport, ReportError> {
+    let spec = run.load_spec()?;
+    let results = analysis::load_results(run)?;
+    let path = run.history();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ReportError::Input { path: path.clone(), message: e.to_string() })?;
+    let (history, _) = checker::format::parse_events(&text, Format::Jsonl, &path.display().to_string())
+        .map_err(|e| ReportError::Input { path, message: e.to_string() })?;
+    run_report(run, &spec, history, &results)
+}
+
+fn run_report(
+    run: &RunDir,
+    spec: &TestSpec,
+    history: Vec<Event>,
+    run_results: &RunResults,
+) -> Result<RunReport, ReportError> {
+    let status_text = std::fs::read_to_string(run.status()).unwrap_or_default();
+    let status = reports::model::parse_status_lines(&status_text, "status.jsonl")
+        .map_err(|e| ReportError::Input { path: run.status(), message: e.to_string() })?;
     let outcome = spec.outcome.clone().unwrap_or_default();
-    let bugs = spec.node_args.windows(2).filter(|w| w[0] == "--bug").map(|w| w[1].clone()).collect();
     let meta = RunMeta {
         test_name: spec.name.clone(),
-        system: spec.system.clone(),
-        nodes: (1..=spec.nodes).map(|i| format!("n{i}")).collect(),
+        system: spec.system().name().to_string(),
+        nodes: spec.node_names(),
         workload: spec.workload.to_string(),
         nemeses: spec.nemesis.iter().map(|k| k.name().to_string()).collect(),
         duration_ns: outcome.run_end.saturating_sub(outcome.run_start),
         seed: spec.seed,
         reproduce: spec.reproduce.clone(),
         started_at: spec.started_at.clone(),
-        bugs,
+        bugs: crate::raftnode::planted_bugs(&spec.node_args),
         concurrency: spec.concurrency as u32,
     };
-    let results = results_for_report(&run_results);
+    let results = results_for_report(run_results);
     let window = reports::logs::Window {
-        run_start_unix_ns: reports::logs::leading_timestamp(&meta.started_at),
+        run_start_unix_ns: checker::timestamp::leading_timestamp(&meta.started_at),
         focus_ns: results.first_violation_time(),
         ..Default::default()
     };
     let mut logs: Vec<LogExcerpt> = Vec::new();
     for node in &meta.nodes {
-        let path = format!("nodes/{node}/stderr.log");
-        if let Ok(text) = read(&path) {
-            logs.push(reports::logs::excerpt(node, &path, &text, window));
+        let path = run.node_file(node, NodeFile::Stderr);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let shown = run.relative(&path).display().to_string();
+            logs.push(reports::logs::excerpt(node, &shown, &text, window));
         }
     }
     Ok(RunReport { meta, history, status, logs, results })
@@ -129,12 +153,13 @@ pub fn main(args: ReportArgs) -> anyhow::Result<i32> {
             args.run_dir.display()
         );
     }
-    let out = args.out.clone().unwrap_or_else(|| args.run_dir.join("report.html"));
+    let dir = RunDir::open(&args.run_dir)?;
+    let out = args.out.clone().unwrap_or_else(|| dir.report());
     let started = std::time::Instant::now();
-    let run = load_run_report(&args.run_dir)?;
+    let run = load_run_report(&dir)?;
     let verdict = run.results.verdict();
     let html = reports::render_run(&run);
-    std::fs::write(&out, &html).map_err(|e| StoreError::Io { path: out.clone(), source: e })?;
+    store::write_atomic(&out, html.as_bytes())?;
     tracing::info!(out = %out.display(), bytes = html.len(), ms = started.elapsed().as_millis() as u64, "report written");
     println!("report: {} ({} bytes, verdict {verdict})", out.display(), html.len());
     Ok(0)

@@ -3,7 +3,8 @@
 //! Everything needed is in the run's `test.json`: the system's binary and arguments, the workload and
 //! its options, the seed (which fixes the operation stream and every random choice of the nemesis),
 //! and the fault schedule as it was due, at times relative to the start of the run phase. A replay
-//! runs exactly that schedule through [`run::run_with_schedule`], so matrix runs with hand-written
+//! runs exactly that schedule through [`run::run_with_schedule`] with the configuration
+//! [`RunConfig::from_spec`] gives back, so matrix runs with hand-written
 //! schedules replay as faithfully as runs with drawn ones. Symbolic targets (`leader`, `majority`)
 //! resolve again at replay time: "kill the leader" means the leader of the replay.
 //!
@@ -13,15 +14,13 @@
 //! replays came out valid too).
 
 use crate::analysis::{self, RunResults};
-use crate::cluster::System;
-use crate::matrix;
-use crate::run::{self, RunConfig};
-use crate::store::TestSpec;
+use crate::config::RunConfig;
+use crate::findings::findings;
+use crate::run;
+use crate::store::RunDir;
 use anyhow::Context;
 use checker::Verdict;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use workloads::NemesisSpec;
 
 /// `faultline repro` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,43 +33,6 @@ pub struct ReproArgs {
     /// Where replays are stored [default: the store the original run is in].
     #[arg(long)]
     pub store: Option<PathBuf>,
-}
-
-/// The replay's configuration, from a stored `test.json`.
-pub fn config_from_spec(spec: &TestSpec, store: PathBuf) -> anyhow::Result<RunConfig> {
-    let system = System::from_name(&spec.system, spec.etcd).with_context(|| {
-        format!("test.json: system {:?} cannot be replayed by this faultline", spec.system)
-    })?;
-    Ok(RunConfig {
-        nodes: spec.nodes,
-        system,
-        time_limit: Duration::from_millis(spec.time_limit_ms),
-        workload: spec.workload,
-        workload_options: spec.workload_options.clone(),
-        nemesis: NemesisSpec { kinds: spec.nemesis.clone(), interval: spec.nemesis_interval_ms * 1_000_000 },
-        concurrency: spec.concurrency,
-        rate: spec.rate,
-        seed: spec.seed,
-        node_bin: PathBuf::from(&spec.node_bin),
-        node_args: spec.node_args.clone(),
-        store,
-        net: spec.net,
-        op_timeout: Duration::from_millis(spec.op_timeout_ms),
-        recover_timeout: Duration::from_millis(spec.recover_timeout_ms),
-        record: true,
-        check: true,
-        progress: false,
-    })
-}
-
-/// The store a run directory lives in (`<store>/<test-name>/<timestamp>`).
-fn store_of(run_dir: &Path) -> Option<PathBuf> {
-    Some(run_dir.parent()?.parent()?.to_path_buf())
-}
-
-/// The exact command that replays `run_dir` (printed in a run's summary).
-pub fn command(run_dir: &Path) -> String {
-    format!("faultline repro {} --runs 3", crate::run::shell_quote(&run_dir.display().to_string()))
 }
 
 /// What one replay showed.
@@ -89,25 +51,25 @@ pub async fn replay(
     runs: usize,
     store: Option<PathBuf>,
 ) -> anyhow::Result<(Vec<String>, Verdict, Vec<Replay>)> {
-    let run_dir = std::fs::canonicalize(run_dir).with_context(|| format!("{}", run_dir.display()))?;
-    let spec =
-        TestSpec::load(&run_dir).with_context(|| format!("loading {}/test.json", run_dir.display()))?;
-    // Fail before any replay starts when the system is unknown.
-    config_from_spec(&spec, PathBuf::new()).with_context(|| format!("{}", run_dir.display()))?;
-    let original = load_or_check(&run_dir)?;
-    let target = matrix::findings(&run_dir, &original).classes;
-    let store = match store.or_else(|| store_of(&run_dir)) {
+    let original_dir = RunDir::open(run_dir)?;
+    let spec = original_dir.load_spec()?;
+    let store = match store.or_else(|| original_dir.store().map(Path::to_path_buf)) {
         Some(s) => s,
         None => anyhow::bail!("{}: cannot tell which store it is in; pass --store", run_dir.display()),
     };
+    // Fail before any replay starts when the stored configuration cannot run here.
+    let config = RunConfig::from_spec(&spec, store)
+        .with_context(|| format!("{}: the stored run cannot be replayed", original_dir.test_json().display()))?;
+    let original = load_or_check(&original_dir)?;
+    let target = findings(&original_dir, &spec, &original).classes;
     let mut out = Vec::new();
     for k in 0..runs {
-        let config = config_from_spec(&spec, store.clone())?;
-        let summary = run::run_with_schedule(config, Some(spec.schedule.clone()))
+        let summary = run::run_with_schedule(config.clone(), Some(spec.schedule.clone()))
             .await
             .with_context(|| format!("replay {} of {}", k + 1, run_dir.display()))?;
-        let results = summary.results.context("the replay was not checked")?;
-        let classes = matrix::findings(&summary.dir, &results).classes;
+        let results = summary.results.as_ref().context("the replay was not checked")?;
+        let replay_spec = summary.dir.load_spec()?;
+        let classes = findings(&summary.dir, &replay_spec, results).classes;
         let same = if target.is_empty() {
             results.verdict == original.verdict
         } else {
@@ -119,19 +81,18 @@ pub async fn replay(
             results.verdict,
             if classes.is_empty() { String::new() } else { format!(" ({})", classes.join(", ")) },
             if same { "same" } else { "different" },
-            summary.dir.display()
+            summary.dir.path().display()
         );
-        out.push(Replay { dir: summary.dir, verdict: results.verdict, classes, same });
+        out.push(Replay { dir: summary.dir.path().to_path_buf(), verdict: results.verdict, classes, same });
     }
     Ok((target, original.verdict, out))
 }
 
-fn load_or_check(run_dir: &Path) -> anyhow::Result<RunResults> {
-    let path = run_dir.join("results.json");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display())),
-        Err(_) => analysis::check_run_dir(run_dir).with_context(|| format!("checking {}", run_dir.display())),
+fn load_or_check(run: &RunDir) -> anyhow::Result<RunResults> {
+    if run.results().is_file() {
+        return Ok(analysis::load_results(run)?);
     }
+    analysis::check_run_dir(run.path()).with_context(|| format!("checking {}", run.path().display()))
 }
 
 /// The `faultline repro` command: exit 0 when every replay showed the same anomaly, 1 otherwise.

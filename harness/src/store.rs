@@ -2,28 +2,149 @@
 //!
 //! Layout (CONTRACTS.md section 5): `store/<test-name>/<YYYYmmddTHHMMSS>/` holds `test.json` (every
 //! input of the run plus, once it ended, what was executed), `history.jsonl`, `status.jsonl`,
-//! `results.json`, `report.html` and `nodes/<name>/{stdout.log,stderr.log,data/,log.json}`;
-//! `store/latest` is a symlink to the newest run. Two runs starting in the same second get `-1`, `-2`
-//! suffixes instead of sharing a directory.
+//! `results.json`, `report.html` and `nodes/<name>/{stdout.log,stderr.log,data/,log.json,
+//! log-changes.json}`; `store/latest` is a symlink to the newest run. Two runs starting in the same
+//! second get `-1`, `-2` suffixes instead of sharing a directory.
+//!
+//! [`RunDir`] is the only place that knows these names: every reader and writer of a run directory
+//! asks it for paths. JSON files are written by [`write_json`] only: a temporary file, fsynced,
+//! renamed over the old one, and the directory fsynced, so a crash leaves the old file or the new
+//! one, never half of one.
 
-use crate::cluster::{Backend, NodeSpec};
+use crate::cluster::Backend;
+use crate::etcd::EtcdOptions;
+use crate::nodes::NodeSpec;
+use crate::system::{System, SystemKind};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use workloads::{FaultKind, Phase, ScheduledFault, Workload, WorkloadOptions};
+
+/// A run directory and the names of everything in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+/// Files of one node's directory (`nodes/<name>/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeFile {
+    Stdout,
+    Stderr,
+    /// The union of the committed entries the log watcher saw ([`crate::logwatch`]).
+    CommittedLog,
+    /// Committed entries a node later replaced.
+    LogChanges,
+}
+
+impl NodeFile {
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeFile::Stdout => "stdout.log",
+            NodeFile::Stderr => "stderr.log",
+            NodeFile::CommittedLog => "log.json",
+            NodeFile::LogChanges => "log-changes.json",
+        }
+    }
+}
+
+impl RunDir {
+    /// Creates `store/<name>/<timestamp>[-k]/nodes` and points `store/latest` at it.
+    pub fn create(store: &Path, name: &str) -> Result<RunDir, StoreError> {
+        let parent = store.join(name);
+        let root = create_stamped_dir(&parent)?;
+        let run = RunDir { root };
+        let nodes = run.nodes_dir();
+        std::fs::create_dir_all(&nodes).map_err(|e| StoreError::Io { path: nodes, source: e })?;
+        point_latest(store, run.path())?;
+        Ok(run)
+    }
+
+    /// An existing run directory (`store/<test>/<time>` or `store/latest`); it must hold `test.json`.
+    pub fn open(path: &Path) -> Result<RunDir, StoreError> {
+        let root = std::fs::canonicalize(path).map_err(|e| StoreError::Io { path: path.into(), source: e })?;
+        let run = RunDir { root };
+        if !run.test_json().is_file() {
+            return Err(StoreError::NotARun { path: path.into() });
+        }
+        Ok(run)
+    }
+
+    /// A run directory at `path` as it is, without checking it (tests of single files).
+    pub fn at(path: &Path) -> RunDir {
+        RunDir { root: path.to_path_buf() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store this run lives in (`<store>/<test-name>/<timestamp>`).
+    pub fn store(&self) -> Option<&Path> {
+        self.root.parent()?.parent()
+    }
+
+    pub fn test_json(&self) -> PathBuf {
+        self.root.join("test.json")
+    }
+
+    pub fn history(&self) -> PathBuf {
+        self.root.join("history.jsonl")
+    }
+
+    pub fn status(&self) -> PathBuf {
+        self.root.join("status.jsonl")
+    }
+
+    pub fn results(&self) -> PathBuf {
+        self.root.join("results.json")
+    }
+
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report.html")
+    }
+
+    pub fn nodes_dir(&self) -> PathBuf {
+        self.root.join("nodes")
+    }
+
+    /// `nodes/<name>/`.
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.nodes_dir().join(node)
+    }
+
+    pub fn node_file(&self, node: &str, file: NodeFile) -> PathBuf {
+        self.node_dir(node).join(file.name())
+    }
+
+    /// The same path relative to the run directory, for messages and evidence (`nodes/n1/stderr.log`).
+    pub fn relative<'p>(&self, path: &'p Path) -> &'p Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+
+    pub fn load_spec(&self) -> Result<TestSpec, StoreError> {
+        read_json(&self.test_json())
+    }
+
+    pub fn save_spec(&self, spec: &TestSpec) -> Result<(), StoreError> {
+        write_json(&self.test_json(), spec)
+    }
+}
 
 /// `test.json`: the inputs of a run, and after it ends, what was executed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestSpec {
     /// `<system>-<workload>-<nemeses>`, the store's directory name.
     pub name: String,
-    /// The system under test (`raft-node` or `etcd`).
-    pub system: String,
+    /// The system under test (`raft-node` or `etcd`); see [`TestSpec::system`].
+    pub system: SystemKind,
     /// etcd's options when the system is etcd (absent in older runs and raft-node runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etcd: Option<crate::etcd::EtcdOptions>,
+    pub etcd: Option<EtcdOptions>,
     pub workload: Workload,
     /// Checker models the history is checked under.
-    pub models: Vec<String>,
+    pub models: Vec<checker::ModelKind>,
     pub workload_options: WorkloadOptions,
     pub nodes: usize,
     pub time_limit_ms: u64,
@@ -83,15 +204,14 @@ pub struct ExecutedFault {
 }
 
 impl TestSpec {
-    pub fn load(run_dir: &Path) -> Result<TestSpec, StoreError> {
-        let path = run_dir.join("test.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e })?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Json { path, source: e })
+    /// The system with its options.
+    pub fn system(&self) -> System {
+        System::new(self.system, self.etcd)
     }
 
-    pub fn save(&self, run_dir: &Path) -> Result<(), StoreError> {
-        write_json(&run_dir.join("test.json"), self)
+    /// The node names of this run (`n1` ... `nN`).
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("n{i}")).collect()
     }
 }
 
@@ -102,36 +222,58 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not valid JSON for this file: {source}")]
     Json { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: not a run directory (no test.json in it)")]
+    NotARun { path: PathBuf },
 }
 
-/// Writes pretty JSON through a temporary file and a rename.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let tmp = path.with_extension("json.tmp");
+/// Reads a JSON file of the store.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
+    let text = std::fs::read_to_string(path).map_err(|e| StoreError::Io { path: path.into(), source: e })?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Json { path: path.into(), source: e })
+}
+
+/// Writes pretty JSON atomically and durably: a temporary file next to `path`, fsynced, renamed over
+/// `path`, then the directory fsynced so the rename itself survives a crash.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), StoreError> {
     let text =
-        serde_json::to_string_pretty(value).map_err(|e| StoreError::Json { path: path.into(), source: e })?;
-    std::fs::write(&tmp, text).map_err(|e| StoreError::Io { path: tmp.clone(), source: e })?;
-    std::fs::rename(&tmp, path).map_err(|e| StoreError::Io { path: path.into(), source: e })
+        serde_json::to_vec_pretty(value).map_err(|e| StoreError::Json { path: path.into(), source: e })?;
+    write_atomic(path, &text)
 }
 
-/// Creates `store/<name>/<timestamp>[-k]/nodes` and points `store/latest` at it.
-pub fn create_run_dir(store: &Path, name: &str) -> Result<PathBuf, StoreError> {
-    let parent = store.join(name);
-    std::fs::create_dir_all(&parent).map_err(|e| StoreError::Io { path: parent.clone(), source: e })?;
+/// Writes bytes atomically and durably (see [`write_json`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| StoreError::Io { path: p, source: e }
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Creates `<parent>/<timestamp>[-k]` (the parent too), a fresh directory even when another run
+/// started in the same second.
+pub fn create_stamped_dir(parent: &Path) -> Result<PathBuf, StoreError> {
+    std::fs::create_dir_all(parent).map_err(|e| StoreError::Io { path: parent.into(), source: e })?;
     let stamp = timestamp(unix_now(), false);
     let mut k = 0;
-    let dir = loop {
+    loop {
         let leaf = if k == 0 { stamp.clone() } else { format!("{stamp}-{k}") };
         let dir = parent.join(&leaf);
         match std::fs::create_dir(&dir) {
-            Ok(()) => break dir,
+            Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => k += 1,
             Err(e) => return Err(StoreError::Io { path: dir, source: e }),
         }
-    };
-    let nodes = dir.join("nodes");
-    std::fs::create_dir_all(&nodes).map_err(|e| StoreError::Io { path: nodes, source: e })?;
-    point_latest(store, &dir)?;
-    Ok(dir)
+    }
 }
 
 /// `store/latest` -> the run directory (relative), replaced atomically.
@@ -144,30 +286,10 @@ fn point_latest(store: &Path, dir: &Path) -> Result<(), StoreError> {
     std::fs::rename(&tmp, &latest).map_err(|e| StoreError::Io { path: latest, source: e })
 }
 
+pub use checker::timestamp::format_utc as timestamp;
+
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// UTC `YYYYmmddTHHMMSS` (or `YYYY-mm-ddTHH:MM:SSZ` when `iso`) of a Unix time, without a date crate
-/// (Howard Hinnant's days-to-civil algorithm).
-pub fn timestamp(unix: u64, iso: bool) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if iso {
-        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-    } else {
-        format!("{year:04}{month:02}{day:02}T{h:02}{m:02}{s:02}")
-    }
 }
 
 /// CRC-32 of a file, hex.
@@ -181,20 +303,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_are_utc_calendar_dates() {
-        assert_eq!(timestamp(0, false), "19700101T000000");
-        assert_eq!(timestamp(1_709_251_199, true), "2024-02-29T23:59:59Z");
-        assert_eq!(timestamp(1_795_305_600, false), "20261122T000000");
+    fn runs_in_the_same_second_get_distinct_dirs_and_latest_follows() {
+        let store = tempfile::tempdir().unwrap();
+        let a = RunDir::create(store.path(), "t").unwrap();
+        let b = RunDir::create(store.path(), "t").unwrap();
+        assert_ne!(a, b);
+        assert!(b.nodes_dir().is_dir());
+        let latest = std::fs::canonicalize(store.path().join("latest")).unwrap();
+        assert_eq!(latest, std::fs::canonicalize(b.path()).unwrap());
+        assert_eq!(b.store(), Some(store.path()));
     }
 
     #[test]
-    fn runs_in_the_same_second_get_distinct_dirs_and_latest_follows() {
-        let store = tempfile::tempdir().unwrap();
-        let a = create_run_dir(store.path(), "t").unwrap();
-        let b = create_run_dir(store.path(), "t").unwrap();
-        assert_ne!(a, b);
-        assert!(b.join("nodes").is_dir());
-        let latest = std::fs::canonicalize(store.path().join("latest")).unwrap();
-        assert_eq!(latest, std::fs::canonicalize(&b).unwrap());
+    fn json_is_replaced_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        write_json(&path, &serde_json::json!({"a": 1})).unwrap();
+        write_json(&path, &serde_json::json!({"a": 2})).unwrap();
+        assert_eq!(read_json::<serde_json::Value>(&path).unwrap()["a"], 2);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_directory_without_test_json_is_not_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = RunDir::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("not a run directory"), "{e}");
     }
 }

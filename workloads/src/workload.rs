@@ -88,12 +88,11 @@ impl Workload {
         }
     }
 
-    /// The checker models (by name, as the checker selects them) this workload's history is checked
-    /// under.
-    pub fn models(self) -> &'static [&'static str] {
+    /// The checker models this workload's history is checked under.
+    pub fn models(self) -> &'static [checker::ModelKind] {
         match self {
-            Workload::Register => &["cas-register"],
-            Workload::Append => &["list-append"],
+            Workload::Register => &[checker::ModelKind::CasRegister],
+            Workload::Append => &[checker::ModelKind::ListAppend],
         }
     }
 
@@ -293,8 +292,8 @@ mod tests {
 
     #[test]
     fn models_and_names() {
-        assert_eq!("append".parse::<Workload>().unwrap().models(), &["list-append"]);
-        assert_eq!(Workload::Register.models(), &["cas-register"]);
+        assert_eq!("append".parse::<Workload>().unwrap().models(), &[checker::ModelKind::ListAppend]);
+        assert_eq!(Workload::Register.models(), &[checker::ModelKind::CasRegister]);
         assert!(matches!("queue".parse::<Workload>(), Err(WorkloadError::UnknownWorkload(_))));
     }
 }

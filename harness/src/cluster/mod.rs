@@ -19,7 +19,8 @@
 pub mod loopback;
 pub mod netns;
 
-use crate::etcd::EtcdOptions;
+pub use crate::nodes::{Hit, NodeSpec};
+use crate::system::System;
 use crate::signals::{self, Spawned};
 use crate::state::{ProcRecord, StateFile};
 use serde::{Deserialize, Serialize};
@@ -57,42 +58,6 @@ impl Backend {
     }
 }
 
-/// The system under test, with its options.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum System {
-    /// This repository's raft-node.
-    #[default]
-    RaftNode,
-    /// etcd 3.4 (Debian's `etcd-server`).
-    Etcd(EtcdOptions),
-}
-
-impl System {
-    /// The name used in test names, `test.json` and `--system`.
-    pub fn name(self) -> &'static str {
-        match self {
-            System::RaftNode => "raft-node",
-            System::Etcd(_) => "etcd",
-        }
-    }
-
-    /// The system named `name` with `etcd` options (ignored for raft-node); None for an unknown name.
-    pub fn from_name(name: &str, etcd: Option<EtcdOptions>) -> Option<System> {
-        match name {
-            "raft-node" => Some(System::RaftNode),
-            "etcd" => Some(System::Etcd(etcd.unwrap_or_default())),
-            _ => None,
-        }
-    }
-
-    pub fn etcd_options(self) -> Option<EtcdOptions> {
-        match self {
-            System::RaftNode => None,
-            System::Etcd(o) => Some(o),
-        }
-    }
-}
-
 /// Why a cluster operation failed. Each of these is a harness error: the run stops and cleans up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -126,42 +91,8 @@ pub struct ClusterConfig {
     pub state_dir: PathBuf,
 }
 
-/// One node's identity and addresses.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeSpec {
-    pub index: usize,
-    /// `n1`, `n2`, ... (history and store names)
-    pub name: String,
-    /// Raft id: index + 1.
-    pub id: u64,
-    /// Where the node listens for peers.
-    pub listen_peer: SocketAddr,
-    /// Where every other node reaches this node's peer port when that is not `listen_peer` and the
-    /// same for all of them (etcd on loopback: the relay in front of it).
-    #[serde(default)]
-    pub advertise_peer: Option<SocketAddr>,
-    /// Where the node serves HTTP (clients use this address).
-    pub listen_client: SocketAddr,
-    /// This node's `--peers` argument (its own view: through proxies where there are any).
-    pub peers_arg: String,
-    pub client_addrs_arg: String,
-    pub dir: PathBuf,
-    /// The namespace the node runs in (netns backend).
-    pub netns: Option<String>,
-}
 
-impl NodeSpec {
-    pub fn url(&self) -> String {
-        format!("http://{}", self.listen_client)
-    }
-}
 
-/// What a fault actually did, for the history.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hit {
-    pub node: String,
-    pub pid: Option<u32>,
-}
 
 /// A cluster of raft-node processes under the harness's control.
 pub trait Cluster: Send + std::fmt::Debug {
@@ -275,29 +206,7 @@ impl Procs {
             argv.extend(["ip", "netns", "exec", ns.as_str()].map(String::from));
         }
         let bin = self.node_bin.display().to_string();
-        if let System::Etcd(options) = self.system {
-            argv.extend(crate::etcd::argv(&bin, s, &self.specs, options, &self.token));
-            argv.extend(self.node_args.iter().cloned());
-            return argv;
-        }
-        argv.push(bin);
-        argv.extend([
-            "--id".to_string(),
-            s.id.to_string(),
-            "--peers".into(),
-            s.peers_arg.clone(),
-            "--client-addrs".into(),
-            s.client_addrs_arg.clone(),
-            "--listen-peer".into(),
-            s.listen_peer.to_string(),
-            "--listen-client".into(),
-            s.listen_client.to_string(),
-            "--data-dir".into(),
-            s.dir.join("data").display().to_string(),
-            "--seed".into(),
-            self.seed.wrapping_add(s.id).to_string(),
-        ]);
-        argv.extend(self.node_args.iter().cloned());
+        argv.extend(self.system.node_argv(&bin, s, &self.specs, self.seed, &self.token, &self.node_args));
         argv
     }
 

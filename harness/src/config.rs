@@ -1,0 +1,519 @@
+//! The one run configuration: what a run needs, its defaults (written once, in [`defaults`]), its
+//! validation ([`RunConfig::validate`]), its record in `test.json` ([`RunConfig::test_spec`] and
+//! [`RunConfig::from_spec`]) and the command that reproduces it ([`RunConfig::reproduce_command`]).
+//!
+//! Every way a run starts goes through here: `faultline run` fills a [`RunConfig`] from its flags,
+//! the matrix from a scenario, `faultline repro` from a stored `test.json`, a campaign from a row of
+//! its file. Each starts from [`RunConfig::new`] (the defaults), changes what it was told, and calls
+//! [`RunConfig::validate`], so a setting is checked the same way whichever door it came in by, and an
+//! error names the setting ([`Setting`]) so each door can say where it was written (a flag, or a
+//! campaign file's line and field).
+
+use crate::cluster::Backend;
+use crate::raftnode;
+use crate::store::TestSpec;
+use crate::system::System;
+use crate::units::{format_duration, parse_duration};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use workloads::{FaultKind, NemesisSpec, Phase, ScheduledFault, Workload, WorkloadOptions};
+
+/// The defaults of every run setting. The CLI shows these in `--help`; [`RunConfig::new`] starts
+/// from them; campaign files fall back to them.
+pub mod defaults {
+    pub const NODES: usize = 5;
+    pub const TIME_LIMIT: &str = "60s";
+    pub const WORKLOAD: &str = "register";
+    pub const NEMESIS: &str = "partition,kill,pause";
+    pub const NEMESIS_INTERVAL: &str = "10s";
+    pub const CONCURRENCY: usize = 10;
+    pub const STORE: &str = "store";
+    pub const OP_TIMEOUT: &str = "2s";
+    pub const RECOVER_TIMEOUT: &str = "30s";
+    /// Larger clusters take longer to start than a test is worth on one machine.
+    pub const MAX_NODES: usize = 50;
+}
+
+/// Everything a run needs. Build it with [`RunConfig::new`], change fields, then [`validate`].
+///
+/// [`validate`]: RunConfig::validate
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub nodes: usize,
+    /// The system under test; its binary is `node_bin`.
+    pub system: System,
+    pub time_limit: Duration,
+    pub workload: Workload,
+    pub workload_options: WorkloadOptions,
+    pub nemesis: NemesisSpec,
+    pub concurrency: usize,
+    /// Operations per second over all clients; None: as fast as they go.
+    pub rate: Option<f64>,
+    pub seed: u64,
+    /// The system's binary. Empty when the default could not be found ([`RunConfig::validate`] then
+    /// says how to get one).
+    pub node_bin: PathBuf,
+    /// Extra arguments for every node.
+    pub node_args: Vec<String>,
+    pub store: PathBuf,
+    pub net: Backend,
+    pub op_timeout: Duration,
+    pub recover_timeout: Duration,
+    /// Write history.jsonl (off only in the recording-overhead benchmark).
+    pub record: bool,
+    /// Run the checkers at the end.
+    pub check: bool,
+    /// Show a progress bar / progress lines.
+    pub progress: bool,
+}
+
+/// A run setting, as each way of writing one names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    System,
+    Nodes,
+    TimeLimit,
+    Workload,
+    Nemesis,
+    NemesisInterval,
+    Concurrency,
+    Rate,
+    NodeBin,
+    NodeArgs,
+    OpTimeout,
+    RecoverTimeout,
+    Keys,
+    OpsPerKey,
+    Store,
+}
+
+impl Setting {
+    /// The `faultline run` flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::System => "--system",
+            Setting::Nodes => "--nodes",
+            Setting::TimeLimit => "--time-limit",
+            Setting::Workload => "--workload",
+            Setting::Nemesis => "--nemesis",
+            Setting::NemesisInterval => "--nemesis-interval",
+            Setting::Concurrency => "--concurrency",
+            Setting::Rate => "--rate",
+            Setting::NodeBin => "--node-bin",
+            Setting::NodeArgs => "--node-arg",
+            Setting::OpTimeout => "--op-timeout",
+            Setting::RecoverTimeout => "--recover-timeout",
+            Setting::Keys => "--keys",
+            Setting::OpsPerKey => "--ops-per-key",
+            Setting::Store => "--store",
+        }
+    }
+
+    /// The key of a campaign file (and of the plural axes of its matrix entries).
+    pub fn key(self) -> &'static str {
+        match self {
+            Setting::System => "systems",
+            Setting::Nodes => "nodes",
+            Setting::TimeLimit => "time_limit",
+            Setting::Workload => "workloads",
+            Setting::Nemesis => "nemeses",
+            Setting::NemesisInterval => "nemesis_interval",
+            Setting::Concurrency => "concurrency",
+            Setting::Rate => "rate",
+            Setting::NodeBin => "node_bin",
+            Setting::NodeArgs => "bugs",
+            Setting::OpTimeout => "op_timeout",
+            Setting::RecoverTimeout => "recover_timeout",
+            Setting::Keys => "keys",
+            Setting::OpsPerKey => "ops_per_key",
+            Setting::Store => "store",
+        }
+    }
+}
+
+/// A setting that cannot run. The message says what is wrong and, where there is one, what to do.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}: {message}", setting.flag())]
+pub struct ConfigError {
+    pub setting: Setting,
+    pub message: String,
+}
+
+fn invalid(setting: Setting, message: impl Into<String>) -> ConfigError {
+    ConfigError { setting, message: message.into() }
+}
+
+/// A seed drawn from the clock and the process id (printed with every run so it can be replayed).
+pub fn fresh_seed() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(40)) % 1_000_000_000
+}
+
+fn default_duration(text: &str) -> Duration {
+    parse_duration(text).expect("the defaults are valid durations")
+}
+
+impl RunConfig {
+    /// The defaults for `system`: its binary where it is usually found, a fresh seed, the netns backend
+    /// when root with `ip` and `iptables` (loopback otherwise).
+    pub fn new(system: System) -> RunConfig {
+        RunConfig {
+            nodes: defaults::NODES,
+            system,
+            time_limit: default_duration(defaults::TIME_LIMIT),
+            workload: defaults::WORKLOAD.parse().expect("the default workload exists"),
+            workload_options: WorkloadOptions::default(),
+            nemesis: NemesisSpec {
+                kinds: NemesisSpec::parse_kinds(defaults::NEMESIS).expect("the default nemesis parses"),
+                interval: default_duration(defaults::NEMESIS_INTERVAL).as_nanos() as u64,
+            },
+            concurrency: defaults::CONCURRENCY,
+            rate: None,
+            seed: fresh_seed(),
+            node_bin: system.default_binary().unwrap_or_default(),
+            node_args: Vec::new(),
+            store: PathBuf::from(defaults::STORE),
+            net: Backend::auto(),
+            op_timeout: default_duration(defaults::OP_TIMEOUT),
+            recover_timeout: default_duration(defaults::RECOVER_TIMEOUT),
+            record: true,
+            check: true,
+            progress: true,
+        }
+    }
+
+    /// Checks every setting (and what the system supports), and makes the binary's path absolute so
+    /// the reproduce command works from anywhere. Idempotent.
+    pub fn validate(mut self) -> Result<RunConfig, ConfigError> {
+        let c = &self;
+        if !(1..=defaults::MAX_NODES).contains(&c.nodes) {
+            return Err(invalid(
+                Setting::Nodes,
+                format!("a cluster has 1 to {} nodes, got {}", defaults::MAX_NODES, c.nodes),
+            ));
+        }
+        if c.concurrency == 0 {
+            return Err(invalid(Setting::Concurrency, "must be at least 1"));
+        }
+        if c.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err(invalid(Setting::Rate, format!("must be a positive number, got {:?}", c.rate)));
+        }
+        for (setting, d) in [
+            (Setting::TimeLimit, c.time_limit),
+            (Setting::OpTimeout, c.op_timeout),
+            (Setting::RecoverTimeout, c.recover_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(invalid(setting, "must be positive"));
+            }
+        }
+        if !c.nemesis.kinds.is_empty() && c.nemesis.interval == 0 {
+            return Err(invalid(Setting::NemesisInterval, "must be positive"));
+        }
+        if c.workload_options.active_keys == 0 {
+            return Err(invalid(Setting::Keys, "must be at least 1"));
+        }
+        if c.workload_options.ops_per_key == 0 {
+            return Err(invalid(Setting::OpsPerKey, "must be at least 1"));
+        }
+        c.workload_options.validate().map_err(|e| invalid(Setting::Workload, e.to_string()))?;
+        c.system.check_workload(c.workload).map_err(|e| invalid(Setting::Workload, e))?;
+        let capabilities = c.system.capabilities();
+        if c.nemesis.kinds.contains(&FaultKind::Drop) && !capabilities.message_drops {
+            return Err(invalid(
+                Setting::Nemesis,
+                format!(
+                    "drop: dropping one kind of Raft message reads raft-node's peer frames; {}'s peer \
+                     traffic is not raft-node frames (use partition, loss or latency)",
+                    c.system.name()
+                ),
+            ));
+        }
+        // A schedule that cannot be drawn for this cluster (partitions of one node) fails here.
+        workloads::nemesis::schedule(&c.nemesis, c.nodes, c.time_limit.as_nanos() as u64, c.seed)
+            .map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
+        let bugs = raftnode::planted_bugs(&c.node_args);
+        if raftnode::planted_bug_arg(&c.node_args).is_some() && !capabilities.planted_bugs {
+            return Err(invalid(
+                Setting::NodeArgs,
+                format!("planted bugs (--bug) exist only in raft-node, not in {}", c.system.name()),
+            ));
+        }
+        if let Some(unknown) = bugs.iter().find(|b| !raftnode::PLANTED_BUGS.contains(&b.as_str())) {
+            return Err(invalid(
+                Setting::NodeArgs,
+                format!(
+                    "unknown planted bug {unknown:?}: raft-node's are {}",
+                    raftnode::PLANTED_BUGS.join(", ")
+                ),
+            ));
+        }
+        let bin_setting = Setting::NodeBin;
+        if c.node_bin.as_os_str().is_empty() {
+            return Err(invalid(
+                bin_setting,
+                format!("no {} binary found; {}", c.system.name(), c.system.install_hint()),
+            ));
+        }
+        if !c.node_bin.is_file() {
+            return Err(invalid(
+                bin_setting,
+                format!(
+                    "{} binary {} does not exist; {}",
+                    c.system.name(),
+                    c.node_bin.display(),
+                    c.system.install_hint()
+                ),
+            ));
+        }
+        self.node_bin = std::fs::canonicalize(&self.node_bin)
+            .map_err(|e| invalid(bin_setting, format!("{}: {e}", self.node_bin.display())))?;
+        Ok(self)
+    }
+
+    /// The store's directory name for this test: `<system>-<workload>-<nemeses>`.
+    pub fn test_name(&self) -> String {
+        format!("{}-{}-{}", self.system.name(), self.workload, nemesis_words(&self.nemesis.kinds, "+"))
+    }
+
+    /// The command line that reproduces this run: every setting spelled out, so defaults that change
+    /// later do not change what it runs.
+    pub fn reproduce_command(&self) -> String {
+        let mut parts = vec!["faultline run".to_string(), format!("--system {}", self.system.name())];
+        if let Some(o) = self.system.etcd_options() {
+            if o.serializable_reads {
+                parts.push("--etcd-serializable-reads".into());
+            }
+            if o.pre_vote {
+                parts.push("--etcd-pre-vote".into());
+            }
+        }
+        parts.extend([
+            format!("--nodes {}", self.nodes),
+            format!("--time-limit {}", format_duration(self.time_limit)),
+            format!("--workload {}", self.workload),
+            format!("--nemesis {}", nemesis_words(&self.nemesis.kinds, ",")),
+        ]);
+        if !self.nemesis.kinds.is_empty() {
+            parts.push(format!(
+                "--nemesis-interval {}",
+                format_duration(Duration::from_nanos(self.nemesis.interval))
+            ));
+        }
+        parts.push(format!("--concurrency {}", self.concurrency));
+        if let Some(r) = self.rate {
+            parts.push(format!("--rate {r}"));
+        }
+        let defaults = WorkloadOptions::default();
+        if self.workload_options.active_keys != defaults.active_keys {
+            parts.push(format!("--keys {}", self.workload_options.active_keys));
+        }
+        if self.workload_options.ops_per_key != defaults.ops_per_key {
+            parts.push(format!("--ops-per-key {}", self.workload_options.ops_per_key));
+        }
+        parts.push(format!("--op-timeout {}", format_duration(self.op_timeout)));
+        parts.push(format!("--recover-timeout {}", format_duration(self.recover_timeout)));
+        parts.push(format!("--seed {}", self.seed));
+        parts.push(format!("--net {}", self.net.name()));
+        parts.push(format!(
+            "{} {}",
+            self.system.binary_flag(),
+            shell_quote(&self.node_bin.display().to_string())
+        ));
+        for a in &self.node_args {
+            parts.push(format!("--node-arg={}", shell_quote(a)));
+        }
+        parts.push(format!("--store {}", shell_quote(&self.store.display().to_string())));
+        if !self.check {
+            parts.push("--no-check".into());
+        }
+        parts.join(" ")
+    }
+
+    /// `test.json` of this run before it starts (its outcome is filled in when it ends).
+    pub fn test_spec(
+        &self,
+        schedule: Vec<ScheduledFault>,
+        plan: Vec<Phase>,
+        reproduce: String,
+        started_at: String,
+    ) -> TestSpec {
+        TestSpec {
+            name: self.test_name(),
+            system: self.system.kind(),
+            etcd: self.system.etcd_options(),
+            workload: self.workload,
+            models: self.workload.models().to_vec(),
+            workload_options: self.workload_options.clone(),
+            nodes: self.nodes,
+            time_limit_ms: self.time_limit.as_millis() as u64,
+            nemesis: self.nemesis.kinds.clone(),
+            nemesis_interval_ms: self.nemesis.interval / 1_000_000,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            seed: self.seed,
+            op_timeout_ms: self.op_timeout.as_millis() as u64,
+            recover_timeout_ms: self.recover_timeout.as_millis() as u64,
+            net: self.net,
+            node_bin: self.node_bin.display().to_string(),
+            node_bin_crc32: crate::store::file_crc32(&self.node_bin),
+            node_args: self.node_args.clone(),
+            schedule,
+            plan,
+            reproduce,
+            faultline_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at,
+            outcome: None,
+        }
+    }
+
+    /// The configuration a stored run was made with (its replays go to `store`), validated.
+    pub fn from_spec(spec: &TestSpec, store: PathBuf) -> Result<RunConfig, ConfigError> {
+        let mut c = RunConfig::new(spec.system());
+        c.nodes = spec.nodes;
+        c.time_limit = Duration::from_millis(spec.time_limit_ms);
+        c.workload = spec.workload;
+        c.workload_options = spec.workload_options.clone();
+        c.nemesis = NemesisSpec { kinds: spec.nemesis.clone(), interval: spec.nemesis_interval_ms * 1_000_000 };
+        c.concurrency = spec.concurrency;
+        c.rate = spec.rate;
+        c.seed = spec.seed;
+        c.node_bin = PathBuf::from(&spec.node_bin);
+        c.node_args = spec.node_args.clone();
+        c.store = store;
+        c.net = spec.net;
+        c.op_timeout = Duration::from_millis(spec.op_timeout_ms);
+        c.recover_timeout = Duration::from_millis(spec.recover_timeout_ms);
+        c.progress = false;
+        c.validate()
+    }
+}
+
+/// `partition+kill` (or with another separator), `none` for no faults.
+fn nemesis_words(kinds: &[FaultKind], sep: &str) -> String {
+    if kinds.is_empty() {
+        "none".to_string()
+    } else {
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(sep)
+    }
+}
+
+/// The command that replays a stored run (printed by runs whose schedule was given, not drawn).
+pub fn replay_command(run_dir: &Path) -> String {
+    format!("faultline repro {} --runs 3", shell_quote(&run_dir.display().to_string()))
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::EtcdOptions;
+
+    /// A config whose binary exists (this test executable stands in for it).
+    fn config(system: System) -> RunConfig {
+        let mut c = RunConfig::new(system);
+        c.node_bin = std::env::current_exe().unwrap();
+        c.net = Backend::Loopback;
+        c
+    }
+
+    #[test]
+    fn the_defaults_validate() {
+        let c = config(System::RaftNode).validate().unwrap();
+        assert_eq!(c.nodes, defaults::NODES);
+        assert_eq!(c.time_limit, Duration::from_secs(60));
+        assert_eq!(c.nemesis.kinds, vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]);
+    }
+
+    #[test]
+    fn every_bad_setting_is_named() {
+        let cases: Vec<(Setting, Box<dyn Fn(&mut RunConfig)>)> = vec![
+            (Setting::Nodes, Box::new(|c| c.nodes = 0)),
+            (Setting::Nodes, Box::new(|c| c.nodes = 51)),
+            (Setting::Concurrency, Box::new(|c| c.concurrency = 0)),
+            (Setting::Rate, Box::new(|c| c.rate = Some(f64::NAN))),
+            (Setting::Rate, Box::new(|c| c.rate = Some(-1.0))),
+            (Setting::TimeLimit, Box::new(|c| c.time_limit = Duration::ZERO)),
+            (Setting::NemesisInterval, Box::new(|c| c.nemesis.interval = 0)),
+            (Setting::Keys, Box::new(|c| c.workload_options.active_keys = 0)),
+            (Setting::NodeArgs, Box::new(|c| c.node_args = vec!["--bug".into(), "sloppy".into()])),
+            (Setting::NodeBin, Box::new(|c| c.node_bin = PathBuf::from("/nonexistent/raft-node"))),
+            (Setting::NodeBin, Box::new(|c| c.node_bin = PathBuf::new())),
+            (Setting::Nemesis, Box::new(|c| c.nodes = 1)),
+        ];
+        for (setting, change) in cases {
+            let mut c = config(System::RaftNode);
+            change(&mut c);
+            let e = c.clone().validate().unwrap_err();
+            assert_eq!(e.setting, setting, "{e} for {c:?}");
+            assert!(e.to_string().starts_with(setting.flag()), "{e}");
+        }
+    }
+
+    #[test]
+    fn what_etcd_cannot_do_is_refused_up_front() {
+        let etcd = System::Etcd(EtcdOptions::default());
+        let mut c = config(etcd);
+        c.workload = Workload::Append;
+        assert_eq!(c.validate().unwrap_err().setting, Setting::Workload);
+        let mut c = config(etcd);
+        c.nemesis.kinds = vec![FaultKind::Kill, FaultKind::Drop];
+        let e = c.validate().unwrap_err();
+        assert!(e.message.contains("drop") && e.message.contains("raft-node"), "{e}");
+        let mut c = config(etcd);
+        c.node_args = vec!["--bug=stale-read".into()];
+        assert!(c.validate().unwrap_err().message.contains("only in raft-node"));
+    }
+
+    #[test]
+    fn a_stored_run_gives_back_the_same_config() {
+        let mut c = config(System::Etcd(EtcdOptions { serializable_reads: true, pre_vote: false }));
+        c.nodes = 3;
+        c.rate = Some(250.0);
+        c.seed = 42;
+        c.time_limit = Duration::from_millis(12_500);
+        c.workload_options.ops_per_key = 7;
+        c.store = PathBuf::from("elsewhere");
+        c.progress = false;
+        let c = c.validate().unwrap();
+        let spec = c.test_spec(Vec::new(), Vec::new(), c.reproduce_command(), "2026-12-03T00:00:00Z".into());
+        let json = serde_json::to_string(&spec).unwrap();
+        let back: TestSpec = serde_json::from_str(&json).unwrap();
+        let replay = RunConfig::from_spec(&back, PathBuf::from("elsewhere")).unwrap();
+        assert_eq!(replay, c);
+    }
+
+    #[test]
+    fn the_reproduce_command_spells_out_every_setting() {
+        let mut c = config(System::RaftNode);
+        c.seed = 42;
+        c.node_args = vec!["--bug".into(), "stale-read".into(), "it's".into()];
+        c.workload_options.active_keys = 9;
+        let cmd = c.validate().unwrap().reproduce_command();
+        for part in [
+            "--seed 42",
+            "--node-arg=--bug --node-arg=stale-read --node-arg='it'\\''s'",
+            "--keys 9",
+            "--time-limit 1m",
+            "--nemesis partition,kill,pause --nemesis-interval 10s",
+            "--node-bin /",
+        ] {
+            assert!(cmd.contains(part), "{part:?} not in {cmd}");
+        }
+    }
+
+    #[test]
+    fn shell_quoting_leaves_plain_words_alone() {
+        assert_eq!(shell_quote("/a/b-c"), "/a/b-c");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(replay_command(Path::new("/s/t x")), "faultline repro '/s/t x' --runs 3");
+    }
+}
