@@ -1,12 +1,13 @@
-//! Every history Porcupine ships with a known verdict (`../shared/histories/porcupine/EXPECTED.tsv`, 113
-//! rows) is checked with the model the row names and must get that verdict.
+//! Every history Porcupine ships with a known verdict (`checker/testdata/porcupine/EXPECTED.tsv`, 113
+//! rows) is checked with the model the row names and must get that verdict. The histories are copied
+//! into the repository with Porcupine's MIT licence next to them (`SOURCE.txt` says from where).
 
 use checker::{CheckOptions, ModelSpec, Verdict, check_linearizability, parse_history};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/porcupine")
 }
 
 #[test]

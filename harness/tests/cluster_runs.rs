@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{node_bin, processes_mentioning, read_json};
+use common::{capability, node_bin, processes_mentioning, read_json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -82,15 +82,16 @@ fn assert_valid_run(run: &Path, output: &std::process::Output) {
 
 #[test]
 fn netns_chaos_run_is_valid_and_leaves_nothing_behind() {
-    if !is_root() {
-        eprintln!("skipped: the netns backend needs root");
+    let missing = if !is_root() {
+        Some("the netns backend needs root".to_string())
+    } else {
+        ["ip", "iptables"]
+            .into_iter()
+            .find(|program| !on_path(program))
+            .map(|program| format!("`{program}` is not installed (the netns backend needs it)"))
+    };
+    if !capability(missing) {
         return;
-    }
-    for program in ["ip", "iptables"] {
-        if !on_path(program) {
-            eprintln!("skipped: `{program}` is not installed (the netns backend needs it)");
-            return;
-        }
     }
     let store = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
@@ -153,10 +154,14 @@ fn loopback_chaos_run_is_valid_unprivileged_and_leaves_nothing_behind() {
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", faultline]);
         c
     } else {
+        // Outside CI the run goes on as root: still a loopback test, without the unprivileged proof.
         if is_root() {
-            eprintln!(
-                "note: running the loopback test as root (setpriv or world-readable binaries unavailable)"
-            );
+            capability(Some(format!(
+                "dropping to nobody (the loopback run goes on as root): `setpriv` is not installed, or {} \
+                 or {} sits below a directory nobody cannot enter",
+                faultline,
+                node.display()
+            )));
         }
         Command::new(faultline)
     };

@@ -11,11 +11,12 @@
 //!    the other members elect a new leader in a higher term, and the run stays valid.
 //!
 //! The gateway parsing and classification are unit-tested in `src/etcd.rs` and `src/client.rs`. Every
-//! test skips, with the reason printed, when etcd is not installed (`.ci/run` installs it).
+//! test skips, with the reason printed, when etcd is not installed, and fails instead under `CI=true`
+//! (`.ci/run` installs it).
 
 mod common;
 
-use common::{processes_mentioning, read_json};
+use common::{capability, processes_mentioning, read_json};
 use harness::cluster::{Backend, System};
 use harness::etcd::EtcdOptions;
 use harness::run::{RunConfig, run_with_schedule};
@@ -26,10 +27,10 @@ use workloads::{Fault, NemesisSpec, ScheduledFault, Topology, Workload, Workload
 
 fn etcd_bin() -> Option<PathBuf> {
     let found = harness::cli::find_on_path("etcd");
-    if found.is_none() {
-        eprintln!("skipped: etcd is not installed (apt-get install -y etcd-server etcd-client)");
-    }
-    found
+    let missing = found
+        .is_none()
+        .then(|| "etcd is not installed (apt-get install -y etcd-server etcd-client)".to_string());
+    if capability(missing) { found } else { None }
 }
 
 fn netns_available() -> bool {

@@ -2,7 +2,7 @@
 //!
 //! Three parts, each printed as a table:
 //!
-//! 1. Every history of `../shared/histories/porcupine/EXPECTED.tsv` with the model its row names:
+//! 1. Every history of `checker/testdata/porcupine/EXPECTED.tsv` with the model its row names:
 //!    check time with parsing excluded (best of several runs for fast histories), the verdict, and the
 //!    ratio to the row's `porcupine_ms`, then totals per family (etcd, kv partitioned, kv unpartitioned).
 //! 2. A generated history of 1,000,000 operations over 1,000 keys and 50 processes (read/write/cas with
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories/porcupine")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checker/testdata/porcupine")
 }
 
 fn vm_hwm_kib() -> Option<u64> {

@@ -106,3 +106,18 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Whether a test may go on: `missing` is None when what it needs (root, a program) is here, or the
+/// reason it is not. Under CI (`CI=true`) a missing capability fails the test with that reason, since
+/// CI installs everything (`.ci/run`) and a skip there would pass while testing nothing. Elsewhere the
+/// test prints `skipped: <reason>` and the caller returns (or takes its documented fallback).
+#[allow(dead_code, reason = "not every test binary needs a capability")]
+#[track_caller]
+pub fn capability(missing: Option<String>) -> bool {
+    let Some(reason) = missing else { return true };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{reason} (CI=true, where a test may not skip; `.ci/run` installs what the tests need)");
+    }
+    eprintln!("skipped: {reason}");
+    false
+}
