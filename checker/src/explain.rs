@@ -63,6 +63,13 @@ pub struct Counterexample {
 }
 
 impl Explanation {
+    /// The operation to blame: the first stuck operation the minimal counterexample kept. A stuck
+    /// operation the shrinking dropped is not needed for the violation, so it is not the one that
+    /// shows it; `None` when the counterexample kept none of them.
+    pub fn culprit(&self) -> Option<&StuckOp> {
+        self.stuck.iter().find(|s| self.counterexample.ops.iter().any(|op| op.id == s.op.id))
+    }
+
     /// A multi-line human rendering.
     pub fn render(&self) -> String {
         let mut s = format!(

@@ -21,10 +21,14 @@
 //!   minimal counterexample.
 //! - [`durability`] checks what survived: final reads against acknowledged writes, and the committed
 //!   logs of all nodes against each other and against the acknowledged writes.
+//! - [`anomaly`] names what those checks found: one stable class word per kind of violation
+//!   (`stale-read`, `lost-append`, ...), decided here once so the reports, the matrix and campaign
+//!   fingerprints cannot spell a finding two ways.
 //!
 //! Every result type derives `Serialize` and `Deserialize` so the harness can store it and the reports
 //! crate can read it back.
 
+pub mod anomaly;
 pub mod durability;
 pub mod explain;
 pub mod format;
@@ -36,6 +40,7 @@ pub mod ops;
 pub mod timestamp;
 pub mod wgl;
 
+pub use anomaly::{Anomaly, Finding};
 pub use format::{Format, ParsedHistory, parse_history};
 pub use linearizability::{
     CheckError, CheckOptions, KeyResult, LinearizabilityReport, UnknownReason, check_linearizability,

@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         if let Some(p) = r.get("panics") {
             let verdict: Verdict = serde_json::from_value(p.get("verdict").cloned().unwrap_or_default())?;
             let found = p.get("found").and_then(|f| f.as_array()).map_or(0, Vec::len);
-            let anomalies = if found > 0 { vec!["panic".to_owned()] } else { vec![] };
+            let anomalies = if found > 0 { vec![checker::Anomaly::Panic.name().to_owned()] } else { vec![] };
             results.add_check("panics", verdict, &format!("{found} panic lines in node output"), anomalies);
         }
         for problem in r.get("problems").and_then(|v| v.as_array()).into_iter().flatten() {

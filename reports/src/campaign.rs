@@ -56,12 +56,18 @@ impl From<Verdict> for RunOutcome {
     }
 }
 
+/// The class of a failure whose check named none: still a fingerprint, so the failure is counted.
+/// Not a word of [`checker::Anomaly`]: it says the check did not classify, not what went wrong.
+pub const UNCLASSIFIED: &str = "unclassified";
+
 /// One anomaly a run found: which check, which class.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Anomaly {
     /// The check that found it, e.g. `linearizability`, `durability`.
     pub checker: String,
-    /// The anomaly class, e.g. `stale-read`, `lost-write`; `unclassified` when the check gave none.
+    /// The anomaly class, a word of [`checker::Anomaly`] (e.g. `stale-read`, `lost-append`), or
+    /// [`UNCLASSIFIED`] when the check gave none. A string, not the enum: `summary.json` files of
+    /// earlier campaigns must still read back, whatever words they hold.
     pub class: String,
 }
 
@@ -71,7 +77,7 @@ pub fn anomalies(results: &Results) -> Vec<Anomaly> {
     let mut out: Vec<Anomaly> = Vec::new();
     for c in results.checks.iter().filter(|c| c.verdict == Verdict::Invalid) {
         if c.anomalies.is_empty() {
-            out.push(Anomaly { checker: c.name.clone(), class: "unclassified".to_owned() });
+            out.push(Anomaly { checker: c.name.clone(), class: UNCLASSIFIED.to_owned() });
         }
         for class in &c.anomalies {
             out.push(Anomaly { checker: c.name.clone(), class: class.clone() });
@@ -179,7 +185,7 @@ impl CampaignRun {
             fps.push(Fingerprint {
                 system: self.system.clone(),
                 checker: "unknown".to_owned(),
-                class: "unclassified".to_owned(),
+                class: UNCLASSIFIED.to_owned(),
             });
         }
         fps.sort();
@@ -675,7 +681,7 @@ mod tests {
         CampaignSummary { name: "nightly".to_owned(), started_at: started_at.to_owned(), runs, skipped: 0 }
     }
 
-    const SR: (&str, &str) = ("linearizability", "stale-read");
+    const SR: (&str, &str) = ("linearizability", checker::Anomaly::StaleRead.name());
     use RunOutcome::{HarnessError, Invalid, Unknown, Valid};
 
     fn change_of(changes: &[FingerprintChange], class: &str) -> Change {

@@ -1,25 +1,14 @@
 //! Building the report's [`Results`] from the checker's own result types.
 //!
 //! The harness runs the checks and calls one `add_*` method per report it got, in the order the
-//! checks should be listed. Each adds a [`Check`] line with an anomaly class per finding (the classes
-//! make campaign fingerprints, so they are stable words, listed below), plus counterexamples or
-//! durability findings.
-//!
-//! Linearizability classes, from the operation that could not be linearized (the *culprit*) in the
-//! key's explanation:
-//! - `stale-read`: a read returned a value an operation linearized before it wrote (or nothing, the
-//!   initial state), but the state had moved on;
-//! - `future-read`: a read returned a value written only by an operation that could not yet have taken
-//!   effect (`aborted-read` when that operation failed);
-//! - `phantom-read`: a read returned a value no operation of the counterexample wrote;
-//! - `nonlinearizable-read` (list reads), `invalid-cas`, `nonlinearizable-write`, or `nonlinearizable`
-//!   when there is no culprit to name.
-//!
-//! Durability classes: `lost-write` (`lost-append` for appends), `phantom-value`, `duplicate-append`;
-//! committed-log agreement: `divergent-commit`, `absent-from-log`.
+//! checks should be listed. Each adds a [`Check`] line with the anomaly classes of its findings, plus
+//! counterexamples or durability findings. The classes (stale-read, lost-append, ...) are decided by
+//! [`checker::anomaly`], not here: they make campaign fingerprints and matrix rows, which must name a
+//! finding the same way whoever renders it. This module only copies their words into the report.
 
 use crate::results::{CexOp, Check, Counterexample, DurabilityFinding, Results};
 use checker::Verdict;
+use checker::anomaly::{self, Anomaly, Finding};
 use checker::durability::{DurabilityReport, LogReport};
 use checker::explain::Explanation;
 use checker::history::EventType;
@@ -47,66 +36,34 @@ fn cex_op(op: &Operation) -> CexOp {
     }
 }
 
-/// What an operation writes, if anything.
-fn written(op: &CexOp) -> Option<&serde_json::Value> {
-    match op.f.as_str() {
-        "write" | "put" | "append" | "add" => Some(&op.input),
-        "cas" => op.input.as_array().filter(|a| a.len() == 2).map(|a| &a[1]),
-        _ => None,
-    }
-}
-
-/// The anomaly class of a counterexample (see the module documentation).
-pub fn classify(c: &Counterexample) -> String {
-    let Some(culprit) = c.culprit.and_then(|i| c.ops.get(i)) else { return "nonlinearizable".to_owned() };
-    let class = match culprit.f.as_str() {
-        "read" | "get" if culprit.output.is_array() => "nonlinearizable-read",
-        "read" | "get" => {
-            let writers: Vec<(usize, &CexOp)> =
-                c.ops.iter().enumerate().filter(|(_, op)| written(op) == Some(&culprit.output)).collect();
-            if writers.is_empty() && culprit.output.is_null() {
-                // Nothing read: the key's initial, absent state, from before a write was linearized.
-                "stale-read"
-            } else if writers.is_empty() {
-                "phantom-read"
-            } else if writers.iter().any(|(i, _)| c.linearization.contains(i)) {
-                "stale-read"
-            } else if writers.iter().all(|(_, op)| op.outcome == EventType::Fail) {
-                "aborted-read"
-            } else {
-                "future-read"
-            }
-        }
-        "cas" => "invalid-cas",
-        _ => "nonlinearizable-write",
-    };
-    class.to_owned()
-}
-
 /// The counterexample of one invalid key: the checker's minimal operations, with the culprit and the
 /// linearization taken from the explanation of the whole key (restricted to the operations the
-/// counterexample kept).
+/// counterexample kept), and the class [`checker::anomaly::classify`] gives the explanation.
 pub fn counterexample(key: &KeyResult, model: &str, e: &Explanation) -> Counterexample {
     let mut kept: Vec<&Operation> = e.counterexample.ops.iter().collect();
     kept.sort_by_key(|op| (op.invoke_time, op.id));
     let index: HashMap<usize, usize> = kept.iter().enumerate().map(|(i, op)| (op.id, i)).collect();
     let linearization: Vec<usize> = e.longest_prefix.iter().filter_map(|id| index.get(id).copied()).collect();
-    let stuck = e.stuck.iter().find(|s| index.contains_key(&s.op.id));
+    let stuck = e.culprit();
     let culprit = stuck.map(|s| index[&s.op.id]);
     let state = stuck.map(|s| s.state.clone()).or_else(|| Some(e.state_after_prefix.clone()));
-    let mut c = Counterexample {
+    Counterexample {
         key: key.key.clone().unwrap_or_else(|| "(no key)".to_owned()),
         model: model.to_owned(),
-        anomaly: String::new(),
+        anomaly: anomaly::classify(e).name().to_owned(),
         ops: kept.into_iter().map(cex_op).collect(),
         linearization,
         culprit,
         state,
         sentence: String::new(),
         original_ops: key.ops,
-    };
-    c.anomaly = classify(&c);
-    c
+    }
+}
+
+/// The words of the classes of `findings`, sorted and without duplicates, as a [`Check`] lists them.
+fn classes(findings: &[Finding]) -> Vec<String> {
+    let set: BTreeSet<Anomaly> = findings.iter().map(|f| f.anomaly).collect();
+    set.into_iter().map(|a| a.name().to_owned()).collect()
 }
 
 fn key_name(k: &Option<String>) -> &str {
@@ -141,28 +98,24 @@ impl Results {
                 why.into_iter().collect::<Vec<_>>().join(", ")
             ));
         }
-        let mut classes: BTreeSet<String> = BTreeSet::new();
         for k in r.invalid_keys() {
-            match &k.explanation {
-                Some(e) => {
-                    let c = counterexample(k, &r.model, e);
-                    classes.insert(c.anomaly.clone());
-                    self.counterexamples.push(c);
-                }
-                None => {
-                    classes.insert("nonlinearizable".to_owned());
-                }
+            if let Some(e) = &k.explanation {
+                self.counterexamples.push(counterexample(k, &r.model, e));
             }
         }
-        self.add_check("linearizability", r.verdict, &summary, classes.into_iter().collect());
+        self.add_check(
+            "linearizability",
+            r.verdict,
+            &summary,
+            classes(&anomaly::linearizability_findings(r)),
+        );
     }
 
     /// Adds the final-reads durability check and one finding per lost, phantom or duplicated value.
     pub fn add_durability(&mut self, r: &DurabilityReport) {
-        let mut classes: BTreeSet<String> = BTreeSet::new();
+        // The report shows the value in a column of its own, so its detail is the checker's bare
+        // reason rather than the finding's sentence (which names the value).
         for lost in &r.lost {
-            let class = if lost.op.f == "append" { "lost-append" } else { "lost-write" };
-            classes.insert(class.to_owned());
             self.durability.push(DurabilityFinding {
                 kind: "lost".to_owned(),
                 key: lost.key.clone(),
@@ -174,7 +127,6 @@ impl Results {
             });
         }
         for p in &r.phantom {
-            classes.insert("phantom-value".to_owned());
             self.durability.push(DurabilityFinding {
                 kind: "phantom".to_owned(),
                 key: p.key.clone(),
@@ -186,7 +138,6 @@ impl Results {
             });
         }
         for d in &r.duplicated {
-            classes.insert("duplicate-append".to_owned());
             self.durability.push(DurabilityFinding {
                 kind: "duplicate".to_owned(),
                 key: d.key.clone(),
@@ -211,23 +162,13 @@ impl Results {
         if !r.missing_final_reads.is_empty() {
             summary.push_str(&format!("; {} keys without a final read", r.missing_final_reads.len()));
         }
-        self.add_check("durability", r.verdict, &summary, classes.into_iter().collect());
+        self.add_check("durability", r.verdict, &summary, classes(&anomaly::durability_findings(r)));
     }
 
     /// Adds the committed-log agreement check: divergent indices and acknowledged writes absent from
     /// every node's committed log.
     pub fn add_log_agreement(&mut self, r: &LogReport) {
-        let mut classes: BTreeSet<String> = BTreeSet::new();
         for d in &r.divergences {
-            classes.insert("divergent-commit".to_owned());
-            let what: Vec<String> = d
-                .entries
-                .iter()
-                .map(|e| {
-                    let cmd = e.command.as_ref().map_or("noop".to_owned(), |c| format!("{} {}", c.op, c.key));
-                    format!("{}: term {} {cmd}", e.node, e.term)
-                })
-                .collect();
             self.durability.push(DurabilityFinding {
                 kind: "divergent".to_owned(),
                 key: None,
@@ -235,11 +176,10 @@ impl Results {
                 ack_time: None,
                 process: None,
                 node: None,
-                detail: format!("index {} committed differently: {}", d.index, what.join("; ")),
+                detail: Finding::divergent(d).detail,
             });
         }
         for a in &r.absent_writes {
-            classes.insert("absent-from-log".to_owned());
             self.durability.push(DurabilityFinding {
                 kind: "lost".to_owned(),
                 key: a.op.key.clone(),
@@ -247,12 +187,7 @@ impl Results {
                 ack_time: a.op.complete_time,
                 process: Some(a.op.process),
                 node: a.op.node.clone(),
-                detail: format!(
-                    "{} acknowledged but absent from every committed log ({} of {} such writes found)",
-                    a.op.describe(),
-                    a.found_in_log,
-                    a.acknowledged_with_same_content
-                ),
+                detail: Finding::absent(a).detail,
             });
         }
         let summary = format!(
@@ -263,7 +198,7 @@ impl Results {
             r.absent_writes.len(),
             r.unverifiable_writes
         );
-        self.add_check("log-agreement", r.verdict, &summary, classes.into_iter().collect());
+        self.add_check("log-agreement", r.verdict, &summary, classes(&anomaly::log_findings(r)));
     }
 }
 
@@ -293,11 +228,12 @@ mod tests {
         assert_eq!(results.checks[0].verdict, Verdict::Invalid);
         assert_eq!(
             results.checks[0].anomalies,
-            vec!["stale-read".to_owned()],
+            vec![Anomaly::StaleRead.name().to_owned()],
             "{:#?}",
             results.counterexamples
         );
         let c = &results.counterexamples[0];
+        assert_eq!(c.anomaly, "stale-read");
         assert_eq!(c.key, "k1");
         let culprit = &c.ops[c.culprit.expect("the stale read is the culprit")];
         assert_eq!((culprit.f.as_str(), culprit.output.as_str()), ("read", Some("1")));
@@ -325,5 +261,34 @@ mod tests {
         assert!(results.checks[0].anomalies.contains(&"lost-write".to_owned()));
         let lost = results.durability.iter().find(|d| d.kind == "lost").expect("a lost write");
         assert_eq!((lost.key.as_deref(), lost.ack_time), (Some("k2"), Some(250_000_000)));
+    }
+
+    #[test]
+    fn a_lost_append_is_named_lost_append_as_the_checker_names_it() {
+        let rows = [
+            (1, "invoke", "append", serde_json::json!("a")),
+            (1, "ok", "append", serde_json::Value::Null),
+            (2, "invoke", "append", serde_json::json!("b")),
+            (2, "ok", "append", serde_json::Value::Null),
+        ];
+        let text: String = rows
+            .iter()
+            .enumerate()
+            .map(|(t, (p, ty, f, v))| {
+                serde_json::json!({"process": p, "type": ty, "f": f, "key": "l", "value": v, "time": t})
+                    .to_string()
+                    + "\n"
+            })
+            .collect();
+        let history = checker::parse_history(&text, Some(Format::Jsonl), "append.jsonl").unwrap().history;
+        let finals =
+            [checker::durability::FinalRead { key: Some("l".to_owned()), value: serde_json::json!(["b"]) }];
+        let report = checker::durability::check_final_reads(&history, &finals, None);
+        let mut results = Results::default();
+        results.add_durability(&report);
+        assert_eq!(results.checks[0].anomalies, ["lost-append"]);
+        let words: Vec<String> =
+            anomaly::durability_findings(&report).iter().map(|f| f.anomaly.to_string()).collect();
+        assert_eq!(results.checks[0].anomalies, words);
     }
 }

@@ -21,11 +21,12 @@
 //! [`RunMeta`] from `test.json`; parse `history.jsonl` with `checker::format::parse_events` and
 //! `status.jsonl` with [`model::parse_status_lines`]; turn the checker's reports into [`Results`] with
 //! [`Results::add_linearizability`], [`Results::add_durability`], [`Results::add_log_agreement`] and
-//! [`Results::add_check`] ([`from_checker`] also assigns the anomaly classes campaigns fingerprint);
-//! cut node logs with [`logs::excerpt`] around [`Results::first_violation_time`]; call [`render_run`]
-//! and write `report.html`. For a campaign, [`CampaignRun::from_report`] makes each run's row, and
-//! [`campaign::exit_code`] gives the exit code. [`synthetic`] builds runs of any size for benchmarks and
-//! browser tests.
+//! [`Results::add_check`] ([`from_checker`] copies in the anomaly classes that `checker::anomaly`
+//! decides and campaigns fingerprint; for a check of its own the harness names the class with
+//! `checker::Anomaly`, e.g. `Anomaly::Panic.name()`); cut node logs with [`logs::excerpt`] around
+//! [`Results::first_violation_time`]; call [`render_run`] and write `report.html`. For a campaign,
+//! [`CampaignRun::from_report`] makes each run's row, and [`campaign::exit_code`] gives the exit code.
+//! [`synthetic`] builds runs of any size for benchmarks and browser tests.
 //!
 //! Rendering never fails: a report of a broken run is exactly when one is needed, so malformed parts
 //! (an unpaired completion, a poll that failed) are drawn as what they are rather than rejected.

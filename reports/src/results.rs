@@ -68,8 +68,9 @@ pub struct Check {
     /// One line a person reads: what was checked and what came out (e.g. `40 keys, 2 invalid: k7, k9`).
     #[serde(default)]
     pub summary: String,
-    /// The anomaly classes this check found (e.g. `stale-read`, `lost-write`); campaign fingerprints
-    /// are built from them. Empty when valid.
+    /// The anomaly classes this check found, as the words of [`checker::anomaly::Anomaly`] (e.g.
+    /// `stale-read`, `lost-write`); campaign fingerprints are built from them. Empty when valid.
+    /// Strings, not the enum, so results written by any version still read back.
     #[serde(default)]
     pub anomalies: Vec<String>,
 }
@@ -82,7 +83,7 @@ pub struct Counterexample {
     /// The model it was checked against, e.g. `cas-register`.
     #[serde(default)]
     pub model: String,
-    /// The anomaly class, e.g. `stale-read`.
+    /// The anomaly class, a word of [`checker::anomaly::Anomaly`], e.g. `stale-read`.
     #[serde(default)]
     pub anomaly: String,
     /// The operations of the shrunk history.

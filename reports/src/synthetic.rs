@@ -11,6 +11,7 @@
 
 use crate::model::{LogExcerpt, NodeStatus, RunMeta, RunReport, StatusSample};
 use crate::results::{CexOp, Check, Counterexample, DurabilityFinding, Results, Verdict};
+use checker::Anomaly;
 use checker::history::{Event, EventType, Process};
 use serde_json::json;
 
@@ -274,7 +275,7 @@ fn sample_results(history: &[Event]) -> Results {
         counterexamples.push(Counterexample {
             key,
             model: "cas-register".to_owned(),
-            anomaly: "stale-read".to_owned(),
+            anomaly: Anomaly::StaleRead.name().to_owned(),
             state: value_of(&w.input),
             ops: vec![w, r],
             linearization: vec![0],
@@ -289,13 +290,13 @@ fn sample_results(history: &[Event]) -> Results {
                 name: "linearizability".to_owned(),
                 verdict: Verdict::Invalid,
                 summary: "1 of the keys is not linearizable".to_owned(),
-                anomalies: vec!["stale-read".to_owned()],
+                anomalies: vec![Anomaly::StaleRead.name().to_owned()],
             },
             Check {
                 name: "durability".to_owned(),
                 verdict: Verdict::Invalid,
                 summary: "1 acknowledged write missing from the final reads".to_owned(),
-                anomalies: vec!["lost-write".to_owned()],
+                anomalies: vec![Anomaly::LostWrite.name().to_owned()],
             },
             Check {
                 name: "log-agreement".to_owned(),
