@@ -87,6 +87,21 @@ impl Anomaly {
         Anomaly::TwoLeaders,
     ];
 
+    /// Whether the linearizability check finds this class (the history dates such findings).
+    pub const fn is_linearizability(self) -> bool {
+        matches!(
+            self,
+            Anomaly::StaleRead
+                | Anomaly::FutureRead
+                | Anomaly::AbortedRead
+                | Anomaly::PhantomRead
+                | Anomaly::NonlinearizableRead
+                | Anomaly::InvalidCas
+                | Anomaly::NonlinearizableWrite
+                | Anomaly::Nonlinearizable
+        )
+    }
+
     /// The stable word (see the module documentation: never change one).
     pub const fn name(self) -> &'static str {
         match self {

@@ -106,7 +106,6 @@ pub fn format_utc(unix: u64, iso: bool) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +124,6 @@ mod tests {
         assert_eq!(leading_timestamp("INFO no time"), None);
         assert_eq!(leading_timestamp("2026-13-xxT00:00:00Z"), None);
     }
-
 
     #[test]
     fn timestamps_are_utc_calendar_dates() {

@@ -155,7 +155,12 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
 
 /// Checks a run whose history is already in memory (what `faultline run` does at its end) and writes
 /// `results.json`.
-pub fn check_run(run: &RunDir, spec: &TestSpec, history: &History, budget: Budget) -> Result<RunResults, AnalysisError> {
+pub fn check_run(
+    run: &RunDir,
+    spec: &TestSpec,
+    history: &History,
+    budget: Budget,
+) -> Result<RunResults, AnalysisError> {
     let started = Instant::now();
     let system = spec.system();
     let nodes = spec.node_names();
@@ -587,7 +592,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stdout.log"), "PANIC is a word here\n").unwrap();
-        assert_eq!(scan_node_output(&RunDir::at(dir.path()), &names(1), System::RaftNode).verdict, Verdict::Valid);
+        assert_eq!(
+            scan_node_output(&RunDir::at(dir.path()), &names(1), System::RaftNode).verdict,
+            Verdict::Valid
+        );
     }
     #[test]
     fn a_replaced_committed_entry_makes_the_logs_divergent() {

@@ -259,11 +259,13 @@ pub fn parse(
             parse_duration(v.get_ref()).map_err(|e| invalid(v.span(), &at(field), e))
         };
         let count = |v: &Spanned<i64>, field: &str| -> Result<usize, CampaignError> {
-            usize::try_from(*v.get_ref())
-                .map_err(|_| invalid(v.span(), &at(field), format!("must be at least 1, got {}", v.get_ref())))
+            usize::try_from(*v.get_ref()).map_err(|_| {
+                invalid(v.span(), &at(field), format!("must be at least 1, got {}", v.get_ref()))
+            })
         };
         let time_limit = pick!(time_limit).map(|v| duration(v, "time_limit")).transpose()?;
-        let nemesis_interval = pick!(nemesis_interval).map(|v| duration(v, "nemesis_interval")).transpose()?;
+        let nemesis_interval =
+            pick!(nemesis_interval).map(|v| duration(v, "nemesis_interval")).transpose()?;
         let op_timeout = pick!(op_timeout).map(|v| duration(v, "op_timeout")).transpose()?;
         let recover_timeout = pick!(recover_timeout).map(|v| duration(v, "recover_timeout")).transpose()?;
         let concurrency = pick!(concurrency).map(|v| count(v, "concurrency")).transpose()?;
@@ -276,7 +278,11 @@ pub fn parse(
                 "netns" => Some(Backend::Netns),
                 "loopback" => Some(Backend::Loopback),
                 other => {
-                    return Err(invalid(n.span(), &at("net"), format!("{other:?}: expected auto, netns or loopback")));
+                    return Err(invalid(
+                        n.span(),
+                        &at("net"),
+                        format!("{other:?}: expected auto, netns or loopback"),
+                    ));
                 }
             },
         };
@@ -357,12 +363,20 @@ pub fn parse(
         }
         for &s in &seeds.0 {
             if s < 0 {
-                return Err(invalid(span_or_entry(&seeds.1), &at("seeds"), format!("{s}: seeds are non-negative")));
+                return Err(invalid(
+                    span_or_entry(&seeds.1),
+                    &at("seeds"),
+                    format!("{s}: seeds are non-negative"),
+                ));
             }
         }
         for system in &systems.0 {
             let kind = <SystemKind as clap::ValueEnum>::from_str(system, false).map_err(|_| {
-                invalid(span_or_entry(&systems.1), &at("systems"), format!("unknown system {system:?}: expected raft-node or etcd"))
+                invalid(
+                    span_or_entry(&systems.1),
+                    &at("systems"),
+                    format!("unknown system {system:?}: expected raft-node or etcd"),
+                )
             })?;
             for (workload, w) in workloads.0.iter().zip(&parsed_workloads) {
                 for (nemesis, kinds) in nemeses.0.iter().zip(&parsed_nemeses) {
@@ -403,7 +417,8 @@ pub fn parse(
                                 c.nemesis.kinds = kinds.clone();
                                 c.nodes = usize::try_from(n).unwrap_or(0);
                                 c.seed = seed as u64;
-                                c.node_args = set.iter().flat_map(|b| ["--bug".to_string(), b.clone()]).collect();
+                                c.node_args =
+                                    set.iter().flat_map(|b| ["--bug".to_string(), b.clone()]).collect();
                                 // One bar over the whole campaign; the run's own progress lines would tear it.
                                 c.progress = false;
                                 let run = PlannedRun {
@@ -528,8 +543,11 @@ fn finished_row(planned: &PlannedRun, store_dir: &Path, summary: &run::RunSummar
             row
         }
         Err(e) => {
-            let mut row =
-                error_row(planned, &summary.dir.path().display().to_string(), format!("report not readable: {e}"));
+            let mut row = error_row(
+                planned,
+                &summary.dir.path().display().to_string(),
+                format!("report not readable: {e}"),
+            );
             row.report = link;
             if let Some(r) = &summary.results {
                 row.outcome = r.verdict.into();

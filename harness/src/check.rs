@@ -12,12 +12,12 @@
 //! Output is a human summary, or the report as JSON with `--json`. The exit code is the verdict's
 //! (0 valid, 1 invalid, 2 unknown); errors are returned to the caller, which exits 3.
 
+use crate::units::{parse_bytes, parse_duration};
 use anyhow::{Context, Result, bail};
 use checker::{
     CheckOptions, FailSemantics, Format, LinearizabilityReport, ModelKind, ModelSpec, NilRead,
     check_linearizability, parse_history,
 };
-use crate::units::{parse_bytes, parse_duration};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -127,8 +127,11 @@ impl RunArgs {
         c.nodes = self.nodes;
         c.time_limit = self.time_limit;
         c.workload = self.workload;
-        c.workload_options =
-            WorkloadOptions { ops_per_key: self.ops_per_key, active_keys: self.keys, ..WorkloadOptions::default() };
+        c.workload_options = WorkloadOptions {
+            ops_per_key: self.ops_per_key,
+            active_keys: self.keys,
+            ..WorkloadOptions::default()
+        };
         c.nemesis = NemesisSpec {
             kinds: NemesisSpec::parse_kinds(&self.nemesis)
                 .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?,
@@ -155,7 +158,10 @@ impl RunArgs {
 
     /// The system and its options; flags of the other system are errors.
     fn system(&self) -> Result<System, ConfigError> {
-        let wrong = |flag: &str, message: String| ConfigError { setting: Setting::System, message: format!("{flag}: {message}") };
+        let wrong = |flag: &str, message: String| ConfigError {
+            setting: Setting::System,
+            message: format!("{flag}: {message}"),
+        };
         match self.system {
             SystemKind::RaftNode => {
                 let etcd_only = [
@@ -170,7 +176,10 @@ impl RunArgs {
             }
             SystemKind::Etcd => {
                 if self.node_bin.is_some() {
-                    return Err(wrong("--node-bin", "names the raft-node binary; with --system etcd use --etcd-bin".into()));
+                    return Err(wrong(
+                        "--node-bin",
+                        "names the raft-node binary; with --system etcd use --etcd-bin".into(),
+                    ));
                 }
                 Ok(System::Etcd(EtcdOptions {
                     serializable_reads: self.etcd_serializable_reads,

@@ -374,7 +374,8 @@ impl RunConfig {
         c.time_limit = Duration::from_millis(spec.time_limit_ms);
         c.workload = spec.workload;
         c.workload_options = spec.workload_options.clone();
-        c.nemesis = NemesisSpec { kinds: spec.nemesis.clone(), interval: spec.nemesis_interval_ms * 1_000_000 };
+        c.nemesis =
+            NemesisSpec { kinds: spec.nemesis.clone(), interval: spec.nemesis_interval_ms * 1_000_000 };
         c.concurrency = spec.concurrency;
         c.rate = spec.rate;
         c.seed = spec.seed;

@@ -10,13 +10,13 @@
 
 use crate::analysis::RunResults;
 use crate::store::{NodeFile, RunDir, TestSpec};
+use checker::anomaly::{self, Anomaly, Finding};
 use std::collections::BTreeSet;
 
 /// The anomaly classes of a checked run and when the first one's evidence was complete.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Findings {
-    /// Sorted, without duplicates (the words of `reports::from_checker`, plus `panic` and
-    /// `two-leaders`, an Election Safety violation).
+    /// Sorted, without duplicates ([`Anomaly`]'s words).
     pub classes: Vec<String>,
     /// Seconds after the start of the run phase.
     pub first_time_s: Option<f64>,
@@ -32,78 +32,60 @@ fn first_log_change(run: &RunDir, spec: &TestSpec) -> Option<u64> {
         .min()
 }
 
+/// Every finding of a checked run: the checker's (linearizability, durability, committed logs) and the
+/// harness's own (node panics, two leaders in a term).
+pub fn all(results: &RunResults) -> Vec<Finding> {
+    let mut found: Vec<Finding> =
+        results.linearizability.iter().flat_map(anomaly::linearizability_findings).collect();
+    if let Some(d) = &results.durability {
+        found.extend(anomaly::durability_findings(d));
+    }
+    if let Some(l) = &results.committed_logs {
+        found.extend(anomaly::log_findings(l));
+    }
+    found.extend(results.panics.found.iter().map(|p| Finding {
+        anomaly: Anomaly::Panic,
+        key: None,
+        time: None,
+        detail: format!("{} {}:{}: {}", p.node, p.file, p.line, p.text),
+    }));
+    if let Some(e) = &results.election {
+        found.extend(e.violations.iter().map(|v| Finding {
+            anomaly: Anomaly::TwoLeaders,
+            key: None,
+            time: v.time,
+            detail: format!("term {} led by {}", v.term, v.nodes.join(", ")),
+        }));
+    }
+    found
+}
+
 /// Reads the anomaly classes and the first detection time out of a run's results (see the module
 /// documentation for how the time is defined).
 pub fn findings(run: &RunDir, spec: &TestSpec, results: &RunResults) -> Findings {
     let outcome = spec.outcome.as_ref();
     let run_start = outcome.map_or(0, |o| o.run_start);
     let finals = outcome.map(|o| o.final_reads_start);
-    let mut classes = BTreeSet::new();
-    let mut times: Vec<u64> = Vec::new();
-    for report in &results.linearizability {
-        for key in report.invalid_keys() {
-            let Some(e) = &key.explanation else {
-                classes.insert("nonlinearizable".to_string());
-                continue;
-            };
-            let cex = reports::from_checker::counterexample(key, &report.model, e);
-            classes.insert(cex.anomaly.clone());
-            // The evidence is complete once the counterexample's operations and at least one
-            // operation the search got stuck on have completed. (The stuck operation is the anomaly
-            // itself, e.g. the stale read; a minimized counterexample does not always contain it.)
-            let end = |op: &checker::Operation| op.complete_time.unwrap_or(op.invoke_time);
-            let cex_done = e.counterexample.ops.iter().map(end).max();
-            let stuck_done = e.stuck.iter().map(|s| end(&s.op)).min();
-            times.extend(cex_done.max(stuck_done));
+    let found = all(results);
+    // A committed entry replaced during the run was on record when the log watcher saw the
+    // replacement; a divergence between nodes' final logs, like every other undated finding, only at
+    // the final reads.
+    let replaced = if found.iter().any(|f| f.anomaly == Anomaly::DivergentCommit) {
+        first_log_change(run, spec)
+    } else {
+        None
+    };
+    // The checker dates a linearizability finding when its counterexample and a stuck operation had
+    // completed; a key it could not explain adds no time. The other findings the checker cannot date
+    // are dated by the log watcher or at the final reads.
+    let times = found.iter().filter_map(|f| {
+        if f.anomaly.is_linearizability() {
+            return f.time;
         }
-    }
-    let mut late = false;
-    if let Some(d) = &results.durability {
-        if !d.lost.is_empty() {
-            classes.insert("lost-write".into());
-            late = true;
-        }
-        if !d.phantom.is_empty() {
-            classes.insert("phantom-value".into());
-            late = true;
-        }
-        if !d.duplicated.is_empty() {
-            classes.insert("duplicate-append".into());
-            late = true;
-        }
-    }
-    if let Some(l) = &results.committed_logs {
-        if !l.divergences.is_empty() {
-            classes.insert("divergent-commit".into());
-            // A committed entry replaced during the run was on record when the log watcher saw the
-            // replacement; a divergence between nodes' final logs only at the end.
-            match first_log_change(run, spec) {
-                Some(t) => times.push(t),
-                None => late = true,
-            }
-        }
-        if !l.absent_writes.is_empty() {
-            classes.insert("absent-from-log".into());
-            late = true;
-        }
-    }
-    if !results.panics.found.is_empty() {
-        classes.insert("panic".into());
-        late = true;
-    }
-    if let Some(e) = &results.election {
-        for v in &e.violations {
-            classes.insert("two-leaders".into());
-            match v.time {
-                Some(t) => times.push(t),
-                None => late = true,
-            }
-        }
-    }
-    if late {
-        times.extend(finals);
-    }
-    let first_time_s = times.into_iter().min().map(|t| t.saturating_sub(run_start) as f64 / 1e9);
-    Findings { classes: classes.into_iter().collect(), first_time_s }
+        let seen = if f.anomaly == Anomaly::DivergentCommit { replaced } else { None };
+        f.time.or(seen).or(finals)
+    });
+    let first_time_s = times.min().map(|t| t.saturating_sub(run_start) as f64 / 1e9);
+    let classes: BTreeSet<Anomaly> = found.iter().map(|f| f.anomaly).collect();
+    Findings { classes: classes.into_iter().map(|a| a.name().to_owned()).collect(), first_time_s }
 }
-

@@ -72,7 +72,15 @@ pub async fn drive(
     for (slot, client) in clients.into_iter().enumerate() {
         let (tx, rx) = mpsc::channel(1);
         senders.push(Some(tx));
-        workers.spawn(worker(slot, client, rx, done_tx.clone(), recorder.clone(), urls.clone(), names.clone()));
+        workers.spawn(worker(
+            slot,
+            client,
+            rx,
+            done_tx.clone(),
+            recorder.clone(),
+            urls.clone(),
+            names.clone(),
+        ));
     }
     drop(done_tx);
     let mut slots = vec![Slot::FreeAt(0); senders.len()];

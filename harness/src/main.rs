@@ -61,7 +61,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     Ok(r.verdict.exit_code())
                 }
                 None => {
-                    println!("not checked; check later with: faultline check {}", summary.dir.path().display());
+                    println!(
+                        "not checked; check later with: faultline check {}",
+                        summary.dir.path().display()
+                    );
                     Ok(0)
                 }
             }

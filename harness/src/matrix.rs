@@ -441,7 +441,8 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> Resu
     c.nodes = scenario.nodes.unwrap_or(config.nodes);
     c.time_limit = config.time_limit;
     c.workload = Workload::Register;
-    c.workload_options = WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
+    c.workload_options =
+        WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
     c.nemesis = NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64 };
     c.concurrency = config.concurrency;
     c.rate = Some(pace(config.time_limit));

@@ -159,7 +159,8 @@ impl Nemesis {
         let network = |record: Value| FaultOutcome::Installed { nodes: Vec::new(), record };
         let skipped = |reason: &str| FaultOutcome::Skipped { reason: reason.to_string() };
         let on_nodes = |hits: &[Hit], record: Value, why_not: &str| {
-            let nodes: Vec<String> = hits.iter().filter(|h| h.pid.is_some()).map(|h| h.node.clone()).collect();
+            let nodes: Vec<String> =
+                hits.iter().filter(|h| h.pid.is_some()).map(|h| h.node.clone()).collect();
             if nodes.is_empty() { skipped(why_not) } else { FaultOutcome::Installed { nodes, record } }
         };
         Ok(match fault {
@@ -215,7 +216,8 @@ impl Nemesis {
                     self.killed.insert(index(&h.node));
                     self.paused.remove(&index(&h.node));
                 }
-                let record = json!({ "target": target, "leader": leader, "signal": "SIGKILL", "nodes": hits });
+                let record =
+                    json!({ "target": target, "leader": leader, "signal": "SIGKILL", "nodes": hits });
                 on_nodes(&hits, record, "every target was already down")
             }
             Fault::Pause { target } => {
@@ -223,7 +225,8 @@ impl Nemesis {
                 for h in hits.iter().filter(|h| h.pid.is_some()) {
                     self.paused.insert(index(&h.node));
                 }
-                let record = json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits });
+                let record =
+                    json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits });
                 on_nodes(&hits, record, "every target was down or paused already")
             }
             Fault::Restart { target } => {
@@ -287,7 +290,11 @@ impl Nemesis {
 
     /// The final heal before recovery: heals whatever is still broken (idempotent) and records it
     /// when it changed anything (a node that crashed on its own, a fault the schedule left in force).
-    pub fn heal_and_record(&mut self, cluster: &mut dyn Cluster, recorder: &Recorder) -> Result<Healed, NemesisError> {
+    pub fn heal_and_record(
+        &mut self,
+        cluster: &mut dyn Cluster,
+        recorder: &Recorder,
+    ) -> Result<Healed, NemesisError> {
         let healed = self.heal(cluster)?;
         if healed.did_anything() {
             recorder.record(nemesis_draft(EventType::Info, "heal", healed.record()))?;

@@ -134,7 +134,12 @@ pub async fn poll_status(
 /// Watches every node's committed log until `stop` (see [`crate::logwatch`]), one task per node so
 /// that a paused or partitioned node's timeouts never hold up the others; a node that does not answer
 /// is simply asked again at its next round. A body that is not a log stops the run.
-pub async fn watch_logs(nodes: Vec<NodeSpec>, client: Client, recorder: Arc<Recorder>, stop: Stop) -> Vec<NodeWatch> {
+pub async fn watch_logs(
+    nodes: Vec<NodeSpec>,
+    client: Client,
+    recorder: Arc<Recorder>,
+    stop: Stop,
+) -> Vec<NodeWatch> {
     let tasks = nodes.into_iter().map(|node| {
         let (client, recorder, stop) = (client.clone(), recorder.clone(), stop.clone());
         async move {

@@ -11,7 +11,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Shows progress until `stop`. `faults` says what is broken now (empty: nothing).
-pub async fn show(recorder: Arc<Recorder>, time_limit: Duration, faults: watch::Receiver<String>, stop: Stop) {
+pub async fn show(
+    recorder: Arc<Recorder>,
+    time_limit: Duration,
+    faults: watch::Receiver<String>,
+    stop: Stop,
+) {
     let start = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(time_limit.as_secs().max(1));

@@ -127,7 +127,8 @@ mod tests {
 
     #[test]
     fn planted_bugs_are_read_in_both_spellings() {
-        let args: Vec<String> = ["--bug", "stale-read", "--no-pre-vote", "--bug=early-ack"].map(String::from).into();
+        let args: Vec<String> =
+            ["--bug", "stale-read", "--no-pre-vote", "--bug=early-ack"].map(String::from).into();
         assert_eq!(planted_bugs(&args), ["stale-read", "early-ack"]);
         assert_eq!(planted_bug_arg(&args).map(String::as_str), Some("--bug"));
         assert!(planted_bug_arg(&["--no-pre-vote".to_string()]).is_none());
@@ -151,9 +152,11 @@ mod tests {
 
     #[test]
     fn only_not_leader_answers_carry_a_hint() {
-        let hinted = Response { status: 421, body: Some(json!({"error": "not_leader", "leader": "10.0.0.2:8000"})) };
+        let hinted =
+            Response { status: 421, body: Some(json!({"error": "not_leader", "leader": "10.0.0.2:8000"})) };
         assert_eq!(leader_hint(&hinted), Some("10.0.0.2:8000"));
-        let other = Response { status: 503, body: Some(json!({"error": "timeout", "leader": "10.0.0.2:8000"})) };
+        let other =
+            Response { status: 503, body: Some(json!({"error": "timeout", "leader": "10.0.0.2:8000"})) };
         assert_eq!(leader_hint(&other), None);
     }
 }

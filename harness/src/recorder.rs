@@ -81,7 +81,11 @@ impl Recorder {
     pub fn create(path: &Path, start: Instant) -> Result<Recorder, RecordError> {
         let file = File::create(path).map_err(|e| RecordError { path: path.into(), source: e })?;
         Ok(Recorder {
-            out: Some(Mutex::new(Out { path: path.into(), writer: BufWriter::new(file), events: Vec::new() })),
+            out: Some(Mutex::new(Out {
+                path: path.into(),
+                writer: BufWriter::new(file),
+                events: Vec::new(),
+            })),
             clock: Mutex::new(()),
             start,
             counts: Counts::default(),
@@ -141,7 +145,9 @@ impl Recorder {
     /// The events recorded so far, in file order, leaving none behind (empty for a disabled recorder).
     pub fn take_events(&self) -> Vec<Event> {
         match &self.out {
-            Some(out) => std::mem::take(&mut out.lock().expect("recorder lock is never held across a panic").events),
+            Some(out) => {
+                std::mem::take(&mut out.lock().expect("recorder lock is never held across a panic").events)
+            }
             None => Vec::new(),
         }
     }

@@ -34,7 +34,7 @@ fn results_for_report(r: &RunResults) -> Results {
         results.add_log_agreement(l);
     }
     let found = r.panics.found.len();
-    let anomalies = if found > 0 { vec!["panic".to_owned()] } else { vec![] };
+    let anomalies = if found > 0 { vec![checker::Anomaly::Panic.name().to_owned()] } else { vec![] };
     results.add_check("panics", r.panics.verdict, &format!("{found} panic lines in node output"), anomalies);
     if let Some(e) = &r.election {
         let mut summary = format!("{} leaderships seen in node logs and status polls", e.leaderships);
@@ -46,7 +46,11 @@ fn results_for_report(r: &RunResults) -> Results {
                 v.evidence.join(", ")
             ));
         }
-        let anomalies = if e.violations.is_empty() { vec![] } else { vec!["two-leaders".to_owned()] };
+        let anomalies = if e.violations.is_empty() {
+            vec![]
+        } else {
+            vec![checker::Anomaly::TwoLeaders.name().to_owned()]
+        };
         results.add_check("election-safety", e.verdict, &summary, anomalies);
     }
     for p in &r.problems {

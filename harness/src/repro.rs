@@ -58,8 +58,9 @@ pub async fn replay(
         None => anyhow::bail!("{}: cannot tell which store it is in; pass --store", run_dir.display()),
     };
     // Fail before any replay starts when the stored configuration cannot run here.
-    let config = RunConfig::from_spec(&spec, store)
-        .with_context(|| format!("{}: the stored run cannot be replayed", original_dir.test_json().display()))?;
+    let config = RunConfig::from_spec(&spec, store).with_context(|| {
+        format!("{}: the stored run cannot be replayed", original_dir.test_json().display())
+    })?;
     let original = load_or_check(&original_dir)?;
     let target = findings(&original_dir, &spec, &original).classes;
     let mut out = Vec::new();

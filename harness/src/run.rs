@@ -120,8 +120,11 @@ pub async fn run_with_schedule(
     println!("faultline: reproduce with: {reproduce}");
 
     let start = Instant::now();
-    let recorder =
-        Arc::new(if config.record { Recorder::create(&run_dir.history(), start)? } else { Recorder::disabled(start) });
+    let recorder = Arc::new(if config.record {
+        Recorder::create(&run_dir.history(), start)?
+    } else {
+        Recorder::disabled(start)
+    });
     let cluster_config = ClusterConfig {
         nodes: config.nodes,
         system: config.system,
@@ -138,7 +141,14 @@ pub async fn run_with_schedule(
     let mut outcome = RunOutcome { cluster: nodes.clone(), ..RunOutcome::default() };
 
     let stop = Stop::new();
-    let phases = Phases { config: &config, run_dir: &run_dir, cluster: cluster.clone(), nodes, recorder: recorder.clone(), stop: stop.clone() };
+    let phases = Phases {
+        config: &config,
+        run_dir: &run_dir,
+        cluster: cluster.clone(),
+        nodes,
+        recorder: recorder.clone(),
+        stop: stop.clone(),
+    };
     let result = tokio::select! {
         r = phases.all(sched, &mut outcome) => r,
         _ = tokio::signal::ctrl_c() => Err(RunError::Interrupted),
@@ -147,10 +157,12 @@ pub async fn run_with_schedule(
     stop.finish();
     let teardown = {
         let cluster = cluster.clone();
-        tokio::task::spawn_blocking(move || cluster.lock().expect("cluster lock poisoned only by a panic").teardown())
-            .await
-            .map_err(|e| RunError::Failed(format!("tearing down the cluster: {e}")))
-            .and_then(|r| r.map_err(RunError::from))
+        tokio::task::spawn_blocking(move || {
+            cluster.lock().expect("cluster lock poisoned only by a panic").teardown()
+        })
+        .await
+        .map_err(|e| RunError::Failed(format!("tearing down the cluster: {e}")))
+        .and_then(|r| r.map_err(RunError::from))
     };
     let events = recorder.take_events();
     if let Err(e) = &result {
@@ -241,7 +253,12 @@ impl Phases<'_> {
         });
         let log_watch = log_watch.transpose()?;
         let progress = config.progress.then(|| {
-            tokio::spawn(progress::show(self.recorder.clone(), config.time_limit, faults_rx, self.linked(&observers)))
+            tokio::spawn(progress::show(
+                self.recorder.clone(),
+                config.time_limit,
+                faults_rx,
+                self.linked(&observers),
+            ))
         });
 
         // Run phase.
@@ -254,7 +271,8 @@ impl Phases<'_> {
             Some(r) => Box::new(Rate::new(base, r, config.seed)),
             None => base,
         };
-        let generator: Box<dyn Generator> = Box::new(TimeLimit::new(base, config.time_limit.as_nanos() as u64));
+        let generator: Box<dyn Generator> =
+            Box::new(TimeLimit::new(base, config.time_limit.as_nanos() as u64));
         outcome.run_start = self.recorder.now();
         let nemesis = Arc::new(Mutex::new(Nemesis::new(config.seed)));
         let nemesis_task = tokio::spawn(run_nemesis(
@@ -292,7 +310,8 @@ impl Phases<'_> {
 
         // Final reads: every key the run touched, from every node.
         faults_tx.send_replace("final reads".into());
-        let finals: Box<dyn Generator> = Box::new(config.workload.final_reads(&generator.keys(), config.nodes));
+        let finals: Box<dyn Generator> =
+            Box::new(config.workload.final_reads(&generator.keys(), config.nodes));
         outcome.final_reads_start = self.recorder.now();
         self.drive(finals, &mut table).await?;
         outcome.final_reads_end = self.recorder.now();
@@ -341,13 +360,19 @@ impl Phases<'_> {
     }
 
     /// Drives `generator` with one client per slot (see [`interpreter`]).
-    async fn drive(&self, generator: Box<dyn Generator>, table: &mut ProcessTable) -> Result<Box<dyn Generator>, RunError> {
+    async fn drive(
+        &self,
+        generator: Box<dyn Generator>,
+        table: &mut ProcessTable,
+    ) -> Result<Box<dyn Generator>, RunError> {
         let config = self.config;
         let empty = if config.workload == Workload::Append { json!([]) } else { Value::Null };
         let clients = (0..config.concurrency)
             .map(|_| Client::new(config.system, config.op_timeout, empty.clone()))
             .collect::<Result<Vec<_>, _>>()?;
-        let generator = interpreter::drive(generator, table, clients, &self.nodes, self.recorder.clone(), &self.stop).await;
+        let generator =
+            interpreter::drive(generator, table, clients, &self.nodes, self.recorder.clone(), &self.stop)
+                .await;
         self.check_stop()?;
         Ok(generator)
     }
@@ -366,11 +391,17 @@ impl Phases<'_> {
                 Err(e) => tracing::warn!(node = %node.name, error = %e, "could not fetch the committed log"),
             }
             if watch.seen() {
-                store::write_json(&self.run_dir.node_file(&node.name, NodeFile::CommittedLog), &watch.body())?;
+                store::write_json(
+                    &self.run_dir.node_file(&node.name, NodeFile::CommittedLog),
+                    &watch.body(),
+                )?;
             }
             if !watch.changes().is_empty() {
                 tracing::warn!(node = %node.name, changes = watch.changes().len(), "committed entries were replaced");
-                store::write_json(&self.run_dir.node_file(&node.name, NodeFile::LogChanges), watch.changes())?;
+                store::write_json(
+                    &self.run_dir.node_file(&node.name, NodeFile::LogChanges),
+                    watch.changes(),
+                )?;
             }
         }
         Ok(())

@@ -63,7 +63,8 @@ impl RunDir {
 
     /// An existing run directory (`store/<test>/<time>` or `store/latest`); it must hold `test.json`.
     pub fn open(path: &Path) -> Result<RunDir, StoreError> {
-        let root = std::fs::canonicalize(path).map_err(|e| StoreError::Io { path: path.into(), source: e })?;
+        let root =
+            std::fs::canonicalize(path).map_err(|e| StoreError::Io { path: path.into(), source: e })?;
         let run = RunDir { root };
         if !run.test_json().is_file() {
             return Err(StoreError::NotARun { path: path.into() });

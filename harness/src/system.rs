@@ -116,7 +116,9 @@ impl System {
     /// How to get the binary when it is missing.
     pub fn install_hint(self) -> String {
         match self {
-            System::RaftNode => "build it with `cargo build --release -p node --bin raft-node` or pass --node-bin".into(),
+            System::RaftNode => {
+                "build it with `cargo build --release -p node --bin raft-node` or pass --node-bin".into()
+            }
             System::Etcd(_) => format!("install it with `{}` or pass --etcd-bin", etcd::INSTALL_HINT),
         }
     }

@@ -17,16 +17,18 @@
 mod common;
 
 use common::{capability, processes_mentioning, read_json};
-use harness::cluster::{Backend, System};
+use harness::cluster::Backend;
+use harness::config::RunConfig;
 use harness::etcd::EtcdOptions;
-use harness::run::{RunConfig, run_with_schedule};
+use harness::run::run_with_schedule;
+use harness::system::System;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use workloads::{Fault, NemesisSpec, ScheduledFault, Topology, Workload, WorkloadOptions};
+use workloads::{Fault, NemesisSpec, ScheduledFault, Topology, Workload};
 
 fn etcd_bin() -> Option<PathBuf> {
-    let found = harness::cli::find_on_path("etcd");
+    let found = harness::system::find_on_path("etcd");
     let missing = found
         .is_none()
         .then(|| "etcd is not installed (apt-get install -y etcd-server etcd-client)".to_string());
@@ -114,26 +116,19 @@ fn etcd_config(
     seed: u64,
     store: &Path,
 ) -> RunConfig {
-    RunConfig {
-        nodes: 3,
-        system: System::Etcd(options),
-        time_limit: limit,
-        workload: Workload::Register,
-        workload_options: WorkloadOptions::default(),
-        nemesis: NemesisSpec { kinds: vec![workloads::FaultKind::Partition], interval: 2_000_000_000 },
-        concurrency: 6,
-        rate: None,
-        seed,
-        node_bin: etcd.to_path_buf(),
-        node_args: Vec::new(),
-        store: store.to_path_buf(),
-        net,
-        op_timeout: Duration::from_secs(2),
-        recover_timeout: Duration::from_secs(20),
-        record: true,
-        check: true,
-        progress: false,
-    }
+    let mut c = RunConfig::new(System::Etcd(options));
+    c.nodes = 3;
+    c.time_limit = limit;
+    c.workload = Workload::Register;
+    c.nemesis = NemesisSpec { kinds: vec![workloads::FaultKind::Partition], interval: 2_000_000_000 };
+    c.concurrency = 6;
+    c.seed = seed;
+    c.node_bin = etcd.to_path_buf();
+    c.store = store.to_path_buf();
+    c.net = net;
+    c.recover_timeout = Duration::from_secs(20);
+    c.progress = false;
+    c
 }
 
 #[test]
@@ -153,7 +148,7 @@ fn isolating_the_leader_on_loopback_moves_leadership() {
     let results = summary.results.expect("the run was checked");
     assert_eq!(results.verdict, checker::Verdict::Valid, "{}", harness::analysis::summary(&results));
     // The partition's event names the isolated leader; while it lasts another node must lead.
-    let history = std::fs::read_to_string(summary.dir.join("history.jsonl")).unwrap();
+    let history = std::fs::read_to_string(summary.dir.history()).unwrap();
     let events: Vec<serde_json::Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let nemesis_info = |f: &str| {
         events
@@ -166,7 +161,7 @@ fn isolating_the_leader_on_loopback_moves_leadership() {
     let isolated =
         cut["value"]["leader"].as_str().expect("the partition names the leader it isolated").to_string();
     let (from, to) = (cut["time"].as_u64().unwrap(), first_heal_time(&events));
-    let status = std::fs::read_to_string(summary.dir.join("status.jsonl")).unwrap();
+    let status = std::fs::read_to_string(summary.dir.status()).unwrap();
     let new_leaders: Vec<String> = status
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -224,12 +219,12 @@ fn serializable_reads_under_isolation_are_reported_invalid() {
                 "invalid for another reason than a stale read: {}",
                 harness::analysis::summary(&results)
             );
-            let test = read_json(&summary.dir.join("test.json"));
+            let test = read_json(&summary.dir.test_json());
             assert_eq!(test["etcd"]["serializable_reads"], true);
             // A given schedule is replayed from the run's own test.json (which records the options).
             let reproduce = test["reproduce"].as_str().unwrap();
             assert!(reproduce.starts_with("faultline repro "), "{reproduce}");
-            assert!(reproduce.contains(&summary.dir.display().to_string()), "{reproduce}");
+            assert!(reproduce.contains(&summary.dir.path().display().to_string()), "{reproduce}");
             return;
         }
     }

@@ -12,9 +12,11 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use harness::cluster::Backend;
-use harness::run::{RunConfig, run};
+use harness::config::RunConfig;
+use harness::run::run;
+use harness::system::System;
 use std::time::Duration;
-use workloads::{NemesisSpec, Workload, WorkloadOptions};
+use workloads::NemesisSpec;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -38,7 +40,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let node_bin = match args.node_bin.clone().or_else(harness::cli::default_node_bin) {
+    let node_bin = match args.node_bin.clone().or_else(|| System::RaftNode.default_binary()) {
         Some(p) => p,
         None => bail!(
             "no raft-node next to this benchmark; build it with `cargo build --release -p node --bin raft-node`"
@@ -50,26 +52,18 @@ fn main() -> anyhow::Result<()> {
     let mut rows: Vec<(bool, u64, f64)> = Vec::new();
     for round in 0..args.rounds {
         for record in [true, false] {
-            let config = RunConfig {
-                nodes: args.nodes,
-                system: harness::cluster::System::RaftNode,
-                time_limit: Duration::from_secs(args.seconds),
-                workload: Workload::Register,
-                workload_options: WorkloadOptions::default(),
-                nemesis: NemesisSpec { kinds: Vec::new(), interval: 0 },
-                concurrency: args.concurrency,
-                rate: None,
-                seed: 1 + round as u64,
-                node_bin: node_bin.clone(),
-                node_args: Vec::new(),
-                store: store.path().to_path_buf(),
-                net,
-                op_timeout: Duration::from_secs(2),
-                recover_timeout: Duration::from_secs(30),
-                record,
-                check: false,
-                progress: false,
-            };
+            let mut config = RunConfig::new(System::RaftNode);
+            config.nodes = args.nodes;
+            config.time_limit = Duration::from_secs(args.seconds);
+            config.nemesis = NemesisSpec { kinds: Vec::new(), interval: 0 };
+            config.concurrency = args.concurrency;
+            config.seed = 1 + round as u64;
+            config.node_bin = node_bin.clone();
+            config.store = store.path().to_path_buf();
+            config.net = net;
+            config.record = record;
+            config.check = false;
+            config.progress = false;
             let summary = runtime.block_on(run(config)).context("benchmark run")?;
             let (ok, fail, info) = summary.counts;
             // Count the run phase only (final reads are a fixed, small tail).

@@ -20,9 +20,9 @@ pub mod loopback;
 pub mod netns;
 
 pub use crate::nodes::{Hit, NodeSpec};
-use crate::system::System;
 use crate::signals::{self, Spawned};
 use crate::state::{ProcRecord, StateFile};
+use crate::system::System;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,9 +90,6 @@ pub struct ClusterConfig {
     pub proxied: bool,
     pub state_dir: PathBuf,
 }
-
-
-
 
 /// A cluster of raft-node processes under the harness's control.
 pub trait Cluster: Send + std::fmt::Debug {
