@@ -436,7 +436,8 @@ mod tests {
 
     #[test]
     fn every_bad_setting_is_named() {
-        let cases: Vec<(Setting, Box<dyn Fn(&mut RunConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut RunConfig)>;
+        let cases: Vec<(Setting, Change)> = vec![
             (Setting::Nodes, Box::new(|c| c.nodes = 0)),
             (Setting::Nodes, Box::new(|c| c.nodes = 51)),
             (Setting::Concurrency, Box::new(|c| c.concurrency = 0)),
