@@ -23,7 +23,7 @@ use crate::cluster::Backend;
 use crate::config::{RunConfig, Setting};
 use crate::report;
 use crate::run::{self, RunError};
-use crate::store::{self, StoreError};
+use crate::store::{self, RunDir, StoreError};
 use crate::system::{System, SystemKind};
 use crate::units::parse_duration;
 use reports::CampaignIndex;
@@ -692,7 +692,7 @@ pub fn run_campaign(
                 // The run directory, when the run got far enough to make one (store/latest moved).
                 let latest = std::fs::canonicalize(campaign.store.join("latest")).ok();
                 if let Some(l) =
-                    latest.filter(|l| Some(l) != previous_latest.as_ref() && l.join("test.json").is_file())
+                    latest.filter(|l| Some(l) != previous_latest.as_ref() && RunDir::open(l).is_ok())
                     && let Ok(store_abs) = std::fs::canonicalize(&campaign.store)
                 {
                     row.report = report_link(&store_abs, &l);
@@ -841,8 +841,9 @@ time_limit = "5s"
         let (raft, etcd): (Vec<&PlannedRun>, Vec<&PlannedRun>) =
             c.runs.iter().partition(|r| r.system == "raft-node");
         assert_eq!((raft.len(), etcd.len()), (1, 1));
-        assert_eq!(raft[0].config.node_bin, Path::new("/bin/sh"));
-        assert_ne!(etcd[0].config.node_bin, Path::new("/bin/sh"));
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        assert_eq!(raft[0].config.node_bin, sh);
+        assert_ne!(etcd[0].config.node_bin, sh);
         assert_eq!(etcd[0].config.system.name(), "etcd");
     }
 

@@ -74,10 +74,11 @@ fn parse_nil(s: &str) -> Result<NilRead, String> {
 /// Runs `faultline check`; returns the exit code (0 valid, 1 invalid, 2 unknown).
 pub fn run(args: &CheckArgs) -> Result<i32> {
     if args.path.is_dir() {
-        if args.model.is_none() && args.path.join("test.json").is_file() {
+        let run = crate::store::RunDir::at(&args.path);
+        if args.model.is_none() && run.test_json().is_file() {
             return check_run(args);
         }
-        let history = args.path.join("history.jsonl");
+        let history = run.history();
         if !history.is_file() {
             bail!("{}: a directory must be a stored run with a history.jsonl", args.path.display());
         }

@@ -54,7 +54,7 @@ pub fn argv(bin: &str, spec: &NodeSpec, all: &[NodeSpec], options: EtcdOptions, 
     let mut argv = vec![bin.to_string()];
     let pairs = [
         ("--name", spec.name.clone()),
-        ("--data-dir", spec.dir.join("data").display().to_string()),
+        ("--data-dir", spec.data_dir().display().to_string()),
         ("--listen-peer-urls", format!("http://{}", spec.listen_peer)),
         ("--initial-advertise-peer-urls", peer_url(spec)),
         ("--listen-client-urls", spec.url()),

@@ -21,7 +21,8 @@
 //!   place outcomes are classified; [`protocol`] and [`nodes`] are the vocabulary they share.
 //! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns` and `loopback` backends.
 //! - [`store`]: [`store::RunDir`], the only module that knows a run directory's file names, and the
-//!   one fsynced atomic JSON writer; [`recorder`] writes `history.jsonl` and keeps it in memory.
+//!   [`durable`] the one writer of whole files (fsynced, atomic); [`recorder`] writes `history.jsonl`
+//!   and keeps it in memory.
 //! - [`analysis`]: checks a run (`results.json`); [`findings`]: its anomaly classes and detection time.
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
 //!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy; [`state`] records
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod durable;
 pub mod etcd;
 pub mod findings;
 pub mod interpreter;

@@ -31,9 +31,29 @@ pub struct NodeSpec {
     pub netns: Option<String>,
 }
 
+/// A node's standard output, in its directory.
+pub const STDOUT_LOG: &str = "stdout.log";
+/// A node's standard error, in its directory.
+pub const STDERR_LOG: &str = "stderr.log";
+/// The node's own data (its WAL, snapshots, whatever the system keeps), in its directory.
+pub const DATA_DIR: &str = "data";
+
 impl NodeSpec {
     pub fn url(&self) -> String {
         format!("http://{}", self.listen_client)
+    }
+
+    /// Where the node keeps its data (`<node dir>/data`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join(DATA_DIR)
+    }
+
+    pub fn stdout_log(&self) -> PathBuf {
+        self.dir.join(STDOUT_LOG)
+    }
+
+    pub fn stderr_log(&self) -> PathBuf {
+        self.dir.join(STDERR_LOG)
     }
 }
 

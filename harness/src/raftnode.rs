@@ -53,7 +53,7 @@ pub fn args(spec: &NodeSpec, seed: u64) -> Vec<String> {
         "--listen-client".into(),
         spec.listen_client.to_string(),
         "--data-dir".into(),
-        spec.dir.join("data").display().to_string(),
+        spec.data_dir().display().to_string(),
         "--seed".into(),
         seed.wrapping_add(spec.id).to_string(),
     ]

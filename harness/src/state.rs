@@ -69,11 +69,10 @@ impl StateFile {
         &self.path
     }
 
+    /// Writes the state file whole and durably: after a crash, `faultline cleanup` finds every
+    /// resource recorded before it.
     pub fn save(&self) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&self.state).expect("run state always serializes");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &self.path)
+        crate::durable::write_json(&self.path, &self.state).map_err(|(_, e)| e)
     }
 
     pub fn add_namespace(&mut self, ns: &str) -> std::io::Result<()> {

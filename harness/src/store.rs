@@ -7,9 +7,7 @@
 //! second get `-1`, `-2` suffixes instead of sharing a directory.
 //!
 //! [`RunDir`] is the only place that knows these names: every reader and writer of a run directory
-//! asks it for paths. JSON files are written by [`write_json`] only: a temporary file, fsynced,
-//! renamed over the old one, and the directory fsynced, so a crash leaves the old file or the new
-//! one, never half of one.
+//! asks it for paths. JSON and HTML files are written whole and durably ([`crate::durable`]).
 
 use crate::cluster::Backend;
 use crate::etcd::EtcdOptions;
@@ -17,7 +15,6 @@ use crate::nodes::NodeSpec;
 use crate::system::{System, SystemKind};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use workloads::{FaultKind, Phase, ScheduledFault, Workload, WorkloadOptions};
 
@@ -41,8 +38,8 @@ pub enum NodeFile {
 impl NodeFile {
     pub fn name(self) -> &'static str {
         match self {
-            NodeFile::Stdout => "stdout.log",
-            NodeFile::Stderr => "stderr.log",
+            NodeFile::Stdout => crate::nodes::STDOUT_LOG,
+            NodeFile::Stderr => crate::nodes::STDERR_LOG,
             NodeFile::CommittedLog => "log.json",
             NodeFile::LogChanges => "log-changes.json",
         }
@@ -233,31 +230,14 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
     serde_json::from_str(&text).map_err(|e| StoreError::Json { path: path.into(), source: e })
 }
 
-/// Writes pretty JSON atomically and durably: a temporary file next to `path`, fsynced, renamed over
-/// `path`, then the directory fsynced so the rename itself survives a crash.
+/// Writes pretty JSON atomically and durably ([`crate::durable`]).
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let text =
-        serde_json::to_vec_pretty(value).map_err(|e| StoreError::Json { path: path.into(), source: e })?;
-    write_atomic(path, &text)
+    crate::durable::write_json(path, value).map_err(|(path, source)| StoreError::Io { path, source })
 }
 
-/// Writes bytes atomically and durably (see [`write_json`]).
+/// Writes bytes atomically and durably ([`crate::durable`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| StoreError::Io { path: p, source: e }
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    crate::durable::write(path, bytes).map_err(|(path, source)| StoreError::Io { path, source })
 }
 
 /// Creates `<parent>/<timestamp>[-k]` (the parent too), a fresh directory even when another run
@@ -313,16 +293,6 @@ mod tests {
         let latest = std::fs::canonicalize(store.path().join("latest")).unwrap();
         assert_eq!(latest, std::fs::canonicalize(b.path()).unwrap());
         assert_eq!(b.store(), Some(store.path()));
-    }
-
-    #[test]
-    fn json_is_replaced_whole_and_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.json");
-        write_json(&path, &serde_json::json!({"a": 1})).unwrap();
-        write_json(&path, &serde_json::json!({"a": 2})).unwrap();
-        assert_eq!(read_json::<serde_json::Value>(&path).unwrap()["a"], 2);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

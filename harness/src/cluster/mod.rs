@@ -213,15 +213,15 @@ impl Procs {
             return Ok(p.pid());
         }
         let spec = &self.specs[i];
-        std::fs::create_dir_all(spec.dir.join("data")).map_err(|e| ClusterError::Spawn {
+        std::fs::create_dir_all(spec.data_dir()).map_err(|e| ClusterError::Spawn {
             node: spec.name.clone(),
             command: "mkdir".into(),
             source: e,
         })?;
         let argv = self.argv(i);
-        let p = signals::spawn(&argv, &spec.dir.join("stdout.log"), &spec.dir.join("stderr.log")).map_err(
-            |e| ClusterError::Spawn { node: spec.name.clone(), command: argv.join(" "), source: e },
-        )?;
+        let p = signals::spawn(&argv, &spec.stdout_log(), &spec.stderr_log()).map_err(|e| {
+            ClusterError::Spawn { node: spec.name.clone(), command: argv.join(" "), source: e }
+        })?;
         let pid = p.pid();
         state
             .add_process(ProcRecord { node: spec.name.clone(), pid, start_time: p.start_time() })
