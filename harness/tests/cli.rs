@@ -23,7 +23,7 @@ fn an_unknown_flag_exits_3_naming_it() {
 #[test]
 fn durations_out_of_range_exit_3_without_a_panic() {
     for value in ["1e30s", "99999999999999999999s", "-5s", "soon"] {
-        let out = faultline(&["run", "--time-limit", value]);
+        let out = faultline(&["run", &format!("--time-limit={value}")]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{value}: {stderr}");
         assert!(!stderr.contains("panicked"), "{value}: {stderr}");
