@@ -285,6 +285,47 @@ mod tests {
         assert!(e.contains("/nonexistent/etcd"), "{e}");
     }
 
+    /// Errors and reproduce commands name settings by these flags: each must be one of `run`'s.
+    #[test]
+    fn every_setting_names_a_flag_of_run() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let run = cli.find_subcommand("run").expect("run exists");
+        let longs: Vec<String> =
+            run.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+        for s in Setting::ALL {
+            assert!(longs.contains(&s.flag().to_string()), "{} is not a flag of run: {longs:?}", s.flag());
+        }
+    }
+
+    #[test]
+    fn a_reproduce_command_parses_back_into_the_same_config() {
+        let bin = std::env::current_exe().unwrap();
+        let c = parse_run(&[
+            "--nodes",
+            "3",
+            "--rate",
+            "250",
+            "--keys",
+            "4",
+            "--time-limit",
+            "1500ms",
+            "--seed",
+            "9",
+            "--node-arg=--bug",
+            "--node-arg=stale-read",
+            "--net",
+            "loopback",
+            "--node-bin",
+            bin.to_str().unwrap(),
+        ])
+        .unwrap();
+        let cmd = c.reproduce_command();
+        // Plain words only here, so splitting on spaces is the shell's reading.
+        let words: Vec<&str> = cmd.split(' ').skip(2).collect();
+        assert_eq!(parse_run(&words).unwrap(), c, "{cmd}");
+    }
+
     #[test]
     fn a_bad_nemesis_is_named() {
         let e = parse_run(&["--nemesis", "partition,meteor", "--node-bin", "/bin/sh"]).unwrap_err();

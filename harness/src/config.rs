@@ -88,7 +88,25 @@ pub enum Setting {
 }
 
 impl Setting {
-    /// The `faultline run` flag.
+    pub const ALL: [Setting; 15] = [
+        Setting::System,
+        Setting::Nodes,
+        Setting::TimeLimit,
+        Setting::Workload,
+        Setting::Nemesis,
+        Setting::NemesisInterval,
+        Setting::Concurrency,
+        Setting::Rate,
+        Setting::NodeBin,
+        Setting::NodeArgs,
+        Setting::OpTimeout,
+        Setting::RecoverTimeout,
+        Setting::Keys,
+        Setting::OpsPerKey,
+        Setting::Store,
+    ];
+
+    /// The `faultline run` flag (a test checks each is one of its flags).
     pub fn flag(self) -> &'static str {
         match self {
             Setting::System => "--system",
@@ -279,7 +297,9 @@ impl RunConfig {
     /// The command line that reproduces this run: every setting spelled out, so defaults that change
     /// later do not change what it runs.
     pub fn reproduce_command(&self) -> String {
-        let mut parts = vec!["faultline run".to_string(), format!("--system {}", self.system.name())];
+        use Setting as S;
+        let mut parts =
+            vec!["faultline run".to_string(), format!("{} {}", S::System.flag(), self.system.name())];
         if let Some(o) = self.system.etcd_options() {
             if o.serializable_reads {
                 parts.push("--etcd-serializable-reads".into());
@@ -288,31 +308,27 @@ impl RunConfig {
                 parts.push("--etcd-pre-vote".into());
             }
         }
-        parts.extend([
-            format!("--nodes {}", self.nodes),
-            format!("--time-limit {}", format_duration(self.time_limit)),
-            format!("--workload {}", self.workload),
-            format!("--nemesis {}", nemesis_words(&self.nemesis.kinds, ",")),
-        ]);
+        let mut set = |s: Setting, value: String| parts.push(format!("{} {value}", s.flag()));
+        set(S::Nodes, self.nodes.to_string());
+        set(S::TimeLimit, format_duration(self.time_limit));
+        set(S::Workload, self.workload.to_string());
+        set(S::Nemesis, nemesis_words(&self.nemesis.kinds, ","));
         if !self.nemesis.kinds.is_empty() {
-            parts.push(format!(
-                "--nemesis-interval {}",
-                format_duration(Duration::from_nanos(self.nemesis.interval))
-            ));
+            set(S::NemesisInterval, format_duration(Duration::from_nanos(self.nemesis.interval)));
         }
-        parts.push(format!("--concurrency {}", self.concurrency));
+        set(S::Concurrency, self.concurrency.to_string());
         if let Some(r) = self.rate {
-            parts.push(format!("--rate {r}"));
+            set(S::Rate, r.to_string());
         }
         let defaults = WorkloadOptions::default();
         if self.workload_options.active_keys != defaults.active_keys {
-            parts.push(format!("--keys {}", self.workload_options.active_keys));
+            set(S::Keys, self.workload_options.active_keys.to_string());
         }
         if self.workload_options.ops_per_key != defaults.ops_per_key {
-            parts.push(format!("--ops-per-key {}", self.workload_options.ops_per_key));
+            set(S::OpsPerKey, self.workload_options.ops_per_key.to_string());
         }
-        parts.push(format!("--op-timeout {}", format_duration(self.op_timeout)));
-        parts.push(format!("--recover-timeout {}", format_duration(self.recover_timeout)));
+        set(S::OpTimeout, format_duration(self.op_timeout));
+        set(S::RecoverTimeout, format_duration(self.recover_timeout));
         parts.push(format!("--seed {}", self.seed));
         parts.push(format!("--net {}", self.net.name()));
         parts.push(format!(
@@ -321,9 +337,9 @@ impl RunConfig {
             shell_quote(&self.node_bin.display().to_string())
         ));
         for a in &self.node_args {
-            parts.push(format!("--node-arg={}", shell_quote(a)));
+            parts.push(format!("{}={}", S::NodeArgs.flag(), shell_quote(a)));
         }
-        parts.push(format!("--store {}", shell_quote(&self.store.display().to_string())));
+        parts.push(format!("{} {}", S::Store.flag(), shell_quote(&self.store.display().to_string())));
         if !self.check {
             parts.push("--no-check".into());
         }
