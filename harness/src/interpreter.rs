@@ -17,6 +17,7 @@ use crate::nodes::NodeSpec;
 use crate::recorder::{Draft, Recorder};
 use crate::stop::Stop;
 use checker::history::{EventType, Process};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -40,17 +41,6 @@ struct Completion {
     slot: usize,
     /// The outcome, or why the history could not be written.
     outcome: Result<Outcome, String>,
-}
-
-/// Where a slot stands.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Slot {
-    /// Free from this run time (ns) on.
-    FreeAt(u64),
-    /// An operation is in flight.
-    Busy,
-    /// The generator is done with it.
-    Closed,
 }
 
 /// Drives `generator` to its end with one worker per slot of `table`; returns the generator (the
@@ -83,16 +73,21 @@ pub async fn drive(
         ));
     }
     drop(done_tx);
-    let mut slots = vec![Slot::FreeAt(0); senders.len()];
+    // Free slots in the order they became free, each with the time it may invoke again. Asking
+    // them in this order is what keeps a rate-limited generator fair: the slot that has waited
+    // longest gets the next operation, as the worker that woke first did when workers raced for it.
+    let mut free: VecDeque<(usize, u64)> = (0..senders.len()).map(|slot| (slot, 0)).collect();
+    let mut open = senders.len();
     let mut in_flight = 0usize;
     loop {
         // Hand out operations to every free slot whose time has come.
         let now = recorder.now();
         let mut wake: Option<u64> = None;
-        for slot in 0..slots.len() {
-            let Slot::FreeAt(free_at) = slots[slot] else { continue };
-            if free_at > now {
+        let mut still_free = VecDeque::with_capacity(free.len());
+        while let Some((slot, free_at)) = free.pop_front() {
+            if free_at > now || stop.is_stopped() {
                 wake = Some(wake.map_or(free_at, |w| w.min(free_at)));
+                still_free.push_back((slot, free_at));
                 continue;
             }
             let ctx = Context { time: now, process: table.process(slot), in_flight };
@@ -102,22 +97,23 @@ pub async fn drive(
                     let a = Assignment { process: ctx.process, node, op };
                     // The worker is idle (its slot was free) and its channel holds one: this cannot
                     // wait. A worker that is gone has stopped with the run.
-                    let sent = senders[slot].as_ref().is_some_and(|tx| tx.try_send(a).is_ok());
-                    if !sent {
+                    if !senders[slot].as_ref().is_some_and(|tx| tx.try_send(a).is_ok()) {
                         stop.fail(format!("client worker {slot} is gone"));
-                        break;
                     }
-                    slots[slot] = Slot::Busy;
                     in_flight += 1;
                 }
-                Next::Pending { until } => wake = Some(wake.map_or(until, |w| w.min(until))),
+                Next::Pending { until } => {
+                    wake = Some(wake.map_or(until, |w| w.min(until)));
+                    still_free.push_back((slot, free_at));
+                }
                 Next::Done => {
-                    slots[slot] = Slot::Closed;
                     senders[slot] = None;
+                    open -= 1;
                 }
             }
         }
-        if slots.iter().all(|s| *s == Slot::Closed) || stop.is_stopped() {
+        free = still_free;
+        if open == 0 || stop.is_stopped() {
             break;
         }
         let sleep = wake.map(|w| tokio::time::sleep(Duration::from_nanos(w.saturating_sub(recorder.now()))));
@@ -128,18 +124,19 @@ pub async fn drive(
                 let Some(Completion { slot, outcome }) = done else { break };
                 in_flight -= 1;
                 let now = recorder.now();
-                slots[slot] = match outcome {
-                    Ok(Outcome::Ok(_)) => Slot::FreeAt(now),
-                    Ok(Outcome::Fail(_)) => Slot::FreeAt(now + FAIL_BACKOFF.as_nanos() as u64),
+                let free_at = match outcome {
+                    Ok(Outcome::Ok(_)) => now,
+                    Ok(Outcome::Fail(_)) => now + FAIL_BACKOFF.as_nanos() as u64,
                     Ok(Outcome::Info(_)) => {
                         table.retire(slot);
-                        Slot::FreeAt(now)
+                        now
                     }
                     Err(e) => {
                         stop.fail(e);
                         break;
                     }
                 };
+                free.push_back((slot, free_at));
             }
             _ = async { sleep.expect("guarded by the condition").await }, if sleep.is_some() => {}
         }
@@ -193,5 +190,105 @@ async fn worker(
         if done.send(Completion { slot, outcome }).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::System;
+    use checker::history::Process;
+    use serde_json::Value;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use workloads::generator::{Rate, TimeLimit};
+    use workloads::{Workload, WorkloadOptions};
+
+    /// A node that answers every request at once with `200 {"value": null, "applied": true}`
+    /// (HTTP/1.1 with keep-alive, just enough for reqwest).
+    async fn instant_node() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Ok(n) = conn.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        // Answer each complete request (head plus its Content-Length body).
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if buf.len() < end + 4 + len {
+                                break;
+                            }
+                            buf.drain(..end + 4 + len);
+                            let body = r#"{"value":null,"applied":true}"#;
+                            let resp = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            if conn.write_all(resp.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn node(addr: std::net::SocketAddr) -> NodeSpec {
+        NodeSpec {
+            index: 0,
+            name: "n1".into(),
+            id: 1,
+            listen_peer: addr,
+            advertise_peer: None,
+            listen_client: addr,
+            peers_arg: String::new(),
+            client_addrs_arg: String::new(),
+            dir: std::path::PathBuf::new(),
+            netns: None,
+        }
+    }
+
+    /// A regression test: the first interpreter asked its slots in index order, so under a rate
+    /// limit slot 0 took nearly every operation and the planted-bug matrix saw one client instead of
+    /// ten (stale-read found 2 of 3 times instead of every time). Each slot must get a fair share.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rate_limited_workload_is_spread_over_every_slot() {
+        let addr = instant_node().await;
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::create(&dir.path().join("h.jsonl"), std::time::Instant::now()).unwrap());
+        let slots = 5;
+        let base = Workload::Register.generator(&WorkloadOptions::default(), 7).unwrap();
+        let generator: Box<dyn Generator> =
+            Box::new(TimeLimit::new(Rate::new(base, 200.0, 7), Duration::from_millis(1500).as_nanos() as u64));
+        let clients =
+            (0..slots).map(|_| Client::new(System::RaftNode, Duration::from_secs(2), Value::Null).unwrap()).collect();
+        let mut table = ProcessTable::new(slots, 1);
+        let stop = Stop::new();
+        drive(generator, &mut table, clients, &[node(addr)], recorder.clone(), &stop).await;
+        assert_eq!(stop.failure(), None);
+        let mut per_process = std::collections::BTreeMap::new();
+        for e in recorder.take_events().iter().filter(|e| e.kind == EventType::Invoke) {
+            let Process::Client(p) = e.process else { continue };
+            *per_process.entry(p).or_insert(0usize) += 1;
+        }
+        let total: usize = per_process.values().sum();
+        assert!(total >= 100, "too few operations to judge: {per_process:?}");
+        assert_eq!(per_process.len(), slots, "some slot never invoked: {per_process:?}");
+        let most = *per_process.values().max().unwrap();
+        assert!(most * slots <= total * 2, "one slot took {most} of {total}: {per_process:?}");
     }
 }
