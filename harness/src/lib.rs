@@ -10,7 +10,7 @@
 //! [`analysis`] -> [`report`]. The modules, outside in (no module imports one that imports it back):
 //!
 //! - [`cli`]: `faultline`'s arguments, parsed and handed to [`config`]; the subcommands own theirs:
-//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`].
+//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`] (split over machines by [`shard`]).
 //! - [`config`]: the one [`config::RunConfig`]: defaults, validation, `test.json` mapping, the
 //!   reproduce command. Every subcommand builds its runs through it.
 //! - [`run`]: one test from start to verdict, as phases; [`interpreter`] owns the generator and
@@ -54,6 +54,7 @@ pub mod recorder;
 pub mod report;
 pub mod repro;
 pub mod run;
+pub mod shard;
 pub mod signals;
 pub mod state;
 pub mod stop;
