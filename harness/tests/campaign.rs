@@ -227,7 +227,7 @@ fn a_campaign_run_as_three_shards_and_merged_equals_the_campaign_run_whole() {
             .env("JOB_COMPLETION_INDEX", i.to_string())
             .output()
             .unwrap();
-        assert!(matches!(out.status.code(), Some(0 | 1 | 2)), "shard {i}: {}", text(&out));
+        assert!(matches!(out.status.code(), Some(0..=2)), "shard {i}: {}", text(&out));
     }
     let shard_dir = store.path().join("campaigns/smoke/shards/night1");
     let rows = std::fs::read_dir(shard_dir.join("rows")).unwrap().count();
@@ -257,8 +257,7 @@ fn a_campaign_run_as_three_shards_and_merged_equals_the_campaign_run_whole() {
     let merged_dir = std::fs::read_dir(store.path().join("campaigns/smoke"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.ends_with("shards") && *p != whole_dir)
-        .next()
+        .find(|p| !p.ends_with("shards") && *p != whole_dir)
         .expect("the merged campaign's directory");
     let merged_summary = read_json(&merged_dir.join("summary.json"));
     assert_eq!(row_keys(&merged_summary), row_keys(&whole_summary));
