@@ -88,7 +88,8 @@ pub fn classify(c: &Counterexample) -> String {
 /// counterexample kept).
 pub fn counterexample(key: &KeyResult, model: &str, e: &Explanation) -> Counterexample {
     let mut kept: Vec<&Operation> = e.counterexample.ops.iter().collect();
-    kept.sort_by_key(|op| (op.invoke_time, op.id));
+    // Position order (a Jepsen history's times may go backwards between operations).
+    kept.sort_by_key(|op| op.invoke_index);
     let index: HashMap<usize, usize> = kept.iter().enumerate().map(|(i, op)| (op.id, i)).collect();
     let linearization: Vec<usize> = e.longest_prefix.iter().filter_map(|id| index.get(id).copied()).collect();
     let stuck = e.stuck.iter().find(|s| index.contains_key(&s.op.id));
