@@ -280,7 +280,7 @@ mod tests {
         let run: RunReport = serde_json::from_str(include_str!("../tests/fixtures/run.json")).unwrap();
         let history = History::from_events("fixture", &run.history, None).unwrap();
         let spec = ModelSpec::new(ModelKind::CasRegister, Format::Jsonl);
-        let opts = CheckOptions { threads: 1, stop_at_first_invalid: false, ..CheckOptions::default() };
+        let opts = CheckOptions { threads: 1, all_keys: true, ..CheckOptions::default() };
         let report = checker::check_linearizability(&history, &spec, &opts).unwrap();
         (history, report)
     }
