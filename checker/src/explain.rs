@@ -16,11 +16,12 @@
 //!    Each of those searches may take at most [`CHECK_MIN_STEPS`] steps, or [`CHECK_STEP_FACTOR`] times
 //!    what the search of the whole key took, whichever is more: an operation whose removal cannot be
 //!    shown harmless within that is kept. Removing operations can make proving invalidity much harder
-//!    (without the reads that pruned it, the search must try every order of what is left): on key 4 of
-//!    Porcupine's `c50-bad`, found invalid in 279 steps, candidates of under 30 operations took up to
-//!    5.4 million steps and 700 MB each, and minimizing took the whole 5 s budget. With the limit it
-//!    takes about 5 ms and ends at the same 12 operations (measured with `checker-bench`; a floor of
-//!    20,000 steps instead of 2,048 gave the same counterexamples on all ten keys, 5-20 times slower).
+//!    (without the reads that pruned it, the search must try every order of what is left). Measured
+//!    with `checker-bench` while the kv state was still a plain string: on key 4 of Porcupine's
+//!    `c50-bad`, found invalid in 279 steps, candidates of under 30 operations took up to 5.4 million
+//!    steps and 700 MB each, and minimizing took the whole 5 s budget; with the limit it took about
+//!    5 ms for a 12-operation counterexample, and a floor of 20,000 steps instead of 2,048 gave the
+//!    same counterexamples on all ten keys, 5-20 times slower.
 //!
 //! The counterexample is printed as a text timeline: one row per operation, a bar from invocation to
 //! completion on a compressed time axis (only the order of events matters).

@@ -21,11 +21,13 @@
 //!   operation that would not change the state. Indefinite operations that prepare to the same model
 //!   operation are interchangeable, so only the earliest-invoked unlinearized one of each group is tried.
 //! - **Forced reads.** A definite read-only operation (one that changes no state it is legal in, see
-//!   [`Model::is_read_only`]) that is legal now is linearized without branching: any linearization from the current
-//!   configuration can move it to the front (it is already invoked, everything that returned before its
-//!   invocation is already linearized, and it changes nothing). If the search fails after it, the
-//!   configuration before it fails too, so backtracking skips the alternatives. Concurrent reads no
-//!   longer multiply the configurations by every subset of them.
+//!   [`Model::is_read_only`]) that is legal now, and whose step leaves the state exactly as it was, is
+//!   linearized without branching: any linearization from the current configuration can move it to the
+//!   front (it is already invoked, everything that returned before its invocation is already
+//!   linearized, and it changes nothing). If the search fails after it, the configuration before it
+//!   fails too, so backtracking skips the alternatives. Concurrent reads no longer multiply the
+//!   configurations by every subset of them. (A read that turns a symbolic state into one of the
+//!   concrete states it stands for, as a kv get does, is not forced: it is a choice.)
 //! - **Dead-branch pruning.** Models whose states only grow (appends, adds) tell the search, through
 //!   [`Model::still_possible`], when an operation that must still be linearized can no longer succeed
 //!   (a get whose string the current state is not a prefix of); the branch is abandoned at once
@@ -372,7 +374,10 @@ impl<'a, M: Model> Search<'a, M> {
                         // can move it to the front. So if that fails, this whole configuration fails. (A
                         // write of the current value does not qualify: elsewhere in the order it may
                         // change the state.)
-                        let forced = !indefinite && model.is_read_only(&op.op);
+                        // Only a step that leaves the state as it was: a symbolic state (see
+                        // `models::KvState`) stands for several concrete ones, and a read that picks
+                        // one of them is a choice, not a free move.
+                        let forced = !indefinite && model.is_read_only(&op.op) && new_state == self.state;
                         self.lin[i / 64] |= 1 << (i % 64);
                         let new_hash = self.set_hash ^ self.zobrist[i];
                         let key = new_hash ^ fast_hash(&new_state).rotate_left(17);
