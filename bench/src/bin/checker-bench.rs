@@ -6,8 +6,10 @@
 //!    the options `faultline check` uses (verdict first: the first invalid key cancels the others and is
 //!    the only one explained). Per history: parse time, time to the verdict, the whole check with its
 //!    explanation, parse + check (everything `faultline check` does but start the process and print),
-//!    best of several runs for fast histories; the verdict (`!` when it is not the expected one) and the
-//!    ratio of parse + check to the row's `porcupine_ms`; then totals per family.
+//!    best of several runs for fast histories; the verdict (`!` when it is not the expected one); and
+//!    two ratios to the row's `porcupine_ms`, which is Porcupine's `CheckEvents` benchmark (its
+//!    benchmarks parse before starting the timer): check / Porcupine, like for like, and parse + check
+//!    / Porcupine. Then totals per family.
 //! 2. `kv/c50-bad.txt` twice: verdict first (the default), then every key decided and explained
 //!    (`all_keys`, as `faultline check --all-keys`): per key, the search's steps, cache and time and the
 //!    explanation's size and time; per run, the time to the verdict, the total and the process's peak
@@ -84,7 +86,7 @@ fn reference_histories() -> Result<()> {
         "== Porcupine reference histories (as `faultline check`: verdict first, first invalid key explained) =="
     );
     println!(
-        "{:<28} {:<26} {:>8} {:>9} {:>10} {:>9} {:>11} {:>13} {:>7}",
+        "{:<28} {:<26} {:>8} {:>9} {:>10} {:>9} {:>11} {:>13} {:>10} {:>10}",
         "history",
         "model",
         "verdict",
@@ -93,9 +95,11 @@ fn reference_histories() -> Result<()> {
         "check_ms",
         "parse+check",
         "porcupine_ms",
-        "ratio"
+        "check/porc",
+        "total/porc"
     );
-    let mut totals: BTreeMap<&str, (f64, f64, usize)> = BTreeMap::new();
+    // Per family: check, parse + check, Porcupine, rows.
+    let mut totals: BTreeMap<&str, (f64, f64, f64, usize)> = BTreeMap::new();
     let opts = CheckOptions::default();
     let mut wrong = 0;
     for line in table.lines().skip(1) {
@@ -136,19 +140,29 @@ fn reference_histories() -> Result<()> {
         } else {
             ""
         };
-        let ratio = if porcupine_ms > 0.0 { best_total / porcupine_ms } else { f64::NAN };
+        let per = |x: f64| if porcupine_ms > 0.0 { x / porcupine_ms } else { f64::NAN };
         println!(
-            "{path:<28} {model:<26} {:>8} {parse:>9.3} {verdict_ms:>10.3} {check:>9.3} {best_total:>11.3} {porcupine_ms:>13.3} {ratio:>7.3}",
-            format!("{verdict}{mark}")
+            "{path:<28} {model:<26} {:>8} {parse:>9.3} {verdict_ms:>10.3} {check:>9.3} {best_total:>11.3} {porcupine_ms:>13.3} {:>10.3} {:>10.3}",
+            format!("{verdict}{mark}"),
+            per(check),
+            per(best_total)
         );
         let t = totals.entry(family(path, model)).or_default();
-        t.0 += best_total;
-        t.1 += porcupine_ms;
-        t.2 += 1;
+        t.0 += check;
+        t.1 += best_total;
+        t.2 += porcupine_ms;
+        t.3 += 1;
     }
-    println!("\n{:<22} {:>5} {:>13} {:>13} {:>8}", "family", "rows", "parse+check", "porcupine_ms", "ratio");
-    for (fam, (ours, porc, n)) in &totals {
-        println!("{fam:<22} {n:>5} {ours:>13.3} {porc:>13.3} {:>8.3}", ours / porc);
+    println!(
+        "\n{:<22} {:>5} {:>10} {:>13} {:>13} {:>10} {:>10}",
+        "family", "rows", "check_ms", "parse+check", "porcupine_ms", "check/porc", "total/porc"
+    );
+    for (fam, (check, total, porc, n)) in &totals {
+        println!(
+            "{fam:<22} {n:>5} {check:>10.3} {total:>13.3} {porc:>13.3} {:>10.3} {:>10.3}",
+            check / porc,
+            total / porc
+        );
     }
     if wrong > 0 {
         bail!("{wrong} histories got another verdict than EXPECTED.tsv says");
@@ -195,19 +209,28 @@ fn c50_bad(with_all_keys: bool) -> Result<()> {
         summaries.push((name, report, total, hwm, reset));
     }
     println!(
-        "\n{:<24} {:>8} {:>8} {:>11} {:>10} {:>12} {:>10} {:>14}",
-        "run", "verdict", "decided", "verdict_ms", "total_ms", "parse+total", "ratio", "peak_rss_MiB"
+        "\n{:<24} {:>8} {:>8} {:>11} {:>10} {:>12} {:>10} {:>10} {:>14}",
+        "run",
+        "verdict",
+        "decided",
+        "verdict_ms",
+        "check_ms",
+        "parse+check",
+        "check/porc",
+        "total/porc",
+        "peak_rss_MiB"
     );
     for (name, report, total, hwm, reset) in &summaries {
         let decided = report.keys.iter().filter(|k| k.verdict != Verdict::Unknown).count();
         let whole = ms(parse) + ms(*total);
         println!(
-            "{name:<24} {:>8} {:>8} {:>11.3} {:>10.3} {:>12.3} {:>10.3} {:>14}",
+            "{name:<24} {:>8} {:>8} {:>11.3} {:>10.3} {:>12.3} {:>10.3} {:>10.3} {:>14}",
             report.verdict.to_string(),
             format!("{decided}/{}", report.keys.len()),
             report.verdict_us as f64 / 1000.0,
             ms(*total),
             whole,
+            ms(*total) / porcupine_ms,
             whole / porcupine_ms,
             if *reset { format!("{:.1}", *hwm as f64 / 1024.0) } else { "n/a".into() },
         );
