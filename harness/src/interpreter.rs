@@ -12,7 +12,7 @@
 //! may still take effect, so the process may never invoke again) and the slot continues as a fresh
 //! process; a `fail` backs the slot off briefly, since during an election every attempt fails at once.
 
-use crate::client::{Client, Outcome};
+use crate::client::{Outcome, ProcessClient};
 use crate::nodes::NodeSpec;
 use crate::recorder::{Draft, Recorder};
 use crate::stop::Stop;
@@ -59,12 +59,11 @@ enum Slot {
 pub async fn drive(
     mut generator: Box<dyn Generator>,
     table: &mut ProcessTable,
-    clients: Vec<Client>,
+    clients: Vec<ProcessClient>,
     nodes: &[NodeSpec],
     recorder: Arc<Recorder>,
     stop: &Stop,
 ) -> Box<dyn Generator> {
-    let urls: Arc<[String]> = nodes.iter().map(NodeSpec::url).collect();
     let names: Arc<[String]> = nodes.iter().map(|n| n.name.clone()).collect();
     let (done_tx, mut done_rx) = mpsc::channel::<Completion>(clients.len().max(1));
     let mut workers = JoinSet::new();
@@ -72,15 +71,7 @@ pub async fn drive(
     for (slot, client) in clients.into_iter().enumerate() {
         let (tx, rx) = mpsc::channel(1);
         senders.push(Some(tx));
-        workers.spawn(worker(
-            slot,
-            client,
-            rx,
-            done_tx.clone(),
-            recorder.clone(),
-            urls.clone(),
-            names.clone(),
-        ));
+        workers.spawn(worker(slot, client, rx, done_tx.clone(), recorder.clone(), names.clone()));
     }
     drop(done_tx);
     let mut slots = vec![Slot::FreeAt(0); senders.len()];
@@ -98,7 +89,7 @@ pub async fn drive(
             let ctx = Context { time: now, process: table.process(slot), in_flight };
             match generator.next(&ctx) {
                 Next::Op(op) => {
-                    let node = op.node.unwrap_or(table.node(slot)).min(urls.len() - 1);
+                    let node = op.node.unwrap_or(table.node(slot)).min(names.len() - 1);
                     let a = Assignment { process: ctx.process, node, op };
                     // The worker is idle (its slot was free) and its channel holds one: this cannot
                     // wait. A worker that is gone has stopped with the run.
@@ -157,11 +148,10 @@ pub async fn drive(
 
 async fn worker(
     slot: usize,
-    client: Client,
+    mut client: ProcessClient,
     mut assignments: mpsc::Receiver<Assignment>,
     done: mpsc::Sender<Completion>,
     recorder: Arc<Recorder>,
-    urls: Arc<[String]>,
     names: Arc<[String]>,
 ) {
     while let Some(Assignment { process, node, op }) = assignments.recv().await {
@@ -176,16 +166,14 @@ async fn worker(
         };
         let outcome = async {
             recorder.record(draft(EventType::Invoke, op.invoke_value(), None)).map_err(|e| e.to_string())?;
-            let (outcome, answered) = client.invoke(&urls[node], &op).await;
+            let (outcome, answered) = client.invoke(node, &op).await;
             let mut completion = match &outcome {
                 Outcome::Ok(v) => draft(EventType::Ok, v.clone(), None),
                 Outcome::Fail(e) => draft(EventType::Fail, op.invoke_value(), Some(e.clone())),
                 Outcome::Info(e) => draft(EventType::Info, op.invoke_value(), Some(e.clone())),
             };
             // The completion names the node that answered (a redirect goes to the leader).
-            if let Some(i) = urls.iter().position(|u| *u == answered) {
-                completion.node = Some(names[i].clone());
-            }
+            completion.node = Some(names[answered].clone());
             recorder.record(completion).map_err(|e| e.to_string())?;
             Ok(outcome)
         }

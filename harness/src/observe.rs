@@ -41,8 +41,8 @@ impl Observer {
     /// up a look at the others for long).
     pub fn new(system: System, nodes: &[NodeSpec], timeout: Duration) -> Result<Observer, reqwest::Error> {
         Ok(Observer {
+            reader: StatusReader::new(system.clone(), nodes),
             client: Client::new(system, timeout, Value::Null)?,
-            reader: StatusReader::new(system, nodes.len()),
             names: nodes.iter().map(|n| n.name.clone()).collect(),
             urls: nodes.iter().map(NodeSpec::url).collect(),
         })
@@ -52,8 +52,12 @@ impl Observer {
         &self.names
     }
 
-    /// One status of every node (None: no answer), asked of all nodes at once.
+    /// One status of every node (None: no answer, or a system without a status), asked of all
+    /// nodes at once.
     pub async fn poll(&mut self) -> Vec<Option<Value>> {
+        if !self.reader.has_status() {
+            return vec![None; self.urls.len()];
+        }
         let futures = self.urls.iter().map(|u| {
             let (client, url) = (self.client.clone(), u.clone());
             async move { client.raw_status(&url).await }
