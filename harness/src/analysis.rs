@@ -227,7 +227,12 @@ pub fn check_run(
     // A system that serves no committed log like raft-node's /debug/log: that check does not apply.
     let has_logs = system.capabilities().committed_log;
     if !has_logs {
-        skipped.push(format!("committed-log agreement: {} has no /debug/log to compare", system.name()));
+        skipped.push(match &system {
+            System::Described(_) => {
+                "committed-log agreement: only the built-in raft-node serves a /debug/log to compare".into()
+            }
+            other => format!("committed-log agreement: {} has no /debug/log to compare", other.name()),
+        });
     }
     for node in nodes.iter().filter(|_| has_logs) {
         let path = run.node_file(node, NodeFile::CommittedLog);

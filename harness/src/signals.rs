@@ -2,7 +2,9 @@
 //! spawned.
 //!
 //! A [`Spawned`] can only be made by [`spawn`] or [`spawn_piped`], so holding one proves the pid is
-//! ours; signals go to it and nowhere else. Shim clients ([`spawn_shim`]) are tokio children killed
+//! ours; signals go to it and nowhere else. Each node leads a process group of its own, and signals
+//! go to that group, so a node started through a wrapper (`sh -c`, a pyenv shim) is killed, paused
+//! and resumed whole, helpers included. Shim clients ([`spawn_shim`]) are tokio children killed
 //! when their handle drops. The pid and its kernel start time are recorded in the state file, so
 //! `faultline cleanup` can tell a leftover node from an unrelated process that reused the pid.
 
@@ -59,6 +61,8 @@ fn command(launch: Launch<'_>) -> Command {
     let (program, args) = launch.argv.split_first().expect("argv vectors always name a program");
     let mut cmd = Command::new(program);
     cmd.args(args).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    // Its own process group, led by the node: signals reach whatever it started too.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     if let Some(dir) = launch.cwd {
         cmd.current_dir(dir);
     }
@@ -103,9 +107,10 @@ impl Spawned {
         self.start_time
     }
 
+    /// Signals the node's process group (it leads one; see [`spawn`]).
     fn signal(&self, sig: Signal) -> nix::Result<()> {
         tracing::debug!(pid = self.pid(), signal = %sig, "signal");
-        kill(Pid::from_raw(self.pid() as i32), sig)
+        kill(Pid::from_raw(-(self.pid() as i32)), sig)
     }
 
     pub fn pause(&self) -> nix::Result<()> {
@@ -118,11 +123,11 @@ impl Spawned {
 
     /// SIGKILL and reap. Also continues a stopped process first (a stopped process dies on SIGKILL
     /// anyway; SIGCONT keeps its exit from looking like a stop to the reaper).
+    /// The whole group is signalled even when the node itself has exited: its helpers may not have
+    /// (a group id is not reused while the group has members, so this reaches only ours).
     pub fn kill(mut self) -> std::io::Result<ExitStatus> {
-        if self.child.try_wait()?.is_none() {
-            let _ = self.signal(Signal::SIGKILL);
-            let _ = self.signal(Signal::SIGCONT);
-        }
+        let _ = self.signal(Signal::SIGKILL);
+        let _ = self.signal(Signal::SIGCONT);
         self.child.wait()
     }
 
@@ -176,6 +181,9 @@ pub fn kill_leftover(pid: u32, recorded_start: Option<u64>) -> bool {
     if recorded_start.is_some_and(|s| s != now) || recorded_start.is_none() {
         return false;
     }
+    let group = Pid::from_raw(-(pid as i32));
+    let _ = kill(group, Signal::SIGCONT);
+    let _ = kill(group, Signal::SIGKILL);
     let pid = Pid::from_raw(pid as i32);
     let _ = kill(pid, Signal::SIGCONT);
     kill(pid, Signal::SIGKILL).is_ok()
@@ -208,6 +216,35 @@ mod tests {
         let started = Instant::now();
         p.stop(Signal::SIGTERM, Duration::from_millis(300)).unwrap();
         assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn a_kill_takes_the_nodes_helpers_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, err) = (dir.path().join("o"), dir.path().join("e"));
+        // A helper with a command line no other process has: `sleep 31.<our pid>`.
+        let marker = format!("31.{}", std::process::id());
+        let script = format!("sleep {marker} & wait");
+        let argv: Vec<String> = vec!["sh".into(), "-c".into(), script];
+        let p = spawn(launch(&argv, &out, &err)).unwrap();
+        let helper = || {
+            std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                    String::from_utf8_lossy(&c).replace('\0', " ") == format!("sleep {marker} ")
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !helper() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(helper(), "the helper never started");
+        p.kill().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while helper() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!helper(), "the node's helper outlived it");
     }
 
     #[test]
