@@ -326,10 +326,9 @@ impl RunConfig {
                 if (a.contains('/') || a.contains('.'))
                     && !a.starts_with('-')
                     && Path::new(a.as_str()).is_file()
+                    && let Ok(abs) = std::fs::canonicalize(a.as_str())
                 {
-                    if let Ok(abs) = std::fs::canonicalize(a.as_str()) {
-                        *a = abs.display().to_string();
-                    }
+                    *a = abs.display().to_string();
                 }
             }
         }

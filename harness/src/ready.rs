@@ -198,16 +198,21 @@ mod tests {
         .unwrap();
         drop(listener);
         std::fs::write(dir.path().join("stderr.log"), "starting\nerror: cannot bind port\n").unwrap();
-        let e =
-            wait_probe(&Probe::Tcp { peer: false }, &[up.clone()], &[], Duration::from_millis(300), &stop)
-                .await
-                .unwrap_err();
+        let e = wait_probe(
+            &Probe::Tcp { peer: false },
+            std::slice::from_ref(&up),
+            &[],
+            Duration::from_millis(300),
+            &stop,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.node, "n1");
         assert!(e.to_string().contains("  | error: cannot bind port"), "{e}");
         let commands = vec![vec!["sh".to_string(), "-c".to_string(), "exit 3".to_string()]];
         let e = wait_probe(
             &Probe::Command(Vec::new()),
-            &[up.clone()],
+            std::slice::from_ref(&up),
             &commands,
             Duration::from_millis(200),
             &stop,

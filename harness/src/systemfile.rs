@@ -1028,6 +1028,28 @@ command = ["python3", "{dir}/shim.py", "{client_addrs}", "{client}"]
     }
 
     #[test]
+    fn data_files_outside_the_data_dir_are_kept_in_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("work");
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::fs::write(cwd.join("n2.db"), "rows").unwrap();
+        std::fs::write(cwd.join("n1.db"), "other node").unwrap();
+        let text = format!(
+            "[node]\ncommand = [\"x\"]\ncwd = \"{}\"\ndata = [\"{{name}}.*\"]\n[client]\nkind = \"http-kv\"\n",
+            cwd.display()
+        );
+        let f = SystemFile::parse(&text, &dir.path().join("f.toml")).unwrap();
+        let mut node = spec(1);
+        node.dir = dir.path().join("run/nodes/n2");
+        let all = [spec(0), node.clone()];
+        let ctx = NodeContext { spec: &node, all: &all, seed: 1, token: "t", shared_peers: false };
+        assert_eq!(f.node_cwd(&ctx), cwd);
+        let kept: Vec<PathBuf> = f.keep_data_files(&ctx).into_iter().map(Result::unwrap).collect();
+        assert_eq!(kept, [node.data_dir().join("n2.db")]);
+        assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), "rows");
+    }
+
+    #[test]
     fn globs_match_in_the_last_component() {
         assert!(wildcard("*.db", "a.db") && wildcard("w?l-*", "wal-0001") && !wildcard("*.db", "a.dbx"));
         let dir = tempfile::tempdir().unwrap();

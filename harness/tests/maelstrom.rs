@@ -161,15 +161,16 @@ fn stale_reads_from_backups_are_found_invalid() {
 }
 
 fn faultline(args: &[&str], store: &Path) -> std::process::Output {
-    let state = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().expect("a temporary state directory");
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(args)
         .arg("--store")
         .arg(store)
         .env("FAULTLINE_STATE_DIR", state.path())
         .output()
-        .unwrap();
-    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "state file left behind");
+        .expect("running faultline");
+    let left = std::fs::read_dir(state.path()).expect("the state directory is readable").count();
+    assert_eq!(left, 0, "state file left behind");
     out
 }
 

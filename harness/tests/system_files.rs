@@ -10,6 +10,7 @@
 //!    (as root with `ip` and `iptables`), and each shim's stderr is in the run directory.
 //! 5. `examples/systems/etcd.toml` gives the verdicts `--system etcd` gives: valid by default, invalid
 //!    with serializable reads.
+//! 6. README.md shows `raft-node.toml` and `raft_node_shim.py` exactly as tested here.
 //!
 //! Each skips with the reason when what it needs (python3, root, etcd) is missing, and fails instead
 //! under `CI=true`.
@@ -21,15 +22,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn faultline(args: &[&str], store: &Path) -> Output {
-    let state = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().expect("a temporary state directory");
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(args)
         .arg("--store")
         .arg(store)
         .env("FAULTLINE_STATE_DIR", state.path())
         .output()
-        .unwrap();
-    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "state file left behind");
+        .expect("running faultline");
+    let left = std::fs::read_dir(state.path()).expect("the state directory is readable").count();
+    assert_eq!(left, 0, "state file left behind");
     out
 }
 
@@ -39,10 +41,11 @@ fn example(name: &str) -> String {
 
 /// Runs faultline on a system file with `text` and returns its exit code and first stderr line.
 fn run_file(text: &str) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("my-db.toml");
-    std::fs::write(&path, text).unwrap();
-    let out = faultline(&["run", "--system-file", path.to_str().unwrap(), "--net", "loopback"], dir.path());
+    std::fs::write(&path, text).expect("writing the system file");
+    let out =
+        faultline(&["run", "--system-file", &path.display().to_string(), "--net", "loopback"], dir.path());
     let first = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default().to_string();
     (out.status.code(), first)
 }
@@ -138,7 +141,7 @@ fn assert_valid(run: &Path, out: &Output) {
     let test = read_json(&run.join("test.json"));
     let executed = test["outcome"]["executed"].as_array().expect("executed faults recorded");
     assert!(executed.len() >= 4, "too few faults executed: {executed:?}");
-    let status = std::fs::read_to_string(run.join("status.jsonl")).unwrap();
+    let status = std::fs::read_to_string(run.join("status.jsonl")).expect("status.jsonl is kept");
     assert!(status.contains(r#""role":"leader""#), "the roles pointers found no leader in status.jsonl");
 }
 
@@ -158,6 +161,9 @@ fn raft_node_from_its_system_file_is_valid_and_replays_from_test_json() {
     assert_eq!(test["system_file"]["text"], text.as_str());
     let results = read_json(&run.join("results.json"));
     assert!(results["election"]["leaderships"].as_u64().unwrap_or(0) > 0, "no election check: {results}");
+    // Teardown stopped the nodes with the file's stop signal.
+    let stderr = std::fs::read_to_string(run.join("nodes/n2/stderr.log")).unwrap();
+    assert!(stderr.contains("shutdown signal received"), "n2 was not stopped with SIGTERM");
     drop(copy_dir);
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(["repro", run.to_str().unwrap(), "--runs", "1"])
@@ -266,5 +272,14 @@ fn etcd_from_its_system_file_gives_the_built_in_verdicts() {
             verdict(&a).0 == "invalid"
         });
         assert!(found, "{args:?}: serializable reads were never found stale in 3 runs");
+    }
+}
+
+#[test]
+fn the_readme_shows_the_tested_examples() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    for name in ["raft-node.toml", "raft_node_shim.py"] {
+        let text = std::fs::read_to_string(example(name)).expect("the example exists");
+        assert!(readme.contains(text.trim_end()), "README.md does not show examples/systems/{name} as it is");
     }
 }
