@@ -14,8 +14,8 @@
 //!    panics and fatal log lines).
 //!
 //! Check 3 applies to raft-node only (no other system serves `/debug/log`); elsewhere it is listed in
-//! `skipped` with the reason. Election Safety reads raft-node's logs and the status polls, and for
-//! other systems whose status reports terms (etcd, a system file with `roles.term`) the polls alone.
+//! `skipped` with the reason. Election Safety reads raft-node's logs and the status polls, and for a
+//! system file whose roles give a term, the polls alone (not etcd's: see [`crate::system`]).
 //! Output of Maelstrom nodes that was not a message is counted (`stray_output`, from `network.json`);
 //! it does not change the verdict.
 //!

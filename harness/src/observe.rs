@@ -67,7 +67,8 @@ impl Observer {
     }
 
     /// Waits until every node names the same leader in the same term (or, at the deadline, at least a
-    /// majority does). Returns the leader.
+    /// majority does). Returns the leader. A status without a term (a system file's roles may give
+    /// none) counts as term 0.
     pub async fn wait_for_leader(&mut self, timeout: Duration, stop: &Stop) -> Option<String> {
         let deadline = Instant::now() + timeout;
         let n = self.urls.len();
@@ -77,7 +78,7 @@ impl Observer {
             let views: Vec<(u64, u64)> = statuses
                 .iter()
                 .flatten()
-                .filter_map(|s| Some((s["leader"].as_u64()?, s["term"].as_u64()?)))
+                .filter_map(|s| Some((s["leader"].as_u64()?, s["term"].as_u64().unwrap_or(0))))
                 .collect();
             if let Some(&first) = views.first() {
                 let agree = views.iter().filter(|v| **v == first).count();

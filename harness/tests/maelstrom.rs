@@ -129,6 +129,7 @@ fn the_replicated_node_is_valid_under_message_faults_partitions_kills_and_pauses
     assert_eq!(kept, "n1 is up\nn1 is up\n");
     // The primary's log survived its kill -9 in its directory of the run.
     assert!(summary.dir.node_dir("n1").join("lin_kv.log").is_file());
+    assert!(summary.dir.report().is_file(), "no report.html");
     let test = read_json(&summary.dir.test_json());
     assert_eq!(test["system"], "maelstrom");
     assert_eq!(test["net"], "stdio");

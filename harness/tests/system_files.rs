@@ -143,6 +143,7 @@ fn assert_valid(run: &Path, out: &Output) {
     assert!(executed.len() >= 4, "too few faults executed: {executed:?}");
     let status = std::fs::read_to_string(run.join("status.jsonl")).expect("status.jsonl is kept");
     assert!(status.contains(r#""role":"leader""#), "the roles pointers found no leader in status.jsonl");
+    assert!(run.join("report.html").is_file(), "no report.html:\n{stderr}");
 }
 
 #[test]
@@ -253,6 +254,8 @@ fn etcd_from_its_system_file_gives_the_built_in_verdicts() {
         let (built_in, _) = verdict(&["--system", "etcd", "--seed", seed]);
         let (described, out) = verdict(&["--system-file", &file, "--seed", seed]);
         assert_eq!((built_in.as_str(), described.as_str()), ("valid", "valid"), "{out:?}");
+        let run = std::fs::canonicalize(store.path().join("latest")).unwrap();
+        assert!(run.join("report.html").is_file(), "{out:?}");
     }
     // Serializable reads: both forms are found stale (each given 3 seeds, as tests/etcd.rs does).
     let serializable = tempfile::tempdir().unwrap();
