@@ -105,7 +105,8 @@ pub struct RunArgs {
     /// Seed of every random choice (default: drawn from the clock and printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The raft-node binary (default: raft-node next to this executable).
+    /// The raft-node binary (default: raft-node next to this executable); with --system-file, the
+    /// program that replaces the first word of the file's node.command.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
     /// An extra argument for every node (repeatable), e.g. --node-arg=--bug --node-arg=stale-read.

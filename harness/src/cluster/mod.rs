@@ -101,7 +101,7 @@ pub struct ClusterConfig {
     pub message_types: Vec<String>,
 }
 
-/// A cluster of raft-node processes under the harness's control.
+/// A cluster of the system's processes under the harness's control.
 pub trait Cluster: Send + std::fmt::Debug {
     fn backend(&self) -> Backend;
     fn nodes(&self) -> &[NodeSpec];
