@@ -389,7 +389,8 @@ pub fn parse(
                 Setting::RecoverTimeout => field(pick!(recover_timeout)),
                 Setting::Keys => int(pick!(keys)),
                 Setting::OpsPerKey => int(pick!(ops_per_key)),
-                Setting::Store => None,
+                // Campaign files name only built-in systems.
+                Setting::Store | Setting::SystemFile | Setting::NodeCmd | Setting::MessageTypes => None,
             }
         };
         let mut parsed_workloads = Vec::new();
