@@ -52,6 +52,7 @@ pub mod nemesis;
 pub mod netcmd;
 pub mod nodes;
 pub mod observe;
+pub mod programs;
 pub mod progress;
 pub mod protocol;
 pub mod proxy;

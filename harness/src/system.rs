@@ -17,6 +17,7 @@
 
 use crate::etcd::{self, EtcdOptions};
 use crate::nodes::NodeSpec;
+pub use crate::programs::{binary_next_to_exe, find_on_path};
 use crate::protocol::{Answer, Method, Reply, Request, Response};
 use crate::systemfile::{ClientKind, LeaderIs, NodeContext, Ready, Roles, SystemFile};
 use crate::{maelstrom, raftnode, shim};
@@ -483,20 +484,6 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-/// `name` in a directory of `$PATH`.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// `name` next to the running executable (same target directory). Test binaries live in
-/// `target/<profile>/deps`, so one level up is looked at too.
-pub fn binary_next_to_exe(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    [dir.join(name), dir.parent()?.join(name)].into_iter().find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -803,7 +803,7 @@ impl SystemFile {
             let p = self.dir().join(word);
             return p.is_file().then_some(p);
         }
-        crate::system::find_on_path(word).or_else(|| crate::system::binary_next_to_exe(word))
+        crate::programs::find_on_path(word).or_else(|| crate::programs::binary_next_to_exe(word))
     }
 
     /// The node's command line, binary first, with `extra` arguments at the end.
