@@ -72,14 +72,24 @@ pub struct RunArgs {
     /// register or append.
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
-    /// Faults: comma-separated partition, kill, pause, loss, latency, drop; or none. `drop` drops one
-    /// kind of Raft message (appends or votes) on some links and delivers the rest (raft-node only;
-    /// latency and drop put every peer link through the harness's proxy).
+    /// Faults. `composed` (the default): sequences of faults aimed by role (partition then kill the
+    /// new leader, pause the leader then split its followers, restart a node alone, drop one kind of
+    /// message, ...) spaced around the election timeout, of every kind the system supports, or of
+    /// the kinds listed after it (`composed,partition,kill`). A list without `composed`
+    /// (partition, kill, pause, loss, latency, drop) alternates one drawn fault with a heal every
+    /// --nemesis-interval; `none` for no faults. `drop` drops one kind of Raft message (appends or
+    /// votes) on some links and delivers the rest (raft-node only; latency and drop put every peer
+    /// link through the harness's proxy).
     #[arg(long, default_value = defaults::NEMESIS)]
     pub nemesis: String,
-    /// Time between a fault and its heal (and between a heal and the next fault).
+    /// Alternating: time between a fault and its heal (and between a heal and the next fault).
+    /// Composed: the longest hold or quiet time.
     #[arg(long, default_value = defaults::NEMESIS_INTERVAL, value_parser = parse_duration)]
     pub nemesis_interval: Duration,
+    /// What one election takes, for spacing composed faults until the run has measured its own
+    /// elections [default: the system's: raft-node's --election-ticks x --tick-ms, 150ms; etcd 150ms].
+    #[arg(long, value_parser = parse_duration)]
+    pub election_timeout: Option<Duration>,
     /// Client processes.
     #[arg(long, default_value_t = defaults::CONCURRENCY)]
     pub concurrency: usize,
@@ -132,11 +142,9 @@ impl RunArgs {
             active_keys: self.keys,
             ..WorkloadOptions::default()
         };
-        c.nemesis = NemesisSpec {
-            kinds: NemesisSpec::parse_kinds(&self.nemesis)
-                .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?,
-            interval: self.nemesis_interval.as_nanos() as u64,
-        };
+        c.nemesis = NemesisSpec::parse(&self.nemesis, self.nemesis_interval.as_nanos() as u64)
+            .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?;
+        c.election_timeout = self.election_timeout;
         c.concurrency = self.concurrency;
         c.rate = self.rate;
         if let Some(seed) = self.seed {

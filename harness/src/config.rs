@@ -24,8 +24,19 @@ pub mod defaults {
     pub const NODES: usize = 5;
     pub const TIME_LIMIT: &str = "60s";
     pub const WORKLOAD: &str = "register";
-    pub const NEMESIS: &str = "partition,kill,pause";
+    /// Composed sequences of every fault kind the system supports (`workloads::compose`); a list of
+    /// kinds without `composed` asks for the alternating schedule of those kinds.
+    pub const NEMESIS: &str = "composed";
+    /// Alternating: time between a fault and its heal. Composed: the longest hold or quiet time
+    /// (most are drawn around the election timeout).
     pub const NEMESIS_INTERVAL: &str = "10s";
+    /// The fault kinds of `composed` alone, where the system supports them (drop: raft-node's frames).
+    pub const COMPOSED_KINDS: [workloads::FaultKind; 4] = [
+        workloads::FaultKind::Partition,
+        workloads::FaultKind::Kill,
+        workloads::FaultKind::Pause,
+        workloads::FaultKind::Drop,
+    ];
     pub const CONCURRENCY: usize = 10;
     pub const STORE: &str = "store";
     pub const OP_TIMEOUT: &str = "2s";
@@ -46,6 +57,9 @@ pub struct RunConfig {
     pub workload: Workload,
     pub workload_options: WorkloadOptions,
     pub nemesis: NemesisSpec,
+    /// What one election takes, for spacing composed faults before the run measured its own (None:
+    /// the system's, from its node arguments: [`System::election_timeout`]).
+    pub election_timeout: Option<Duration>,
     pub concurrency: usize,
     /// Operations per second over all clients; None: as fast as they go.
     pub rate: Option<f64>,
@@ -76,6 +90,7 @@ pub enum Setting {
     Workload,
     Nemesis,
     NemesisInterval,
+    ElectionTimeout,
     Concurrency,
     Rate,
     NodeBin,
@@ -97,6 +112,7 @@ impl Setting {
             Setting::Workload => "--workload",
             Setting::Nemesis => "--nemesis",
             Setting::NemesisInterval => "--nemesis-interval",
+            Setting::ElectionTimeout => "--election-timeout",
             Setting::Concurrency => "--concurrency",
             Setting::Rate => "--rate",
             Setting::NodeBin => "--node-bin",
@@ -118,6 +134,7 @@ impl Setting {
             Setting::Workload => "workloads",
             Setting::Nemesis => "nemeses",
             Setting::NemesisInterval => "nemesis_interval",
+            Setting::ElectionTimeout => "election_timeout",
             Setting::Concurrency => "concurrency",
             Setting::Rate => "rate",
             Setting::NodeBin => "node_bin",
@@ -163,10 +180,12 @@ impl RunConfig {
             time_limit: default_duration(defaults::TIME_LIMIT),
             workload: defaults::WORKLOAD.parse().expect("the default workload exists"),
             workload_options: WorkloadOptions::default(),
-            nemesis: NemesisSpec {
-                kinds: NemesisSpec::parse_kinds(defaults::NEMESIS).expect("the default nemesis parses"),
-                interval: default_duration(defaults::NEMESIS_INTERVAL).as_nanos() as u64,
-            },
+            nemesis: NemesisSpec::parse(
+                defaults::NEMESIS,
+                default_duration(defaults::NEMESIS_INTERVAL).as_nanos() as u64,
+            )
+            .expect("the default nemesis parses"),
+            election_timeout: None,
             concurrency: defaults::CONCURRENCY,
             rate: None,
             seed: fresh_seed(),
@@ -207,8 +226,11 @@ impl RunConfig {
                 return Err(invalid(setting, "must be positive"));
             }
         }
-        if !c.nemesis.kinds.is_empty() && c.nemesis.interval == 0 {
+        if (c.nemesis.composed || !c.nemesis.kinds.is_empty()) && c.nemesis.interval == 0 {
             return Err(invalid(Setting::NemesisInterval, "must be positive"));
+        }
+        if c.election_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(invalid(Setting::ElectionTimeout, "must be positive"));
         }
         if c.workload_options.active_keys == 0 {
             return Err(invalid(Setting::Keys, "must be at least 1"));
@@ -219,6 +241,10 @@ impl RunConfig {
         c.workload_options.validate().map_err(|e| invalid(Setting::Workload, e.to_string()))?;
         c.system.check_workload(c.workload).map_err(|e| invalid(Setting::Workload, e))?;
         let capabilities = c.system.capabilities();
+        if c.nemesis.composed && c.nemesis.kinds.is_empty() {
+            self.nemesis.kinds = composed_kinds(c.system);
+        }
+        let c = &self;
         if c.nemesis.kinds.contains(&FaultKind::Drop) && !capabilities.message_drops {
             return Err(invalid(
                 Setting::Nemesis,
@@ -230,8 +256,7 @@ impl RunConfig {
             ));
         }
         // A schedule that cannot be drawn for this cluster (partitions of one node) fails here.
-        workloads::nemesis::schedule(&c.nemesis, c.nodes, c.time_limit.as_nanos() as u64, c.seed)
-            .map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
+        c.schedule().map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
         let bugs = raftnode::planted_bugs(&c.node_args);
         if raftnode::planted_bug_arg(&c.node_args).is_some() && !capabilities.planted_bugs {
             return Err(invalid(
@@ -271,9 +296,32 @@ impl RunConfig {
         Ok(self)
     }
 
-    /// The store's directory name for this test: `<system>-<workload>-<nemeses>`.
+    /// The store's directory name for this test: `<system>-<workload>-<nemeses>` (`composed` alone
+    /// for the default composed mix).
     pub fn test_name(&self) -> String {
-        format!("{}-{}-{}", self.system.name(), self.workload, nemesis_words(&self.nemesis.kinds, "+"))
+        let words = if self.nemesis.composed && self.nemesis.kinds == composed_kinds(self.system) {
+            workloads::nemesis::COMPOSED.to_string()
+        } else {
+            self.nemesis.words("+")
+        };
+        format!("{}-{}-{}", self.system.name(), self.workload, words)
+    }
+
+    /// What one election takes before the run measured its own: `--election-timeout`, else the
+    /// system's.
+    pub fn election_timeout(&self) -> Duration {
+        self.election_timeout.unwrap_or_else(|| self.system.election_timeout(&self.node_args))
+    }
+
+    /// The fault schedule `faultline run` draws from these settings (composed or alternating).
+    pub fn schedule(&self) -> Result<Vec<ScheduledFault>, workloads::WorkloadError> {
+        workloads::nemesis::draw(
+            &self.nemesis,
+            self.nodes,
+            self.time_limit.as_nanos() as u64,
+            self.seed,
+            self.election_timeout().as_nanos() as u64,
+        )
     }
 
     /// The command line that reproduces this run: every setting spelled out, so defaults that change
@@ -292,13 +340,16 @@ impl RunConfig {
             format!("--nodes {}", self.nodes),
             format!("--time-limit {}", format_duration(self.time_limit)),
             format!("--workload {}", self.workload),
-            format!("--nemesis {}", nemesis_words(&self.nemesis.kinds, ",")),
+            format!("--nemesis {}", self.nemesis.words(",")),
         ]);
         if !self.nemesis.kinds.is_empty() {
             parts.push(format!(
                 "--nemesis-interval {}",
                 format_duration(Duration::from_nanos(self.nemesis.interval))
             ));
+        }
+        if let Some(e) = self.election_timeout {
+            parts.push(format!("--election-timeout {}", format_duration(e)));
         }
         parts.push(format!("--concurrency {}", self.concurrency));
         if let Some(r) = self.rate {
@@ -349,6 +400,8 @@ impl RunConfig {
             time_limit_ms: self.time_limit.as_millis() as u64,
             nemesis: self.nemesis.kinds.clone(),
             nemesis_interval_ms: self.nemesis.interval / 1_000_000,
+            nemesis_composed: self.nemesis.composed,
+            election_timeout_ms: self.election_timeout.map(|d| d.as_millis() as u64),
             concurrency: self.concurrency,
             rate: self.rate,
             seed: self.seed,
@@ -374,8 +427,12 @@ impl RunConfig {
         c.time_limit = Duration::from_millis(spec.time_limit_ms);
         c.workload = spec.workload;
         c.workload_options = spec.workload_options.clone();
-        c.nemesis =
-            NemesisSpec { kinds: spec.nemesis.clone(), interval: spec.nemesis_interval_ms * 1_000_000 };
+        c.nemesis = NemesisSpec {
+            kinds: spec.nemesis.clone(),
+            interval: spec.nemesis_interval_ms * 1_000_000,
+            composed: spec.nemesis_composed,
+        };
+        c.election_timeout = spec.election_timeout_ms.map(Duration::from_millis);
         c.concurrency = spec.concurrency;
         c.rate = spec.rate;
         c.seed = spec.seed;
@@ -390,13 +447,10 @@ impl RunConfig {
     }
 }
 
-/// `partition+kill` (or with another separator), `none` for no faults.
-fn nemesis_words(kinds: &[FaultKind], sep: &str) -> String {
-    if kinds.is_empty() {
-        "none".to_string()
-    } else {
-        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(sep)
-    }
+/// The fault kinds of `--nemesis composed` on `system`: [`defaults::COMPOSED_KINDS`] it supports.
+pub fn composed_kinds(system: System) -> Vec<FaultKind> {
+    let caps = system.capabilities();
+    defaults::COMPOSED_KINDS.into_iter().filter(|k| *k != FaultKind::Drop || caps.message_drops).collect()
 }
 
 /// The command that replays a stored run (printed by runs whose schedule was given, not drawn).
@@ -431,7 +485,31 @@ mod tests {
         let c = config(System::RaftNode).validate().unwrap();
         assert_eq!(c.nodes, defaults::NODES);
         assert_eq!(c.time_limit, Duration::from_secs(60));
-        assert_eq!(c.nemesis.kinds, vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]);
+        assert!(c.nemesis.composed);
+        assert_eq!(
+            c.nemesis.kinds,
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Drop]
+        );
+        assert_eq!(c.test_name(), "raft-node-register-composed");
+        assert_eq!(c.election_timeout(), Duration::from_millis(150));
+        // etcd has no frames the proxy can read: its composed mix has no drop.
+        let etcd = config(System::Etcd(EtcdOptions::default())).validate().unwrap();
+        assert_eq!(etcd.nemesis.kinds, vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]);
+        assert_eq!(etcd.test_name(), "etcd-register-composed");
+    }
+
+    #[test]
+    fn the_default_schedule_composes_several_sequences_in_a_short_run() {
+        let mut c = config(System::RaftNode);
+        c.time_limit = Duration::from_secs(30);
+        c.seed = 5;
+        let c = c.validate().unwrap();
+        let s = c.schedule().unwrap();
+        assert!(workloads::compose::fault_count(&s) >= 6, "{s:?}");
+        assert!(s.iter().any(|f| f.after.is_some()), "steps are spaced in elections");
+        let mut alt = c.clone();
+        alt.nemesis = NemesisSpec::parse("partition,kill", 10_000_000_000).unwrap();
+        assert_eq!(alt.schedule().unwrap().len(), 3, "the alternating form still works");
     }
 
     #[test]
@@ -445,6 +523,7 @@ mod tests {
             (Setting::Rate, Box::new(|c| c.rate = Some(-1.0))),
             (Setting::TimeLimit, Box::new(|c| c.time_limit = Duration::ZERO)),
             (Setting::NemesisInterval, Box::new(|c| c.nemesis.interval = 0)),
+            (Setting::ElectionTimeout, Box::new(|c| c.election_timeout = Some(Duration::ZERO))),
             (Setting::Keys, Box::new(|c| c.workload_options.active_keys = 0)),
             (Setting::NodeArgs, Box::new(|c| c.node_args = vec!["--bug".into(), "sloppy".into()])),
             (Setting::NodeBin, Box::new(|c| c.node_bin = PathBuf::from("/nonexistent/raft-node"))),
@@ -483,6 +562,7 @@ mod tests {
         c.seed = 42;
         c.time_limit = Duration::from_millis(12_500);
         c.workload_options.ops_per_key = 7;
+        c.election_timeout = Some(Duration::from_millis(300));
         c.store = PathBuf::from("elsewhere");
         c.progress = false;
         let c = c.validate().unwrap();
@@ -505,7 +585,7 @@ mod tests {
             "--node-arg=--bug --node-arg=stale-read --node-arg='it'\\''s'",
             "--keys 9",
             "--time-limit 1m",
-            "--nemesis partition,kill,pause --nemesis-interval 10s",
+            "--nemesis composed,partition,kill,pause,drop --nemesis-interval 10s",
             "--node-bin /",
         ] {
             assert!(cmd.contains(part), "{part:?} not in {cmd}");

@@ -278,11 +278,11 @@ impl Scenario {
         let mut start = Duration::from_secs(1).as_nanos() as u64;
         while cycle > 0 && start + last < limit {
             for step in &self.cycle {
-                out.push(ScheduledFault { at: start + step.at.as_nanos() as u64, fault: step.fault.clone() });
+                out.push(ScheduledFault::at(start + step.at.as_nanos() as u64, step.fault.clone()));
             }
             start += cycle;
         }
-        out.push(ScheduledFault { at: limit, fault: Fault::Heal });
+        out.push(ScheduledFault::at(limit, Fault::Heal));
         out
     }
 
@@ -443,7 +443,8 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> Resu
     c.workload = Workload::Register;
     c.workload_options =
         WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
-    c.nemesis = NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64 };
+    c.nemesis =
+        NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64, composed: false };
     c.concurrency = config.concurrency;
     c.rate = Some(pace(config.time_limit));
     c.seed = seed;

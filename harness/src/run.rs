@@ -21,9 +21,9 @@ use crate::cluster::{self, Cluster, ClusterConfig, ClusterError};
 use crate::config::{ConfigError, RunConfig, replay_command};
 use crate::interpreter;
 use crate::logwatch::NodeWatch;
-use crate::nemesis::{FaultOutcome, Nemesis, NemesisError};
+use crate::nemesis::{FaultOutcome, Nemesis, NemesisError, Sighting};
 use crate::nodes::NodeSpec;
-use crate::observe::{self, Observer, laggard_of, leader_of};
+use crate::observe::{self, Observer, laggard_of, leadership_of};
 use crate::progress;
 use crate::recorder::{RecordError, Recorder};
 use crate::stop::Stop;
@@ -35,7 +35,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::generator::{Rate, TimeLimit};
-use workloads::nemesis::schedule;
 use workloads::{Generator, ProcessTable, ScheduledFault, Workload};
 
 /// Why a run could not complete. Each is a harness error (exit code 3).
@@ -110,8 +109,7 @@ pub async fn run_with_schedule(
     };
     let sched = match fixed {
         Some(s) => s,
-        None => schedule(&config.nemesis, config.nodes, time_limit_ns, config.seed)
-            .map_err(|e| RunError::Failed(format!("drawing the fault schedule: {e}")))?,
+        None => config.schedule().map_err(|e| RunError::Failed(format!("drawing the fault schedule: {e}")))?,
     };
     let started_at = store::timestamp(store::unix_now(), true);
     let mut spec = config.test_spec(sched.clone(), plan, reproduce.clone(), started_at);
@@ -132,7 +130,8 @@ pub async fn run_with_schedule(
         node_args: config.node_args.clone(),
         nodes_dir: run_dir.nodes_dir(),
         seed: config.seed,
-        proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy()),
+        proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy())
+            || sched.iter().any(|f| f.fault.needs_proxy()),
         state_dir: crate::state::state_dir(),
     };
     let cluster = cluster::create(config.net, cluster_config).await?;
@@ -155,6 +154,8 @@ pub async fn run_with_schedule(
     };
     // Whatever the phases did: every task stops, the cluster is torn down.
     stop.finish();
+    outcome.messages_dropped =
+        cluster.lock().expect("cluster lock poisoned only by a panic").messages_dropped();
     let teardown = {
         let cluster = cluster.clone();
         tokio::task::spawn_blocking(move || {
@@ -222,17 +223,21 @@ impl Phases<'_> {
             Ok(())
         })
         .await?;
+        let started = Instant::now();
         let mut observer = Observer::new(system, &self.nodes, Duration::from_millis(500))?;
-        let Some(first_leader) = observer.wait_for_leader(config.recover_timeout, &self.stop).await else {
+        if observer.wait_for_leader(config.recover_timeout, &self.stop).await.is_none() {
             return Err(RunError::NoLeader {
                 secs: config.recover_timeout.as_secs(),
                 dir: self.run_dir.path().to_path_buf(),
             });
-        };
+        }
+        // The run's first election, the first sample of what one takes here (see workloads::roles).
+        let first_election = started.elapsed();
 
         // Observers for the run phase, the recovery and the final reads.
         let observers = Stop::new();
-        let (leader_tx, leader_rx) = watch::channel(Some(first_leader));
+        // The poller publishes its first sighting at once.
+        let (leader_tx, leader_rx) = watch::channel(None);
         let (faults_tx, faults_rx) = watch::channel(String::new());
         let poller = tokio::spawn(observe::poll_status(
             Observer::new(system, &self.nodes, Duration::from_millis(500))?,
@@ -274,7 +279,9 @@ impl Phases<'_> {
         let generator: Box<dyn Generator> =
             Box::new(TimeLimit::new(base, config.time_limit.as_nanos() as u64));
         outcome.run_start = self.recorder.now();
-        let nemesis = Arc::new(Mutex::new(Nemesis::new(config.seed)));
+        let mut nem = Nemesis::new(config.seed);
+        nem.roles.first_election(first_election.as_nanos() as u64);
+        let nemesis = Arc::new(Mutex::new(nem));
         let nemesis_task = tokio::spawn(run_nemesis(
             self.cluster.clone(),
             nemesis.clone(),
@@ -284,7 +291,11 @@ impl Phases<'_> {
             faults_tx.clone(),
             self.recorder.clone(),
             sched,
-            Instant::now(),
+            NemesisClock {
+                run_start: Instant::now(),
+                time_limit: config.time_limit,
+                election: config.election_timeout(),
+            },
             self.stop.clone(),
         ));
         let generator = self.drive(generator, &mut table).await?;
@@ -408,41 +419,75 @@ impl Phases<'_> {
     }
 }
 
-/// Follows the fault schedule until its end (or the run stops).
+/// When the nemesis's faults are due: absolute ones at their time from the start of the run phase,
+/// relative ones ([`workloads::ScheduledFault::after`]) that many measured election times after the
+/// previous fault fired, never later than the end of the run phase.
+#[derive(Clone, Copy, Debug)]
+struct NemesisClock {
+    run_start: Instant,
+    time_limit: Duration,
+    /// The system's configured election timeout (what an election takes before one was measured).
+    election: Duration,
+}
+
+/// Follows the fault schedule until its end (or the run stops). Between faults it feeds the
+/// poller's leader sightings into the nemesis's role history.
 #[allow(clippy::too_many_arguments, reason = "one task's inputs, each used once")]
 async fn run_nemesis(
     cluster: SharedCluster,
     nemesis: Arc<Mutex<Nemesis>>,
     mut observer: Observer,
-    leader: watch::Receiver<Option<String>>,
+    mut leader: watch::Receiver<Option<(String, u64)>>,
     faults: watch::Sender<String>,
     recorder: Arc<Recorder>,
     sched: Vec<ScheduledFault>,
-    run_start: Instant,
+    clock: NemesisClock,
     stop: Stop,
 ) -> Result<(), RunError> {
+    let lock = |n: &Arc<Mutex<Nemesis>>| n.lock().expect("nemesis lock poisoned only by a panic").roles.clone();
+    let end = clock.run_start + clock.time_limit;
+    let mut last_fired: Option<Instant> = None;
     for item in sched {
-        tokio::select! {
-            _ = tokio::time::sleep_until((run_start + Duration::from_nanos(item.at)).into()) => {}
-            _ = stop.stopped() => return Ok(()),
+        let due = match (item.after, last_fired) {
+            (Some(k), Some(prev)) => {
+                let election = lock(&nemesis).election_time(clock.election.as_nanos() as u64);
+                (prev + Duration::from_nanos((k.max(0.0) * election as f64) as u64)).min(end)
+            }
+            _ => clock.run_start + Duration::from_nanos(item.at),
+        };
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => break,
+                changed = leader.changed(), if watching => match changed {
+                    Ok(()) => {
+                        let seen = leader.borrow_and_update().clone();
+                        let now = recorder.now();
+                        nemesis
+                            .lock()
+                            .expect("nemesis lock poisoned only by a panic")
+                            .roles
+                            .observe(now, seen.as_ref().map(|(l, t)| (l.as_str(), *t)));
+                    }
+                    Err(_) => watching = false,
+                },
+                _ = stop.stopped() => return Ok(()),
+            }
         }
-        let mut now_leading = leader.borrow().clone();
-        let mut laggard = None;
+        let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None };
         if item.fault.needs_leader() {
             // The poller's view can be a quarter of a second old, across an election; look again.
             let statuses = observer.poll().await;
-            now_leading = leader_of(&statuses, observer.names()).or(now_leading);
-            laggard = laggard_of(&statuses, observer.names(), now_leading.as_deref());
+            seen.leader = leadership_of(&statuses, observer.names()).or(seen.leader);
+            let name = seen.leader.as_ref().map(|(l, _)| l.as_str());
+            seen.laggard = laggard_of(&statuses, observer.names(), name);
         }
+        last_fired = Some(Instant::now());
+        let at = recorder.now();
         let (nem, rec) = (nemesis.clone(), recorder.clone());
         let fault = item.fault.clone();
         let done = blocking_with(&cluster, move |c| {
-            nem.lock().expect("nemesis lock poisoned only by a panic").execute(
-                c,
-                &fault,
-                workloads::View { leader: now_leading.as_deref(), laggard: laggard.as_deref() },
-                &rec,
-            )
+            nem.lock().expect("nemesis lock poisoned only by a panic").execute(c, &fault, at, &seen, &rec)
         })
         .await;
         match done {
