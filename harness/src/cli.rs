@@ -35,6 +35,11 @@ pub enum Command {
     /// Planted-bug matrix: seeded runs of raft-node with each planted bug (and none), with the faults
     /// most likely to expose it; prints runs, detections, median time to detection and anomaly classes.
     Matrix(crate::matrix::MatrixArgs),
+    /// Explore fault schedules within a budget: many short seeded runs with composed schedules; those
+    /// that reach new behaviour (coverage of roles, terms, leader changes per fault, truncations,
+    /// dropped messages) are kept and mutated; stops at the first invalid run and shrinks its
+    /// schedule to the fewest faults that still reproduce it.
+    Explore(crate::explore::ExploreArgs),
     /// Replay a stored run (same arguments, seed and fault schedule) N times and report how many
     /// replays show the same anomaly class; each replay is stored as a run of its own.
     Repro(crate::repro::ReproArgs),

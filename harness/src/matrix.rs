@@ -443,8 +443,11 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> Resu
     c.workload = Workload::Register;
     c.workload_options =
         WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
-    c.nemesis =
-        NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64, composed: false };
+    c.nemesis = NemesisSpec {
+        kinds: scenario.kinds(),
+        interval: scenario.cycle_len.as_nanos() as u64,
+        composed: false,
+    };
     c.concurrency = config.concurrency;
     c.rate = Some(pace(config.time_limit));
     c.seed = seed;
@@ -565,6 +568,206 @@ pub struct MatrixArgs {
     /// Stop a bug's row at its first detection (a row then passes with one detection).
     #[arg(long)]
     pub until_detected: bool,
+    /// No scenarios: every bug with raft-node's default flags, found (or not) by `faultline
+    /// explore` sessions alone; --runs sessions per row, each with --budget. The correct node's row
+    /// gets the same total time and counts false alarms.
+    #[arg(long)]
+    pub generic: bool,
+    /// With --generic: the time of one explorer session (stopped at its first invalid run).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub budget: Duration,
+    /// With --generic: shrink each found failure (K/N replays, see `faultline explore --reproduce`).
+    #[arg(long, default_value = "2/3")]
+    pub reproduce: String,
+    /// With --generic: time for shrinking one failure; 0s: do not shrink.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub shrink_budget: Duration,
+}
+
+/// One explorer session of a `--generic` row.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct GenericSession {
+    pub seed: u64,
+    pub runs: usize,
+    /// Invalid runs (for a bug the session stops at the first; for the correct node, false alarms).
+    pub invalid: usize,
+    /// Seconds into the session when the first invalid run ended.
+    pub found_after_s: Option<f64>,
+    pub classes: Vec<String>,
+    /// Faults of the shrunk schedule, and the replays of it that reproduced, of how many.
+    pub shrunk_faults: Option<usize>,
+    pub shrunk_rate: Option<(usize, usize)>,
+    pub dir: Option<String>,
+    pub coverage: usize,
+    pub error: Option<String>,
+}
+
+/// One `--generic` row.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct GenericRow {
+    pub bug: String,
+    pub budget_s: f64,
+    pub sessions: Vec<GenericSession>,
+}
+
+impl GenericRow {
+    pub fn found(&self) -> usize {
+        self.sessions.iter().filter(|s| s.invalid > 0).count()
+    }
+
+    fn median(mut v: Vec<f64>) -> Option<f64> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    }
+
+    pub fn median_found_s(&self) -> Option<f64> {
+        GenericRow::median(self.sessions.iter().filter_map(|s| s.found_after_s).collect())
+    }
+
+    pub fn median_shrunk(&self) -> Option<f64> {
+        GenericRow::median(self.sessions.iter().filter_map(|s| s.shrunk_faults.map(|f| f as f64)).collect())
+    }
+
+    /// The target of issue 15: a bug found in at least 8 of 10 sessions (80%), shrunk to at most 5
+    /// faults; the correct node never invalid.
+    pub fn passes(&self) -> bool {
+        if self.bug == CORRECT {
+            return self.sessions.iter().all(|s| s.invalid == 0 && s.error.is_none());
+        }
+        self.found() * 10 >= self.sessions.len() * 8 && self.median_shrunk().is_none_or(|m| m <= 5.0)
+    }
+}
+
+/// Runs the `--generic` rows: for each bug, `config.runs` explorer sessions with raft-node's default
+/// flags and `--bug` alone; rows are written to `<store>/generic.json` as they end.
+pub async fn run_generic(
+    config: &MatrixConfig,
+    budget: Duration,
+    shrink: Option<crate::explore::ShrinkConfig>,
+) -> Result<Vec<GenericRow>, RunError> {
+    let mut rows = Vec::new();
+    for bug in &config.bugs {
+        let mut row = GenericRow { bug: bug.clone(), budget_s: budget.as_secs_f64(), sessions: Vec::new() };
+        for k in 0..config.runs {
+            let seed = config.seed.wrapping_add(k as u64);
+            let node_args = if bug == CORRECT { Vec::new() } else { vec!["--bug".to_string(), bug.clone()] };
+            let store = config.store.join("generic").join(bug).join(format!("session-{seed}"));
+            let mut base = crate::explore::base_config(
+                config.nodes,
+                config.time_limit,
+                crate::config::defaults::NEMESIS,
+                GENERIC_INTERVAL,
+                Some(config.node_bin.clone()),
+                node_args,
+                store,
+                Some(config.net),
+            )?;
+            base.concurrency = config.concurrency;
+            base.op_timeout = config.op_timeout;
+            base.recover_timeout = config.recover_timeout;
+            let explore = crate::explore::ExploreConfig {
+                base,
+                budget,
+                // The correct node's sessions run their whole budget: every run is a chance of a
+                // false alarm.
+                keep_going: bug == CORRECT,
+                seed,
+                shrink: if bug == CORRECT { None } else { shrink },
+            };
+            println!("matrix: generic {bug} session {}/{}: seed {seed}", k + 1, config.runs);
+            let session = match crate::explore::explore(&explore).await {
+                Ok(s) => s,
+                Err(e) => {
+                    row.sessions.push(GenericSession {
+                        seed,
+                        runs: 0,
+                        invalid: 0,
+                        found_after_s: None,
+                        classes: Vec::new(),
+                        shrunk_faults: None,
+                        shrunk_rate: None,
+                        dir: None,
+                        coverage: 0,
+                        error: Some(e),
+                    });
+                    continue;
+                }
+            };
+            let first = session.failures.first();
+            let result = GenericSession {
+                seed,
+                runs: session.runs.len(),
+                invalid: session.failures.len(),
+                found_after_s: first.map(|f| f.found_after_s),
+                classes: first.map(|f| f.classes.clone()).unwrap_or_default(),
+                shrunk_faults: first.and_then(|f| f.shrunk.as_ref()).map(|s| s.faults),
+                shrunk_rate: first.and_then(|f| f.shrunk.as_ref()).map(|s| (s.reproduced, s.replays)),
+                dir: first.map(|f| f.dir.clone()),
+                coverage: session.coverage,
+                error: None,
+            };
+            println!(
+                "matrix: generic {bug} session {}/{}: {} runs, {}{}",
+                k + 1,
+                config.runs,
+                result.runs,
+                match result.found_after_s {
+                    Some(t) => format!("invalid after {t:.0}s ({})", result.classes.join(", ")),
+                    None => "nothing found".into(),
+                },
+                result.shrunk_faults.map(|f| format!(", shrunk to {f} faults")).unwrap_or_default(),
+            );
+            row.sessions.push(result);
+        }
+        rows.push(row);
+        std::fs::create_dir_all(&config.store)
+            .map_err(|e| crate::store::StoreError::Io { path: config.store.clone(), source: e })?;
+        crate::store::write_json(&config.store.join("generic.json"), &rows)?;
+    }
+    Ok(rows)
+}
+
+/// The longest hold of the explorer's composed schedules in `--generic` rows.
+const GENERIC_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The `--generic` table, with the flags each bug's tailored scenario needs beside it.
+pub fn generic_table(rows: &[GenericRow]) -> String {
+    let mut out = format!(
+        "{:<18} {:>9} {:>14} {:>13} {:>10}  {}\n",
+        "bug", "found", "median find s", "shrunk faults", "runs", "tailored scenario's flags"
+    );
+    for r in rows {
+        let runs: usize = r.sessions.iter().map(|s| s.runs).sum();
+        let flags = match Scenario::for_bug(&r.bug) {
+            Ok(s) if r.bug != CORRECT => {
+                if s.node_args.is_empty() {
+                    "(defaults)".to_string()
+                } else {
+                    s.node_args.join(" ")
+                }
+            }
+            _ => "-".to_string(),
+        };
+        let found = if r.bug == CORRECT {
+            format!("{} false", r.sessions.iter().map(|s| s.invalid).sum::<usize>())
+        } else {
+            format!("{}/{}", r.found(), r.sessions.len())
+        };
+        out.push_str(&format!(
+            "{:<18} {:>9} {:>14} {:>13} {:>10}  {}\n",
+            if r.bug == CORRECT { "none (correct)" } else { &r.bug },
+            found,
+            r.median_found_s().map_or("-".to_string(), |t| format!("{t:.0}")),
+            r.median_shrunk().map_or("-".to_string(), |f| format!("{f:.0}")),
+            runs,
+            flags,
+        ));
+    }
+    out
 }
 
 /// The `faultline matrix` command: prints the table; exit 0 when every row meets its target, 1
@@ -582,6 +785,13 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     if args.runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
+    let shrink = if args.shrink_budget.is_zero() {
+        None
+    } else {
+        let (k, n) = crate::explore::parse_reproduce(&args.reproduce)
+            .map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
+        Some(crate::explore::ShrinkConfig { k, n, budget: args.shrink_budget })
+    };
     let node_bin = args.node_bin.or_else(|| System::RaftNode.default_binary()).unwrap_or_default();
     let config = MatrixConfig {
         bugs,
@@ -597,6 +807,16 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
         recover_timeout: args.recover_timeout,
         until_detected: args.until_detected,
     };
+    if args.generic {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let rows = runtime.block_on(run_generic(&config, args.budget, shrink))?;
+        print!("{}", generic_table(&rows));
+        println!("matrix: {}", config.store.join("generic.json").display());
+        return Ok(if rows.iter().all(GenericRow::passes) { 0 } else { 1 });
+    }
     // Every row's runs are validated before the first cluster starts.
     for b in &config.bugs {
         let scenario = Scenario::for_bug(b).map_err(|e| anyhow::anyhow!("--bugs: {e}"))?;

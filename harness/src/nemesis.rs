@@ -248,8 +248,7 @@ impl Nemesis {
                     self.killed.insert(index(&h.node));
                     self.paused.remove(&index(&h.node));
                 }
-                let record =
-                    json!({ "target": target, "roles": roles, "signal": "SIGKILL", "nodes": hits });
+                let record = json!({ "target": target, "roles": roles, "signal": "SIGKILL", "nodes": hits });
                 on_nodes(&hits, record, "every target was already down")
             }
             Fault::Pause { target } => {
@@ -257,8 +256,7 @@ impl Nemesis {
                 for h in hits.iter().filter(|h| h.pid.is_some()) {
                     self.paused.insert(index(&h.node));
                 }
-                let record =
-                    json!({ "target": target, "roles": roles, "signal": "SIGSTOP", "nodes": hits });
+                let record = json!({ "target": target, "roles": roles, "signal": "SIGSTOP", "nodes": hits });
                 on_nodes(&hits, record, "every target was down or paused already")
             }
             Fault::Restart { target } => {

@@ -109,7 +109,9 @@ pub async fn run_with_schedule(
     };
     let sched = match fixed {
         Some(s) => s,
-        None => config.schedule().map_err(|e| RunError::Failed(format!("drawing the fault schedule: {e}")))?,
+        None => {
+            config.schedule().map_err(|e| RunError::Failed(format!("drawing the fault schedule: {e}")))?
+        }
     };
     let started_at = store::timestamp(store::unix_now(), true);
     let mut spec = config.test_spec(sched.clone(), plan, reproduce.clone(), started_at);
@@ -444,14 +446,18 @@ async fn run_nemesis(
     clock: NemesisClock,
     stop: Stop,
 ) -> Result<(), RunError> {
-    let lock = |n: &Arc<Mutex<Nemesis>>| n.lock().expect("nemesis lock poisoned only by a panic").roles.clone();
+    let roles =
+        |n: &Arc<Mutex<Nemesis>>| n.lock().expect("nemesis lock poisoned only by a panic").roles.clone();
     let end = clock.run_start + clock.time_limit;
     let mut last_fired: Option<Instant> = None;
     for item in sched {
+        let election = Duration::from_nanos(roles(&nemesis).election_time(clock.election.as_nanos() as u64));
         let due = match (item.after, last_fired) {
-            (Some(k), Some(prev)) => {
-                let election = lock(&nemesis).election_time(clock.election.as_nanos() as u64);
-                (prev + Duration::from_nanos((k.max(0.0) * election as f64) as u64)).min(end)
+            (Some(k), Some(prev)) => (prev + election.mul_f64(k.max(0.0))).min(end),
+            // A sequence starts at its planned time, but never within two elections of the previous
+            // fault (slow elections stretch sequences; the quiet time between them stays).
+            (None, Some(prev)) if item.at < clock.time_limit.as_nanos() as u64 => {
+                (clock.run_start + Duration::from_nanos(item.at)).max(prev + 2 * election)
             }
             _ => clock.run_start + Duration::from_nanos(item.at),
         };
@@ -474,11 +480,30 @@ async fn run_nemesis(
                 _ = stop.stopped() => return Ok(()),
             }
         }
+        // A fault planned past the end of the run phase (its chain was stretched by slow elections)
+        // is not run; the final heal is.
+        if due >= end && !is_last_heal(&item, end, due) {
+            continue;
+        }
         let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None };
         if item.fault.needs_leader() {
             // The poller's view can be a quarter of a second old, across an election; look again.
-            let statuses = observer.poll().await;
-            seen.leader = leadership_of(&statuses, observer.names()).or(seen.leader);
+            // A fault aimed at the leader waits up to one election for one to emerge.
+            let election = roles(&nemesis).election_time(clock.election.as_nanos() as u64);
+            let patience = Instant::now() + Duration::from_nanos(election);
+            let statuses = loop {
+                let statuses = observer.poll().await;
+                let found = leadership_of(&statuses, observer.names()).is_some();
+                if found || !item.fault.aims_at_leader() || Instant::now() >= patience.min(end) {
+                    break statuses;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(30)) => {}
+                    _ = stop.stopped() => return Ok(()),
+                }
+            };
+            // No node answering as leader is news too (a paused leader does not answer).
+            seen.leader = leadership_of(&statuses, observer.names());
             let name = seen.leader.as_ref().map(|(l, _)| l.as_str());
             seen.laggard = laggard_of(&statuses, observer.names(), name);
         }
@@ -506,6 +531,11 @@ async fn run_nemesis(
         }
     }
     Ok(())
+}
+
+/// Whether `item` is the schedule's final heal (at the end of the run phase).
+fn is_last_heal(item: &ScheduledFault, end: Instant, due: Instant) -> bool {
+    item.is_heal() && item.after.is_none() && due >= end
 }
 
 /// Runs a closure on the cluster off the async threads (it runs `ip`/`iptables` and waits on them).

@@ -103,6 +103,11 @@ impl RunDir {
         self.root.join("report.html")
     }
 
+    /// `shrunk.json`: the failure's schedule shrunk by `faultline explore` ([`crate::explore::Shrunk`]).
+    pub fn shrunk(&self) -> PathBuf {
+        self.root.join("shrunk.json")
+    }
+
     pub fn nodes_dir(&self) -> PathBuf {
         self.root.join("nodes")
     }

@@ -291,8 +291,10 @@ mod tests {
     fn election_timeouts_come_from_the_node_flags() {
         let ms = std::time::Duration::from_millis;
         assert_eq!(System::RaftNode.election_timeout(&[]), ms(150));
-        let args: Vec<String> =
-            ["--election-ticks", "30", "--tick-ms=5", "--no-pre-vote"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["--election-ticks", "30", "--tick-ms=5", "--no-pre-vote"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(System::RaftNode.election_timeout(&args), ms(150));
         let args = vec!["--election-ticks=40".to_string()];
         assert_eq!(System::RaftNode.election_timeout(&args), ms(400));

@@ -127,16 +127,26 @@ impl Motif {
         let p = |t| Fault::Partition { topology: t };
         match self {
             Motif::IsolateLeader => {
-                let t = *[Topology::IsolateLeader, Topology::IsolateLeader, Topology::LeaderMinority, Topology::FromLeader]
-                    .choose(rng)
-                    .expect("non-empty");
+                let t = *[
+                    Topology::IsolateLeader,
+                    Topology::IsolateLeader,
+                    Topology::LeaderMinority,
+                    Topology::FromLeader,
+                ]
+                .choose(rng)
+                .expect("non-empty");
                 s.push((0.0, p(t)));
                 s.push((hold(rng, timing, 1.0, 8.0), Fault::Heal));
             }
             Motif::PartitionKillNewLeader => {
-                let t = *[Topology::LeaderMinority, Topology::LeaderMinority, Topology::IsolateLeader, Topology::RandomHalves]
-                    .choose(rng)
-                    .expect("non-empty");
+                let t = *[
+                    Topology::LeaderMinority,
+                    Topology::LeaderMinority,
+                    Topology::IsolateLeader,
+                    Topology::RandomHalves,
+                ]
+                .choose(rng)
+                .expect("non-empty");
                 s.push((0.0, p(t)));
                 s.push((short(rng, 2.0, 8.0), Fault::Kill { target: Target::NewLeader }));
                 s.push((short(rng, 0.3, 4.0), Fault::Heal));
@@ -224,7 +234,11 @@ fn short(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
 /// A hold: usually [`short`], one time in five long (a quarter to all of `timing.long`).
 fn hold(rng: &mut ChaCha8Rng, timing: Timing, lo: f64, hi: f64) -> f64 {
     let long = timing.long as f64 / timing.election.max(1) as f64;
-    if long > hi && rng.random_bool(0.2) { short(rng, (long / 4.0).max(hi), long) } else { short(rng, lo, hi) }
+    if long > hi && rng.random_bool(0.2) {
+        short(rng, (long / 4.0).max(hi), long)
+    } else {
+        short(rng, lo, hi)
+    }
 }
 
 /// One process fault of the allowed kinds aimed at a role, or None when neither kill nor pause is
@@ -290,7 +304,9 @@ pub fn motifs(kinds: &[FaultKind], nodes: usize) -> Vec<Motif> {
         // Halves of followers, a bridge and a leader with a minority need three nodes; a partition
         // of one node is nothing.
         .filter(|m| nodes >= 3 || !m.kinds().contains(&FaultKind::Partition))
-        .filter(|m| nodes >= 2 || m.kinds().is_empty() || *m == Motif::RestartAlone || *m == Motif::PauseLeader)
+        .filter(|m| {
+            nodes >= 2 || m.kinds().is_empty() || *m == Motif::RestartAlone || *m == Motif::PauseLeader
+        })
         .collect()
 }
 
@@ -444,7 +460,9 @@ pub fn motif_of(episode: &Episode) -> Option<Motif> {
         (Partition { .. }, Some(Heal)) => Motif::IsolateLeader,
         (Pause { target: Target::Leader }, Some(Partition { .. })) => Motif::PauseLeaderSplitFollowers,
         (Pause { target: Target::Leader }, Some(Heal)) => Motif::PauseLeader,
-        (Kill { target: Target::Leader }, Some(Restart { target: Target::PreviousLeader })) => Motif::LeaderChurn,
+        (Kill { target: Target::Leader }, Some(Restart { target: Target::PreviousLeader })) => {
+            Motif::LeaderChurn
+        }
         (Kill { .. }, Some(Restart { .. })) => Motif::RestartAlone,
         (Kill { target: Target::Majority | Target::All }, Some(Heal)) => Motif::CrashMany,
         (Drop { .. }, _) => Motif::DropMessages,
@@ -528,7 +546,8 @@ fn mutate_once(
                 Some(d) if rng.random_bool(0.5) => d,
                 _ => {
                     let weights = Weights::default();
-                    fresh = compose(kinds, nodes, plan.end, rng.random(), timing, &weights).unwrap_or_default();
+                    fresh =
+                        compose(kinds, nodes, plan.end, rng.random(), timing, &weights).unwrap_or_default();
                     &fresh
                 }
             };
@@ -600,7 +619,12 @@ enum Stage {
 impl Shrinker {
     /// Shrinks `schedule`, which failed with evidence complete at `detected` (run-relative; None
     /// when unknown). Candidates end `tail` after their last planned step.
-    pub fn new(schedule: &[ScheduledFault], detected: Option<Nanos>, election: Nanos, tail: Nanos) -> Shrinker {
+    pub fn new(
+        schedule: &[ScheduledFault],
+        detected: Option<Nanos>,
+        election: Nanos,
+        tail: Nanos,
+    ) -> Shrinker {
         let best = Plan::from_schedule(schedule);
         let stage = match detected {
             Some(t) => Stage::Truncate(t),
@@ -794,7 +818,8 @@ mod tests {
         for seed in 0..60 {
             let s = compose(&all_kinds(), 5, 60 * SECOND, seed, TIMING, &Weights::default()).unwrap();
             for f in s {
-                if let Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } = f.fault {
+                if let Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } = f.fault
+                {
                     targets.insert(target.name());
                 }
             }

@@ -133,7 +133,11 @@ impl Target {
     pub fn needs_leader(self) -> bool {
         matches!(
             self,
-            Target::Leader | Target::NewLeader | Target::PreviousLeader | Target::LeaderSide | Target::Followers
+            Target::Leader
+                | Target::NewLeader
+                | Target::PreviousLeader
+                | Target::LeaderSide
+                | Target::Followers
         )
     }
 
@@ -166,7 +170,13 @@ impl Target {
 
     /// The nodes to hit, in node order. `view` is what the nemesis knows of roles at this moment,
     /// `cut` is the partition in force (empty when the network is whole).
-    pub fn resolve(self, nodes: &[String], view: View<'_>, cut: &Grudge, rng: &mut ChaCha8Rng) -> Vec<String> {
+    pub fn resolve(
+        self,
+        nodes: &[String],
+        view: View<'_>,
+        cut: &Grudge,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<String> {
         let mut shuffled = nodes.to_vec();
         shuffled.shuffle(rng);
         let n = nodes.len();
@@ -329,6 +339,24 @@ impl Fault {
         })
     }
 
+    /// Whether this fault is aimed at the node that leads now (so the harness waits a little for a
+    /// leader to emerge when none answers), rather than at a role in the history.
+    pub fn aims_at_leader(&self) -> bool {
+        match self {
+            Fault::Partition { topology }
+            | Fault::Loss { topology, .. }
+            | Fault::Latency { topology, .. }
+            | Fault::Drop { topology, .. }
+            | Fault::Deliver { topology } => {
+                topology.needs_leader() && *topology != Topology::PreviousLeaderBridge
+            }
+            Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
+                matches!(target, Target::Leader | Target::NewLeader | Target::LeaderSide | Target::Followers)
+            }
+            Fault::Heal => false,
+        }
+    }
+
     /// Whether resolving this fault depends on which node leads (so the harness should look at the
     /// cluster right before it acts, not trust a status poll that may be a few hundred ms old).
     pub fn needs_leader(&self) -> bool {
@@ -445,7 +473,14 @@ pub fn draw(
 ) -> Result<Vec<ScheduledFault>, WorkloadError> {
     if spec.composed {
         let timing = crate::compose::Timing { election: election_timeout, long: spec.interval };
-        crate::compose::compose(&spec.kinds, nodes, time_limit, seed, timing, &crate::compose::Weights::default())
+        crate::compose::compose(
+            &spec.kinds,
+            nodes,
+            time_limit,
+            seed,
+            timing,
+            &crate::compose::Weights::default(),
+        )
     } else {
         schedule(spec, nodes, time_limit, seed)
     }
@@ -529,7 +564,11 @@ mod tests {
     }
 
     fn spec(kinds: &str) -> NemesisSpec {
-        NemesisSpec { kinds: NemesisSpec::parse_kinds(kinds).unwrap(), interval: 10 * SECOND, composed: false }
+        NemesisSpec {
+            kinds: NemesisSpec::parse_kinds(kinds).unwrap(),
+            interval: 10 * SECOND,
+            composed: false,
+        }
     }
 
     #[test]
@@ -612,6 +651,10 @@ mod tests {
         assert!(Fault::Deliver { topology: Topology::LeaderToLaggard }.needs_leader());
         assert!(!Fault::Drop { topology: Topology::AllLinks, messages: Messages::Appends }.needs_leader());
         assert!(!Fault::Heal.needs_leader());
+        assert!(Fault::Kill { target: Target::NewLeader }.aims_at_leader());
+        assert!(!Fault::Restart { target: Target::PreviousLeader }.aims_at_leader());
+        assert!(Fault::Restart { target: Target::PreviousLeader }.needs_leader());
+        assert!(!Fault::Partition { topology: Topology::PreviousLeaderBridge }.aims_at_leader());
         assert!(FaultKind::Drop.needs_proxy() && FaultKind::Latency.needs_proxy());
         assert!(!FaultKind::Partition.needs_proxy());
         // Drawn schedules can drop messages too when asked to.

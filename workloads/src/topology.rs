@@ -219,7 +219,8 @@ impl Topology {
                 g
             }
             Topology::LeaderBridge | Topology::PreviousLeaderBridge => {
-                let aim = if self == Topology::LeaderBridge { leader } else { view.previous_leader.or(leader) };
+                let aim =
+                    if self == Topology::LeaderBridge { leader } else { view.previous_leader.or(leader) };
                 let bridge = leader_or_random(nodes, aim, rng);
                 let others: Vec<String> = shuffled.iter().filter(|n| **n != bridge).cloned().collect();
                 let (left, right) = others.split_at(others.len() / 2);
