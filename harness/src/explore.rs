@@ -81,6 +81,8 @@ pub struct ExploreRun {
     pub faults: usize,
     /// `fresh` or `mutant of #k` (k a run number).
     pub origin: String,
+    /// The workload mix: default, read-heavy or write-heavy ([`MIXES`]).
+    pub mix: String,
     pub new_facts: usize,
     pub coverage: usize,
     /// Seconds into the session when the run ended.
@@ -131,8 +133,25 @@ pub struct Session {
 struct Entry {
     run: usize,
     schedule: Vec<ScheduledFault>,
+    mix: Mix,
     new_facts: usize,
     picks: usize,
+}
+
+/// Weights of read, write and cas of a run's register workload. The explorer varies the mix as it
+/// varies faults: a read-heavy run keeps clients reading at a deposed leader through the moments
+/// a stale read needs, a write-heavy one grows logs that partitions make diverge.
+pub type Mix = (u32, u32, u32);
+
+/// The mixes a run draws from: the default, read-heavy, write-heavy.
+pub const MIXES: [Mix; 3] = [(2, 1, 1), (8, 1, 1), (1, 3, 1)];
+
+fn mix_name(mix: Mix) -> &'static str {
+    match mix {
+        (8, 1, 1) => "read-heavy",
+        (1, 3, 1) => "write-heavy",
+        _ => "default",
+    }
 }
 
 /// Rewards per motif, Mallory's learning reduced to a bandit (see the module documentation).
@@ -178,16 +197,17 @@ struct Explorer<'a> {
 }
 
 impl Explorer<'_> {
-    /// The next schedule to run and where it came from.
-    fn next_schedule(&mut self, run_seed: u64) -> (Vec<ScheduledFault>, String) {
+    /// The next schedule to run, its workload mix and where it came from.
+    fn next_schedule(&mut self, run_seed: u64) -> (Vec<ScheduledFault>, Mix, String) {
         let base = &self.config.base;
         let limit = base.time_limit.as_nanos() as u64;
         let fresh = self.corpus.is_empty() || self.rng.random_bool(0.35);
+        let drawn_mix = *MIXES.choose(&mut self.rng).expect("non-empty");
         if fresh {
             let weights = self.bandit.weights();
             let s = compose::compose(&base.nemesis.kinds, base.nodes, limit, run_seed, self.timing, &weights)
                 .unwrap_or_else(|_| vec![ScheduledFault::at(limit, Fault::Heal)]);
-            return (s, "fresh".into());
+            return (s, drawn_mix, "fresh".into());
         }
         // Energy: new facts found, worn down by the times picked.
         let energy: Vec<f64> =
@@ -213,7 +233,9 @@ impl Explorer<'_> {
             self.timing,
             run_seed,
         );
-        (s, format!("mutant of #{}", parent.run + 1))
+        // A mutant mostly keeps its parent's mix.
+        let mix = if self.rng.random_bool(0.8) { parent.mix } else { drawn_mix };
+        (s, mix, format!("mutant of #{}", parent.run + 1))
     }
 
     fn elapsed(&self) -> Duration {
@@ -290,10 +312,12 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
     while ex.elapsed() + base.time_limit / 2 < config.budget {
         let k = ex.session.runs.len();
         let run_seed = ex.rng.random::<u32>() as u64;
-        let (schedule, origin) = ex.next_schedule(run_seed);
+        let (schedule, mix, origin) = ex.next_schedule(run_seed);
         let mut c = base.clone();
         c.seed = run_seed;
         c.progress = false;
+        (c.workload_options.read_weight, c.workload_options.write_weight, c.workload_options.cas_weight) =
+            mix;
         let faults = compose::fault_count(&schedule);
         let result = run_one(c, schedule.clone()).await;
         let session_s = ex.elapsed().as_secs_f64();
@@ -304,6 +328,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
             classes: Vec::new(),
             faults,
             origin,
+            mix: mix_name(mix).to_string(),
             new_facts: 0,
             coverage: ex.coverage.len(),
             session_s,
@@ -325,11 +350,13 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
                 continue;
             }
         };
-        let new: Vec<String> = checked.facts.difference(&ex.coverage).cloned().collect();
+        let mut facts = checked.facts.clone();
+        facts.insert(format!("mix:{}", mix_name(mix)));
+        let new: Vec<String> = facts.difference(&ex.coverage).cloned().collect();
         ex.coverage.extend(new.iter().cloned());
         ex.bandit.record(&schedule, new.len());
         if !new.is_empty() {
-            ex.corpus.push(Entry { run: k, schedule: schedule.clone(), new_facts: new.len(), picks: 0 });
+            ex.corpus.push(Entry { run: k, schedule: schedule.clone(), mix, new_facts: new.len(), picks: 0 });
         }
         row.dir = checked.dir.path().display().to_string();
         row.verdict = checked.verdict;
@@ -337,11 +364,12 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
         row.new_facts = new.len();
         row.coverage = ex.coverage.len();
         println!(
-            "explore: run {} [{} of {}] seed {run_seed} ({}): {faults} faults, {}{}, +{} facts (coverage {}, corpus {})",
+            "explore: run {} [{} of {}] seed {run_seed} ({}, {} mix): {faults} faults, {}{}, +{} facts (coverage {}, corpus {})",
             k + 1,
             format_duration(Duration::from_secs(session_s as u64)),
             format_duration(config.budget),
             row.origin,
+            mix_name(mix),
             format!("{:?}", checked.verdict).to_lowercase(),
             if checked.classes.is_empty() {
                 String::new()
@@ -365,7 +393,13 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
                 shrunk: None,
             };
             if let Some(shrink) = config.shrink {
-                let shrunk = shrink_failure(base, run_seed, &schedule, &checked, shrink, ex.timing).await;
+                let mut failing = base.clone();
+                (
+                    failing.workload_options.read_weight,
+                    failing.workload_options.write_weight,
+                    failing.workload_options.cas_weight,
+                ) = mix;
+                let shrunk = shrink_failure(&failing, run_seed, &schedule, &checked, shrink, ex.timing).await;
                 println!(
                     "explore: shrunk {} faults to {} (reproduced in {} of {} replays, {} candidates tried)",
                     shrunk.original_faults, shrunk.faults, shrunk.reproduced, shrunk.replays, shrunk.trials
@@ -394,7 +428,7 @@ fn save(store: &Path, session: &Session) -> Result<(), String> {
 }
 
 /// Shrinks a failing run's schedule (see [`Shrinker`]): each candidate is replayed with the failing
-/// run's seed (so the operation stream is the same) until `k` replays reproduced one of its anomaly
+/// run's seed and settings in `base` (so the operation stream is the same) until `k` replays reproduced one of its anomaly
 /// classes or too few replays are left to get there.
 async fn shrink_failure(
     base: &RunConfig,
