@@ -31,7 +31,7 @@
 //! any system the harness can run can be explored, and message-level faults are drawn only when the
 //! system's links carry frames the proxy can read ([`crate::system::Capabilities::message_drops`]).
 
-use crate::config::RunConfig;
+use crate::config::{ConfigError, RunConfig, Setting};
 use crate::coverage::{self, Observed};
 use crate::findings::findings;
 use crate::run;
@@ -292,7 +292,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
     let base = &config.base;
     let mut ex = Explorer {
         config,
-        rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x6578_706c_6f72_65),
+        rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x0065_7870_6c6f_7265),
         corpus: Vec::new(),
         coverage: BTreeSet::new(),
         bandit: Bandit::default(),
@@ -614,36 +614,15 @@ pub fn parse_reproduce(s: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-/// The run configuration every run of a session starts from.
-pub fn base_config(
-    nodes: usize,
-    time_limit: Duration,
-    nemesis: &str,
-    nemesis_interval: Duration,
-    node_bin: Option<PathBuf>,
-    node_args: Vec<String>,
-    store: PathBuf,
-    net: Option<crate::cluster::Backend>,
-) -> Result<RunConfig, crate::config::ConfigError> {
-    let mut c = RunConfig::new(crate::system::System::RaftNode);
-    c.nodes = nodes;
-    c.time_limit = time_limit;
-    let mut spec =
-        workloads::NemesisSpec::parse(nemesis, nemesis_interval.as_nanos() as u64).map_err(|e| {
-            crate::config::ConfigError { setting: crate::config::Setting::Nemesis, message: e.to_string() }
-        })?;
+/// The run configuration every run of a session starts from: `c` with composed schedules of the
+/// kinds in `nemesis` (every kind the system supports for `composed`), holds up to `interval`, and
+/// runs paced to stay below raft-node's snapshot threshold (see the matrix's pacing).
+pub fn base_config(mut c: RunConfig, nemesis: &str, interval: Duration) -> Result<RunConfig, ConfigError> {
+    let mut spec = workloads::NemesisSpec::parse(nemesis, interval.as_nanos() as u64)
+        .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?;
     spec.composed = true;
     c.nemesis = spec;
-    if let Some(bin) = node_bin {
-        c.node_bin = bin;
-    }
-    c.node_args = node_args;
-    c.store = store;
-    if let Some(net) = net {
-        c.net = net;
-    }
-    // Short runs stay below raft-node's snapshot threshold (see the matrix's pacing).
-    c.rate = Some(crate::matrix::pace(time_limit));
+    c.rate = Some(crate::matrix::pace(c.time_limit));
     c.progress = false;
     c.validate()
 }
@@ -653,20 +632,21 @@ pub fn base_config(
 pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
     use anyhow::Context;
     let (k, n) = parse_reproduce(&args.reproduce).map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
-    let mut base = base_config(
-        args.nodes,
-        args.time_limit,
-        &args.nemesis,
-        args.nemesis_interval,
-        args.node_bin,
-        args.node_args,
-        args.store,
-        args.net,
-    )?;
-    base.concurrency = args.concurrency;
-    base.op_timeout = args.op_timeout;
-    base.recover_timeout = args.recover_timeout;
-    let base = base.validate()?;
+    let mut c = RunConfig::new(crate::system::System::RaftNode);
+    c.nodes = args.nodes;
+    c.time_limit = args.time_limit;
+    if let Some(bin) = args.node_bin {
+        c.node_bin = bin;
+    }
+    c.node_args = args.node_args;
+    c.store = args.store;
+    if let Some(net) = args.net {
+        c.net = net;
+    }
+    c.concurrency = args.concurrency;
+    c.op_timeout = args.op_timeout;
+    c.recover_timeout = args.recover_timeout;
+    let base = base_config(c, &args.nemesis, args.nemesis_interval)?;
     let config = ExploreConfig {
         base,
         budget: args.budget,

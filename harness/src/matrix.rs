@@ -656,19 +656,17 @@ pub async fn run_generic(
             let seed = config.seed.wrapping_add(k as u64);
             let node_args = if bug == CORRECT { Vec::new() } else { vec!["--bug".to_string(), bug.clone()] };
             let store = config.store.join("generic").join(bug).join(format!("session-{seed}"));
-            let mut base = crate::explore::base_config(
-                config.nodes,
-                config.time_limit,
-                crate::config::defaults::NEMESIS,
-                GENERIC_INTERVAL,
-                Some(config.node_bin.clone()),
-                node_args,
-                store,
-                Some(config.net),
-            )?;
-            base.concurrency = config.concurrency;
-            base.op_timeout = config.op_timeout;
-            base.recover_timeout = config.recover_timeout;
+            let mut c = RunConfig::new(System::RaftNode);
+            c.nodes = config.nodes;
+            c.time_limit = config.time_limit;
+            c.node_bin = config.node_bin.clone();
+            c.node_args = node_args;
+            c.store = store;
+            c.net = config.net;
+            c.concurrency = config.concurrency;
+            c.op_timeout = config.op_timeout;
+            c.recover_timeout = config.recover_timeout;
+            let base = crate::explore::base_config(c, crate::config::defaults::NEMESIS, GENERIC_INTERVAL)?;
             let explore = crate::explore::ExploreConfig {
                 base,
                 budget,
