@@ -82,6 +82,16 @@
 //!
 //! Time to detection is read back from the stored run ([`crate::findings`]); the median is over the
 //! runs that detected the bug.
+//!
+//! `--generic` asks the other question: what does the tool find when nobody wrote a scenario? Each
+//! row runs raft-node with the bug and its default flags only (pre-vote, check-quorum, 64 entries
+//! per message), and `--runs` sessions of `faultline explore` ([`crate::explore`]) with `--budget`
+//! each; a session stops at its first invalid run and shrinks it. The table ([`generic_table`])
+//! prints sessions that found the bug, the median time into the session to the first invalid run,
+//! the median length of the shrunk schedules, and beside them the flags the bug's tailored
+//! scenario needs. The correct node's row gets the same total time and counts false alarms. The
+//! scenarios above stay as regression tests of the checkers; `node/raft/tests/sim/defaults.rs`
+//! shows why some bugs are rare or out of reach under the default flags.
 
 use crate::cluster::Backend;
 use crate::config::{ConfigError, RunConfig};
