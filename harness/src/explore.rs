@@ -553,6 +553,13 @@ pub fn load_shrunk(run: &RunDir) -> Option<reports::ShrunkSchedule> {
 /// `faultline explore` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExploreArgs {
+    /// The system under test (message drops are drawn only where the proxy can read its frames:
+    /// raft-node).
+    #[arg(long, value_enum, default_value_t = crate::system::SystemKind::default())]
+    pub system: crate::system::SystemKind,
+    /// etcd only: the etcd binary (default: `etcd` on PATH).
+    #[arg(long)]
+    pub etcd_bin: Option<PathBuf>,
     /// Time for the whole session (runs, and shrinking a failure).
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub budget: Duration,
@@ -632,10 +639,10 @@ pub fn base_config(mut c: RunConfig, nemesis: &str, interval: Duration) -> Resul
 pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
     use anyhow::Context;
     let (k, n) = parse_reproduce(&args.reproduce).map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
-    let mut c = RunConfig::new(crate::system::System::RaftNode);
+    let mut c = RunConfig::new(crate::system::System::new(args.system, None));
     c.nodes = args.nodes;
     c.time_limit = args.time_limit;
-    if let Some(bin) = args.node_bin {
+    if let Some(bin) = args.node_bin.or(args.etcd_bin) {
         c.node_bin = bin;
     }
     c.node_args = args.node_args;
@@ -688,6 +695,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn message_drops_are_explored_only_where_the_proxy_reads_the_frames() {
+        let mut c = RunConfig::new(crate::system::System::RaftNode);
+        c.node_bin = std::env::current_exe().unwrap();
+        c.net = crate::cluster::Backend::Loopback;
+        let raft = base_config(c.clone(), "composed", Duration::from_secs(5)).unwrap();
+        assert!(raft.nemesis.composed && raft.nemesis.kinds.contains(&workloads::FaultKind::Drop));
+        c.system = crate::system::System::Etcd(crate::etcd::EtcdOptions::default());
+        let etcd = base_config(c, "composed", Duration::from_secs(5)).unwrap();
+        assert!(!etcd.nemesis.kinds.contains(&workloads::FaultKind::Drop), "{:?}", etcd.nemesis.kinds);
+        assert!(etcd.rate.is_some(), "runs are paced");
+    }
+
+    #[test]
     fn reproduce_rates_parse() {
         assert_eq!(parse_reproduce("2/3"), Ok((2, 3)));
         assert!(parse_reproduce("4/3").is_err());
@@ -697,19 +717,20 @@ mod tests {
 
     #[test]
     fn the_bandit_favours_motifs_that_found_new_facts() {
-        let timing = Timing { election: 150_000_000, long: 5_000_000_000 };
-        let mut b = Bandit::default();
-        let only = |m: Motif| {
-            let mut w = Weights::default();
-            for x in Motif::ALL {
-                w.0.insert(x, if x == m { 1.0 } else { 0.0 });
-            }
-            compose::compose(&crate::config::defaults::COMPOSED_KINDS, 5, 30_000_000_000, 1, timing, &w)
-                .unwrap()
+        use workloads::Target;
+        let episode = |first: Fault| {
+            vec![
+                ScheduledFault::at(1_000_000_000, first),
+                ScheduledFault { at: 1_300_000_000, fault: Fault::Heal, after: Some(2.0) },
+                ScheduledFault::at(15_000_000_000, Fault::Heal),
+            ]
         };
+        let crash = episode(Fault::Kill { target: Target::Majority });
+        let pause = episode(Fault::Pause { target: Target::Leader });
+        let mut b = Bandit::default();
         for _ in 0..5 {
-            b.record(&only(Motif::CrashMany), 10);
-            b.record(&only(Motif::PauseLeader), 0);
+            b.record(&crash, 10);
+            b.record(&pause, 0);
         }
         let w = b.weights();
         assert!(w.of(Motif::CrashMany) > 2.0 * w.of(Motif::PauseLeader), "{w:?}");
