@@ -48,6 +48,16 @@ use std::time::{Duration, Instant};
 use workloads::compose::{self, Motif, Plan, Shrinker, Timing, Weights};
 use workloads::{Fault, ScheduledFault};
 
+/// Why a session ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    /// Ctrl-C: the run in progress tore its cluster down.
+    #[error("interrupted (Ctrl-C)")]
+    Interrupted,
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// How a failure is shrunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShrinkConfig {
@@ -271,10 +281,12 @@ struct Checked {
     dir: RunDir,
 }
 
-async fn run_one(config: RunConfig, schedule: Vec<ScheduledFault>) -> Result<Checked, String> {
-    let summary = run::run_with_schedule(config, Some(schedule)).await.map_err(|e| e.to_string())?;
-    let spec = summary.dir.load_spec().map_err(|e| e.to_string())?;
-    let Some(results) = &summary.results else { return Err("the run was not checked".into()) };
+async fn run_one(config: RunConfig, schedule: Vec<ScheduledFault>) -> Result<Checked, run::RunError> {
+    let summary = run::run_with_schedule(config, Some(schedule)).await?;
+    let spec = summary.dir.load_spec()?;
+    let Some(results) = &summary.results else {
+        return Err(run::RunError::Failed("the run was not checked".into()));
+    };
     let found = findings(&summary.dir, &spec, results);
     let facts = run_signature(&summary.dir, &spec, summary.counts.2);
     Ok(Checked {
@@ -288,7 +300,7 @@ async fn run_one(config: RunConfig, schedule: Vec<ScheduledFault>) -> Result<Che
 
 /// Runs a session until its budget is spent or (without `keep_going`) the first invalid run; prints
 /// a line per run and writes `<store>/explore.json` after each.
-pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
+pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
     let base = &config.base;
     let mut ex = Explorer {
         config,
@@ -339,13 +351,18 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
                 errors_in_a_row = 0;
                 c
             }
+            // Ctrl-C ends the session (the run tore its cluster down).
+            Err(run::RunError::Interrupted) => {
+                save(&base.store, &ex.session)?;
+                return Err(ExploreError::Interrupted);
+            }
             Err(e) => {
                 errors_in_a_row += 1;
                 println!("explore: run {} seed {run_seed}: harness error: {e}", k + 1);
-                row.error = Some(e);
+                row.error = Some(e.to_string());
                 ex.session.runs.push(row);
                 if errors_in_a_row >= 3 {
-                    return Err("three runs in a row ended in a harness error".into());
+                    return Err(ExploreError::Failed("three runs in a row ended in a harness error".into()));
                 }
                 continue;
             }
@@ -399,12 +416,18 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
                     failing.workload_options.write_weight,
                     failing.workload_options.cas_weight,
                 ) = mix;
-                let shrunk = shrink_failure(&failing, run_seed, &schedule, &checked, shrink, ex.timing).await;
+                let Some(shrunk) =
+                    shrink_failure(&failing, run_seed, &schedule, &checked, shrink, ex.timing).await
+                else {
+                    save(&base.store, &ex.session)?;
+                    return Err(ExploreError::Interrupted);
+                };
                 println!(
                     "explore: shrunk {} faults to {} (reproduced in {} of {} replays, {} candidates tried)",
                     shrunk.original_faults, shrunk.faults, shrunk.reproduced, shrunk.replays, shrunk.trials
                 );
-                store::write_json(&checked.dir.shrunk(), &shrunk).map_err(|e| e.to_string())?;
+                store::write_json(&checked.dir.shrunk(), &shrunk)
+                    .map_err(|e| ExploreError::Failed(e.to_string()))?;
                 if let Err(e) = crate::report::write_report(checked.dir.path()) {
                     println!("explore: report.html not re-rendered: {e}");
                 }
@@ -422,9 +445,9 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, String> {
     Ok(ex.session)
 }
 
-fn save(store: &Path, session: &Session) -> Result<(), String> {
-    std::fs::create_dir_all(store).map_err(|e| format!("{}: {e}", store.display()))?;
-    store::write_json(&store.join("explore.json"), session).map_err(|e| e.to_string())
+fn save(store: &Path, session: &Session) -> Result<(), ExploreError> {
+    std::fs::create_dir_all(store).map_err(|e| ExploreError::Failed(format!("{}: {e}", store.display())))?;
+    store::write_json(&store.join("explore.json"), session).map_err(|e| ExploreError::Failed(e.to_string()))
 }
 
 /// Shrinks a failing run's schedule (see [`Shrinker`]): each candidate is replayed with the failing
@@ -437,7 +460,7 @@ async fn shrink_failure(
     failed: &Checked,
     shrink: ShrinkConfig,
     timing: Timing,
-) -> Shrunk {
+) -> Option<Shrunk> {
     let started = Instant::now();
     let original_faults = compose::fault_count(schedule);
     let mut shrinker = Shrinker::new(schedule, failed.detected_ns, timing.election, 5_000_000_000);
@@ -467,6 +490,7 @@ async fn shrink_failure(
                     last_dir = Some(r.dir.path().display().to_string());
                 }
                 Ok(_) => {}
+                Err(run::RunError::Interrupted) => return None,
                 Err(e) => println!("explore: shrink replay: harness error: {e}"),
             }
         }
@@ -495,11 +519,12 @@ async fn shrink_failure(
                 example.get_or_insert_with(|| r.dir.path().display().to_string());
             }
             Ok(_) => {}
+            Err(run::RunError::Interrupted) => return None,
             Err(e) => println!("explore: shrink replay: harness error: {e}"),
         }
     }
     println!("explore: the shrunk schedule reproduced in {reproduced} of {} replays", shrink.n);
-    Shrunk {
+    Some(Shrunk {
         original_faults,
         faults: compose::fault_count(&best),
         reproduced,
@@ -508,7 +533,7 @@ async fn shrink_failure(
         schedule: best,
         example,
         classes: failed.classes.clone(),
-    }
+    })
 }
 
 /// One step of a schedule as the report lists it: `1.25s partition leader-minority`, with the
@@ -665,7 +690,7 @@ pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let session = runtime.block_on(explore(&config)).map_err(|e| anyhow::anyhow!(e))?;
+    let session = runtime.block_on(explore(&config))?;
     println!(
         "explore: {} runs, coverage {} facts, corpus {}, {} invalid; session in {}",
         session.runs.len(),

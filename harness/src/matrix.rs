@@ -689,6 +689,7 @@ pub async fn run_generic(
             println!("matrix: generic {bug} session {}/{}: seed {seed}", k + 1, config.runs);
             let session = match crate::explore::explore(&explore).await {
                 Ok(s) => s,
+                Err(crate::explore::ExploreError::Interrupted) => return Err(RunError::Interrupted),
                 Err(e) => {
                     row.sessions.push(GenericSession {
                         seed,
@@ -700,7 +701,7 @@ pub async fn run_generic(
                         shrunk_rate: None,
                         dir: None,
                         coverage: 0,
-                        error: Some(e),
+                        error: Some(e.to_string()),
                     });
                     continue;
                 }

@@ -174,7 +174,9 @@ impl Motif {
                 s.push((short(rng, 1.0, 4.0), Fault::Heal));
             }
             Motif::CrashMany => {
-                let t = *[Target::Majority, Target::All].choose(rng).expect("non-empty");
+                // Everyone more often than a majority: a whole-cluster crash (power loss) is what
+                // finds acknowledgements that were never durable anywhere.
+                let t = *[Target::Majority, Target::All, Target::All].choose(rng).expect("non-empty");
                 s.push((0.0, Fault::Kill { target: t }));
                 s.push((short(rng, 0.5, 6.0), Fault::Heal));
             }
@@ -417,6 +419,8 @@ pub fn compose(
         return Err(WorkloadError::TooFewNodes { what: "partitions", min: 2, nodes });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x636f_6d70_6f73_6564);
+    // A long hold takes at most a sixth of the run, so a short run still sees several episodes.
+    let timing = Timing { long: timing.long.min(time_limit / 6), ..timing };
     let choices = motifs(kinds, nodes);
     let mut plan = Plan { episodes: Vec::new(), end: time_limit };
     if !choices.is_empty() {
