@@ -743,11 +743,18 @@ pub async fn run_generic(
 /// The longest hold of the explorer's composed schedules in `--generic` rows.
 const GENERIC_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The `--generic` table, with the flags each bug's tailored scenario needs beside it.
-pub fn generic_table(rows: &[GenericRow]) -> String {
+/// The `--generic` table, with the flags each bug's tailored scenario needs beside it and, when
+/// `tailored` rows are given (a `matrix.json` of the same store), what the scenario detected.
+pub fn generic_table(rows: &[GenericRow], tailored: &[Row]) -> String {
     let mut out = format!(
-        "{:<18} {:>9} {:>14} {:>13} {:>10}  {}\n",
-        "bug", "found", "median find s", "shrunk faults", "runs", "tailored scenario's flags"
+        "{:<18} {:>9} {:>14} {:>13} {:>6}  {:>16}  {}\n",
+        "bug",
+        "found",
+        "median find s",
+        "shrunk faults",
+        "runs",
+        "tailored found",
+        "tailored scenario's flags"
     );
     for r in rows {
         let runs: usize = r.sessions.iter().map(|s| s.runs).sum();
@@ -766,13 +773,18 @@ pub fn generic_table(rows: &[GenericRow]) -> String {
         } else {
             format!("{}/{}", r.found(), r.sessions.len())
         };
+        let scripted = tailored
+            .iter()
+            .find(|t| t.bug == r.bug)
+            .map_or("-".to_string(), |t| format!("{}/{}", t.detected(), t.runs.len()));
         out.push_str(&format!(
-            "{:<18} {:>9} {:>14} {:>13} {:>10}  {}\n",
+            "{:<18} {:>9} {:>14} {:>13} {:>6}  {:>16}  {}\n",
             if r.bug == CORRECT { "none (correct)" } else { &r.bug },
             found,
             r.median_found_s().map_or("-".to_string(), |t| format!("{t:.0}")),
             r.median_shrunk().map_or("-".to_string(), |f| format!("{f:.0}")),
             runs,
+            scripted,
             flags,
         ));
     }
@@ -822,7 +834,10 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
             .build()
             .context("starting the async runtime")?;
         let rows = runtime.block_on(run_generic(&config, args.budget, shrink))?;
-        print!("{}", generic_table(&rows));
+        // The tailored rows of the same store, if `faultline matrix` ran there, go beside them.
+        let tailored: Vec<Row> =
+            crate::store::read_json(&config.store.join("matrix.json")).unwrap_or_default();
+        print!("{}", generic_table(&rows, &tailored));
         println!("matrix: {}", config.store.join("generic.json").display());
         return Ok(if rows.iter().all(GenericRow::passes) { 0 } else { 1 });
     }
@@ -961,6 +976,30 @@ mod tests {
         assert!(row.passes(true));
         let correct = Row { bug: CORRECT.into(), runs: vec![run(Verdict::Invalid, Some(1.0))] };
         assert!(!correct.passes(false));
-        assert!(table(&[row]).contains("stale-read"));
+        assert!(table(std::slice::from_ref(&row)).contains("stale-read"));
+        let session = |found: Option<f64>, shrunk: Option<usize>| GenericSession {
+            seed: 1,
+            runs: 4,
+            invalid: usize::from(found.is_some()),
+            found_after_s: found,
+            classes: Vec::new(),
+            shrunk_faults: shrunk,
+            shrunk_rate: shrunk.map(|_| (2, 3)),
+            dir: None,
+            coverage: 50,
+            error: None,
+        };
+        let generic = GenericRow {
+            bug: "stale-read".into(),
+            budget_s: 600.0,
+            sessions: vec![session(Some(100.0), Some(3)), session(None, None), session(Some(50.0), Some(5))],
+        };
+        assert_eq!(
+            (generic.found(), generic.median_found_s(), generic.median_shrunk()),
+            (2, Some(75.0), Some(4.0))
+        );
+        assert!(!generic.passes(), "2 of 3 is below 8 of 10");
+        let text = generic_table(&[generic], &[row]);
+        assert!(text.contains("2/3") && text.contains("--no-check-quorum"), "{text}");
     }
 }
