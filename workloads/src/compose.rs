@@ -39,7 +39,7 @@ pub struct Timing {
 }
 
 /// The shapes of episode a composed schedule draws from. Each names the sequence and why it is
-/// there; the steps are drawn in [`Motif::steps`].
+/// there; its steps are drawn when an episode is composed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Motif {

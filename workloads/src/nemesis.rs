@@ -1,11 +1,14 @@
 //! Fault schedules: which fault, against what, and when.
 //!
-//! `--nemesis partition,kill,pause --nemesis-interval 10s` becomes a seeded [`schedule`]: at every
-//! interval the schedule alternates between starting one fault (its kind and target drawn from the
-//! seed) and healing everything, and its last entry, at the end of the run phase, always heals. Targets
-//! that depend on the cluster's state at that moment (the leader) stay symbolic here ([`Target`]) and
-//! are resolved by the harness with [`Target::resolve`], a pure function it records the result of, so
-//! the history says exactly which nodes were hit.
+//! Two shapes. `--nemesis partition,kill,pause --nemesis-interval 10s` becomes a seeded alternating
+//! [`schedule`]: at every interval it alternates between starting one fault (its kind and target
+//! drawn from the seed) and healing everything. `--nemesis composed` (the default) becomes a composed
+//! schedule of episodes aimed by role and spaced in elections ([`crate::compose`]); [`draw`] picks
+//! the shape. Either way the last entry, at the end of the run phase, always heals. Targets that
+//! depend on the cluster's state at that moment (the leader, the node that just won, the node just
+//! restarted) stay symbolic here ([`Target`]) and are resolved by the harness with
+//! [`Target::resolve`], a pure function of the nemesis's [`View`] it records the result of, so the
+//! history says exactly which nodes were hit.
 
 use crate::WorkloadError;
 use crate::generator::Nanos;
