@@ -59,7 +59,7 @@ pub const SCHEMA: &str = r#"CAMPAIGN FILE (TOML)
   [[matrix]]                # one or more; each entry runs the cross product of its lists
   systems = ["raft-node"]                    # default ["raft-node"]
   workloads = ["register", "append"]         # default ["register"]
-  nemeses = ["partition,kill,pause", "none"] # faultline run --nemesis values; default ["partition,kill,pause"]
+  nemeses = ["partition,kill,pause", "none"] # faultline run --nemesis values; default ["composed"]
   nodes = [3, 5]                             # default [5]
   seeds = [1, 2, 3]                          # default [1]
   bugs = [[], ["stale-read"]]                # --bug sets for raft-node; [] is the correct node; default [[]]
@@ -381,6 +381,8 @@ pub fn parse(
                 Setting::Workload => workloads.1.clone(),
                 Setting::Nemesis => nemeses.1.clone(),
                 Setting::NemesisInterval => field(pick!(nemesis_interval)),
+                // Campaign files do not set it (the system's own is used).
+                Setting::ElectionTimeout => None,
                 Setting::Concurrency => int(pick!(concurrency)),
                 Setting::Rate => pick!(rate).map(Spanned::span),
                 Setting::NodeBin => field(pick!(node_bin)).or(systems.1.clone()),
@@ -403,7 +405,7 @@ pub fn parse(
         let mut parsed_nemeses = Vec::new();
         for n in &nemeses.0 {
             parsed_nemeses.push(
-                NemesisSpec::parse_kinds(n)
+                NemesisSpec::parse(n, 0)
                     .map_err(|e| invalid(span_or_entry(&nemeses.1), &at("nemeses"), e.to_string()))?,
             );
         }
@@ -425,7 +427,7 @@ pub fn parse(
                 )
             })?;
             for (workload, w) in workloads.0.iter().zip(&parsed_workloads) {
-                for (nemesis, kinds) in nemeses.0.iter().zip(&parsed_nemeses) {
+                for (nemesis, parsed) in nemeses.0.iter().zip(&parsed_nemeses) {
                     for &n in &nodes.0 {
                         for set in &bugs.0 {
                             for &seed in &seeds.0 {
@@ -460,7 +462,8 @@ pub fn parse(
                                 }
                                 c.store = store.clone();
                                 c.workload = *w;
-                                c.nemesis.kinds = kinds.clone();
+                                c.nemesis.kinds = parsed.kinds.clone();
+                                c.nemesis.composed = parsed.composed;
                                 c.nodes = usize::try_from(n).unwrap_or(0);
                                 c.seed = seed as u64;
                                 c.node_args =
@@ -613,8 +616,8 @@ fn error_row(planned: &PlannedRun, test_name: &str, error: String) -> CampaignRu
         test_name: test_name.to_owned(),
         system: planned.system.clone(),
         workload: planned.workload.clone(),
-        nemeses: NemesisSpec::parse_kinds(&planned.nemesis)
-            .map(|k| k.iter().map(|k| k.name().to_owned()).collect())
+        nemeses: NemesisSpec::parse(&planned.nemesis, 0)
+            .map(|s| s.words(",").split(',').filter(|w| *w != "none").map(str::to_owned).collect())
             .unwrap_or_default(),
         nodes: planned.nodes,
         seed: planned.seed,

@@ -37,6 +37,11 @@ pub enum Command {
     /// Planted-bug matrix: seeded runs of raft-node with each planted bug (and none), with the faults
     /// most likely to expose it; prints runs, detections, median time to detection and anomaly classes.
     Matrix(crate::matrix::MatrixArgs),
+    /// Explore fault schedules within a budget: many short seeded runs with composed schedules; those
+    /// that reach new behaviour (coverage of roles, terms, leader changes per fault, truncations,
+    /// dropped messages) are kept and mutated; stops at the first invalid run and shrinks its
+    /// schedule to the fewest faults that still reproduce it.
+    Explore(crate::explore::ExploreArgs),
     /// Replay a stored run (same arguments, seed and fault schedule) N times and report how many
     /// replays show the same anomaly class; each replay is stored as a run of its own.
     Repro(crate::repro::ReproArgs),
@@ -87,15 +92,25 @@ pub struct RunArgs {
     /// register or append.
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
-    /// Faults: comma-separated partition, kill, pause, loss, latency, drop, duplicate, reorder; or
-    /// none. `drop` drops one kind of Raft message (appends or votes) on some links and delivers the
-    /// rest (raft-node; latency and drop put every peer link through the harness's proxy), or one body
-    /// type of --message-types (maelstrom); duplicate and reorder act on single messages (maelstrom).
+    /// Faults. `composed` (the default): sequences of faults aimed by role (partition then kill the
+    /// new leader, pause the leader then split its followers, restart a node alone, drop one kind of
+    /// message, ...) spaced around the election timeout, of every kind the system supports, or of
+    /// the kinds listed after it (`composed,partition,kill`). A list without `composed`
+    /// (partition, kill, pause, loss, latency, drop, duplicate, reorder) alternates one drawn fault
+    /// with a heal every --nemesis-interval; `none` for no faults. `drop` drops one kind of Raft
+    /// message (appends or votes) on some links and delivers the rest (raft-node; latency and drop
+    /// put every peer link through the harness's proxy), or one body type of --message-types
+    /// (maelstrom); duplicate and reorder act on single messages (maelstrom).
     #[arg(long, default_value = defaults::NEMESIS)]
     pub nemesis: String,
-    /// Time between a fault and its heal (and between a heal and the next fault).
+    /// Alternating: time between a fault and its heal (and between a heal and the next fault).
+    /// Composed: the longest hold or quiet time.
     #[arg(long, default_value = defaults::NEMESIS_INTERVAL, value_parser = parse_duration)]
     pub nemesis_interval: Duration,
+    /// What one election takes, for spacing composed faults until the run has measured its own
+    /// elections [default: the system's: raft-node's --election-ticks x --tick-ms, 150ms; etcd 150ms].
+    #[arg(long, value_parser = parse_duration)]
+    pub election_timeout: Option<Duration>,
     /// Client processes.
     #[arg(long, default_value_t = defaults::CONCURRENCY)]
     pub concurrency: usize,
@@ -149,19 +164,17 @@ impl RunArgs {
             active_keys: self.keys,
             ..WorkloadOptions::default()
         };
-        c.nemesis = NemesisSpec {
-            kinds: NemesisSpec::parse_kinds(&self.nemesis)
-                .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?,
-            interval: self.nemesis_interval.as_nanos() as u64,
-            message_types: self
-                .message_types
-                .iter()
-                .flat_map(|t| t.split(','))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
-        };
+        c.nemesis = NemesisSpec::parse(&self.nemesis, self.nemesis_interval.as_nanos() as u64)
+            .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?;
+        c.nemesis.message_types = self
+            .message_types
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        c.election_timeout = self.election_timeout;
         c.concurrency = self.concurrency;
         c.rate = self.rate;
         if let Some(seed) = self.seed {

@@ -24,8 +24,19 @@ pub mod defaults {
     pub const NODES: usize = 5;
     pub const TIME_LIMIT: &str = "60s";
     pub const WORKLOAD: &str = "register";
-    pub const NEMESIS: &str = "partition,kill,pause";
+    /// Composed sequences of every fault kind the system supports (`workloads::compose`); a list of
+    /// kinds without `composed` asks for the alternating schedule of those kinds.
+    pub const NEMESIS: &str = "composed";
+    /// Alternating: time between a fault and its heal. Composed: the longest hold or quiet time
+    /// (most are drawn around the election timeout).
     pub const NEMESIS_INTERVAL: &str = "10s";
+    /// The fault kinds of `composed` alone, where the system supports them (drop: raft-node's frames).
+    pub const COMPOSED_KINDS: [workloads::FaultKind; 4] = [
+        workloads::FaultKind::Partition,
+        workloads::FaultKind::Kill,
+        workloads::FaultKind::Pause,
+        workloads::FaultKind::Drop,
+    ];
     pub const CONCURRENCY: usize = 10;
     pub const STORE: &str = "store";
     pub const OP_TIMEOUT: &str = "2s";
@@ -46,6 +57,9 @@ pub struct RunConfig {
     pub workload: Workload,
     pub workload_options: WorkloadOptions,
     pub nemesis: NemesisSpec,
+    /// What one election takes, for spacing composed faults before the run measured its own (None:
+    /// the system's, from its node arguments: [`System::election_timeout`]).
+    pub election_timeout: Option<Duration>,
     pub concurrency: usize,
     /// Operations per second over all clients; None: as fast as they go.
     pub rate: Option<f64>,
@@ -76,6 +90,7 @@ pub enum Setting {
     Workload,
     Nemesis,
     NemesisInterval,
+    ElectionTimeout,
     Concurrency,
     Rate,
     NodeBin,
@@ -91,13 +106,14 @@ pub enum Setting {
 }
 
 impl Setting {
-    pub const ALL: [Setting; 15] = [
+    pub const ALL: [Setting; 19] = [
         Setting::System,
         Setting::Nodes,
         Setting::TimeLimit,
         Setting::Workload,
         Setting::Nemesis,
         Setting::NemesisInterval,
+        Setting::ElectionTimeout,
         Setting::Concurrency,
         Setting::Rate,
         Setting::NodeBin,
@@ -107,6 +123,9 @@ impl Setting {
         Setting::Keys,
         Setting::OpsPerKey,
         Setting::Store,
+        Setting::SystemFile,
+        Setting::NodeCmd,
+        Setting::MessageTypes,
     ];
 
     /// The `faultline run` flag (a test checks each is one of its flags).
@@ -118,6 +137,7 @@ impl Setting {
             Setting::Workload => "--workload",
             Setting::Nemesis => "--nemesis",
             Setting::NemesisInterval => "--nemesis-interval",
+            Setting::ElectionTimeout => "--election-timeout",
             Setting::Concurrency => "--concurrency",
             Setting::Rate => "--rate",
             Setting::NodeBin => "--node-bin",
@@ -142,6 +162,7 @@ impl Setting {
             Setting::Workload => "workloads",
             Setting::Nemesis => "nemeses",
             Setting::NemesisInterval => "nemesis_interval",
+            Setting::ElectionTimeout => "election_timeout",
             Setting::Concurrency => "concurrency",
             Setting::Rate => "rate",
             Setting::NodeBin => "node_bin",
@@ -191,10 +212,14 @@ impl RunConfig {
             workload: defaults::WORKLOAD.parse().expect("the default workload exists"),
             workload_options: WorkloadOptions::default(),
             nemesis: NemesisSpec {
-                kinds: NemesisSpec::parse_kinds(defaults::NEMESIS).expect("the default nemesis parses"),
-                interval: default_duration(defaults::NEMESIS_INTERVAL).as_nanos() as u64,
                 message_types: Vec::new(),
+                ..NemesisSpec::parse(
+                    defaults::NEMESIS,
+                    default_duration(defaults::NEMESIS_INTERVAL).as_nanos() as u64,
+                )
+                .expect("the default nemesis parses")
             },
+            election_timeout: None,
             concurrency: defaults::CONCURRENCY,
             rate: None,
             seed: fresh_seed(),
@@ -236,8 +261,11 @@ impl RunConfig {
                 return Err(invalid(setting, "must be positive"));
             }
         }
-        if !c.nemesis.kinds.is_empty() && c.nemesis.interval == 0 {
+        if (c.nemesis.composed || !c.nemesis.kinds.is_empty()) && c.nemesis.interval == 0 {
             return Err(invalid(Setting::NemesisInterval, "must be positive"));
+        }
+        if c.election_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(invalid(Setting::ElectionTimeout, "must be positive"));
         }
         if c.workload_options.active_keys == 0 {
             return Err(invalid(Setting::Keys, "must be at least 1"));
@@ -248,6 +276,10 @@ impl RunConfig {
         c.workload_options.validate().map_err(|e| invalid(Setting::Workload, e.to_string()))?;
         c.system.check_workload(c.workload).map_err(|e| invalid(Setting::Workload, e))?;
         let capabilities = c.system.capabilities();
+        if c.nemesis.composed && c.nemesis.kinds.is_empty() {
+            self.nemesis.kinds = composed_kinds(&c.system);
+        }
+        let c = &self;
         if capabilities.message_network {
             if c.net != Backend::Stdio {
                 return Err(invalid(
@@ -297,8 +329,7 @@ impl RunConfig {
             }
         }
         // A schedule that cannot be drawn for this cluster (partitions of one node) fails here.
-        workloads::nemesis::schedule(&c.nemesis, c.nodes, c.time_limit.as_nanos() as u64, c.seed)
-            .map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
+        c.schedule().map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
         // Other systems' arguments are their own business (a Maelstrom node or a system file's program
         // may well have a --bug flag); etcd has none.
         let bugs = if capabilities.planted_bugs { raftnode::planted_bugs(&c.node_args) } else { Vec::new() };
@@ -353,9 +384,32 @@ impl RunConfig {
         Ok(self)
     }
 
-    /// The store's directory name for this test: `<system>-<workload>-<nemeses>`.
+    /// The store's directory name for this test: `<system>-<workload>-<nemeses>` (`composed` alone
+    /// for the default composed mix).
     pub fn test_name(&self) -> String {
-        format!("{}-{}-{}", self.system.name(), self.workload, nemesis_words(&self.nemesis.kinds, "+"))
+        let words = if self.nemesis.composed && self.nemesis.kinds == composed_kinds(&self.system) {
+            workloads::nemesis::COMPOSED.to_string()
+        } else {
+            self.nemesis.words("+")
+        };
+        format!("{}-{}-{}", self.system.name(), self.workload, words)
+    }
+
+    /// What one election takes before the run measured its own: `--election-timeout`, else the
+    /// system's.
+    pub fn election_timeout(&self) -> Duration {
+        self.election_timeout.unwrap_or_else(|| self.system.election_timeout(&self.node_args))
+    }
+
+    /// The fault schedule `faultline run` draws from these settings (composed or alternating).
+    pub fn schedule(&self) -> Result<Vec<ScheduledFault>, workloads::WorkloadError> {
+        workloads::nemesis::draw(
+            &self.nemesis,
+            self.nodes,
+            self.time_limit.as_nanos() as u64,
+            self.seed,
+            self.election_timeout().as_nanos() as u64,
+        )
     }
 
     /// The command line that reproduces this run: every setting spelled out, so defaults that change
@@ -381,9 +435,12 @@ impl RunConfig {
         set(S::Nodes, self.nodes.to_string());
         set(S::TimeLimit, format_duration(self.time_limit));
         set(S::Workload, self.workload.to_string());
-        set(S::Nemesis, nemesis_words(&self.nemesis.kinds, ","));
+        set(S::Nemesis, self.nemesis.words(","));
         if !self.nemesis.kinds.is_empty() {
             set(S::NemesisInterval, format_duration(Duration::from_nanos(self.nemesis.interval)));
+        }
+        if let Some(e) = self.election_timeout {
+            set(S::ElectionTimeout, format_duration(e));
         }
         set(S::Concurrency, self.concurrency.to_string());
         if let Some(r) = self.rate {
@@ -450,6 +507,8 @@ impl RunConfig {
             time_limit_ms: self.time_limit.as_millis() as u64,
             nemesis: self.nemesis.kinds.clone(),
             nemesis_interval_ms: self.nemesis.interval / 1_000_000,
+            nemesis_composed: self.nemesis.composed,
+            election_timeout_ms: self.election_timeout.map(|d| d.as_millis() as u64),
             concurrency: self.concurrency,
             rate: self.rate,
             seed: self.seed,
@@ -482,7 +541,9 @@ impl RunConfig {
             kinds: spec.nemesis.clone(),
             interval: spec.nemesis_interval_ms * 1_000_000,
             message_types: spec.message_types.clone(),
+            composed: spec.nemesis_composed,
         };
+        c.election_timeout = spec.election_timeout_ms.map(Duration::from_millis);
         c.concurrency = spec.concurrency;
         c.rate = spec.rate;
         c.seed = spec.seed;
@@ -497,13 +558,10 @@ impl RunConfig {
     }
 }
 
-/// `partition+kill` (or with another separator), `none` for no faults.
-fn nemesis_words(kinds: &[FaultKind], sep: &str) -> String {
-    if kinds.is_empty() {
-        "none".to_string()
-    } else {
-        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(sep)
-    }
+/// The fault kinds of `--nemesis composed` on `system`: [`defaults::COMPOSED_KINDS`] it supports.
+pub fn composed_kinds(system: &System) -> Vec<FaultKind> {
+    let caps = system.capabilities();
+    defaults::COMPOSED_KINDS.into_iter().filter(|k| *k != FaultKind::Drop || caps.message_drops).collect()
 }
 
 /// The command that replays a stored run (printed by runs whose schedule was given, not drawn).
@@ -586,7 +644,31 @@ mod tests {
         let c = config(System::RaftNode).validate().unwrap();
         assert_eq!(c.nodes, defaults::NODES);
         assert_eq!(c.time_limit, Duration::from_secs(60));
-        assert_eq!(c.nemesis.kinds, vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]);
+        assert!(c.nemesis.composed);
+        assert_eq!(
+            c.nemesis.kinds,
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Drop]
+        );
+        assert_eq!(c.test_name(), "raft-node-register-composed");
+        assert_eq!(c.election_timeout(), Duration::from_millis(150));
+        // etcd has no frames the proxy can read: its composed mix has no drop.
+        let etcd = config(System::Etcd(EtcdOptions::default())).validate().unwrap();
+        assert_eq!(etcd.nemesis.kinds, vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]);
+        assert_eq!(etcd.test_name(), "etcd-register-composed");
+    }
+
+    #[test]
+    fn the_default_schedule_composes_several_sequences_in_a_short_run() {
+        let mut c = config(System::RaftNode);
+        c.time_limit = Duration::from_secs(30);
+        c.seed = 5;
+        let c = c.validate().unwrap();
+        let s = c.schedule().unwrap();
+        assert!(workloads::compose::fault_count(&s) >= 6, "{s:?}");
+        assert!(s.iter().any(|f| f.after.is_some()), "steps are spaced in elections");
+        let mut alt = c.clone();
+        alt.nemesis = NemesisSpec::parse("partition,kill", 10_000_000_000).unwrap();
+        assert_eq!(alt.schedule().unwrap().len(), 3, "the alternating form still works");
     }
 
     #[test]
@@ -600,6 +682,7 @@ mod tests {
             (Setting::Rate, Box::new(|c| c.rate = Some(-1.0))),
             (Setting::TimeLimit, Box::new(|c| c.time_limit = Duration::ZERO)),
             (Setting::NemesisInterval, Box::new(|c| c.nemesis.interval = 0)),
+            (Setting::ElectionTimeout, Box::new(|c| c.election_timeout = Some(Duration::ZERO))),
             (Setting::Keys, Box::new(|c| c.workload_options.active_keys = 0)),
             (Setting::NodeArgs, Box::new(|c| c.node_args = vec!["--bug".into(), "sloppy".into()])),
             (Setting::NodeBin, Box::new(|c| c.node_bin = PathBuf::from("/nonexistent/raft-node"))),
@@ -638,6 +721,7 @@ mod tests {
         c.seed = 42;
         c.time_limit = Duration::from_millis(12_500);
         c.workload_options.ops_per_key = 7;
+        c.election_timeout = Some(Duration::from_millis(300));
         c.store = PathBuf::from("elsewhere");
         c.progress = false;
         let c = c.validate().unwrap();
@@ -660,7 +744,7 @@ mod tests {
             "--node-arg=--bug --node-arg=stale-read --node-arg='it'\\''s'",
             "--keys 9",
             "--time-limit 1m",
-            "--nemesis partition,kill,pause --nemesis-interval 10s",
+            "--nemesis composed,partition,kill,pause,drop --nemesis-interval 10s",
             "--node-bin /",
         ] {
             assert!(cmd.contains(part), "{part:?} not in {cmd}");

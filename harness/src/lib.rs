@@ -10,7 +10,8 @@
 //! [`analysis`] -> [`report`]. The modules, outside in (no module imports one that imports it back):
 //!
 //! - [`cli`]: `faultline`'s arguments, parsed and handed to [`config`]; the subcommands own theirs:
-//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`] (split over machines by [`shard`]).
+//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`] (split over machines by [`shard`]),
+//!   [`explore`].
 //! - [`config`]: the one [`config::RunConfig`]: defaults, validation, `test.json` mapping, the
 //!   reproduce command. Every subcommand builds its runs through it.
 //! - [`run`]: one test from start to verdict, as phases; [`interpreter`] owns the generator and
@@ -28,6 +29,8 @@
 //!   [`durable`] the one writer of whole files (fsynced, atomic); [`recorder`] writes `history.jsonl`
 //!   and keeps it in memory.
 //! - [`analysis`]: checks a run (`results.json`); [`findings`]: its anomaly classes and detection time.
+//! - [`explore`]: `faultline explore`, greybox fuzzing of composed fault schedules guided by
+//!   [`coverage`] (facts of a run's observed behaviour), with shrinking of the failures it finds.
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
 //!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy; [`state`] records
 //!   everything created so it is always removed.
@@ -40,8 +43,10 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod coverage;
 pub mod durable;
 pub mod etcd;
+pub mod explore;
 pub mod findings;
 pub mod interpreter;
 pub mod logwatch;

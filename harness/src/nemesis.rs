@@ -2,7 +2,9 @@
 //!
 //! Each scheduled [`Fault`] is resolved against the cluster at the moment it fires (which node leads,
 //! which lags furthest behind, which nodes are up, and which partition is in force, so a later step
-//! can hit the bridge or one side of an earlier one), actuated through the [`Cluster`] and recorded
+//! can hit the bridge or one side of an earlier one) and against the history of roles the nemesis
+//! keeps ([`RoleHistory`]: the previous leader, the node that just won, the node it restarted last),
+//! actuated through the [`Cluster`] and recorded
 //! as two events of the `nemesis` process: an `invoke` with the planned fault and an `info` with what
 //! was done (the cut links, the pids killed or paused, the nodes restarted), so reports can shade the
 //! fault periods and `repro` can replay them. A nemesis action ends as a [`FaultOutcome`]: *installed*
@@ -20,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use workloads::{Fault, Grudge, Target, View};
+use workloads::{Fault, Grudge, RoleHistory, Target};
 
 /// How a fault ended. The history's nemesis `info` event holds [`FaultOutcome::record`].
 #[derive(Clone, Debug, PartialEq)]
@@ -91,9 +93,22 @@ pub enum NemesisError {
     Record(#[from] RecordError),
 }
 
-/// The nemesis's memory of what is currently broken, so a heal undoes exactly that.
+/// What the harness saw of the cluster right before a fault fires.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sighting {
+    /// The node that answered as leader with the highest term, and that term.
+    pub leader: Option<(String, u64)>,
+    /// The node other than the leader with the shortest log.
+    pub laggard: Option<String>,
+}
+
+/// The nemesis's memory of what is currently broken, so a heal undoes exactly that, and of roles,
+/// so a fault can aim at the previous leader, the node that just won or the node just restarted.
 #[derive(Debug)]
 pub struct Nemesis {
+    /// Leaders seen (fed by the status poller and by the looks right before faults), faults fired,
+    /// nodes restarted, elections measured.
+    pub roles: RoleHistory,
     rng: ChaCha8Rng,
     killed: BTreeSet<usize>,
     paused: BTreeSet<usize>,
@@ -105,6 +120,7 @@ pub struct Nemesis {
 impl Nemesis {
     pub fn new(seed: u64) -> Nemesis {
         Nemesis {
+            roles: RoleHistory::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6d65),
             killed: BTreeSet::new(),
             paused: BTreeSet::new(),
@@ -118,28 +134,38 @@ impl Nemesis {
         self.network_faulty || !self.killed.is_empty() || !self.paused.is_empty()
     }
 
-    /// Executes `fault` and records it. `view` says which node is believed to lead (and lag).
+    /// Executes `fault` at run-relative time `at` and records it. `seen` is the latest look at the
+    /// cluster (it also goes into the role history).
     pub fn execute(
         &mut self,
         cluster: &mut dyn Cluster,
         fault: &Fault,
-        view: View<'_>,
+        at: u64,
+        seen: &Sighting,
         recorder: &Recorder,
     ) -> Result<FaultOutcome, NemesisError> {
         let planned = serde_json::to_value(fault).expect("faults always serialize");
         recorder.record(nemesis_draft(EventType::Invoke, fault.name(), planned))?;
+        self.roles.observe(at, seen.leader.as_ref().map(|(l, t)| (l.as_str(), *t)));
+        let roles = self.roles.clone();
+        let view = roles.view(seen.laggard.as_deref());
         let mut outcome = self.actuate(cluster, fault, view)?;
-        if fault.needs_leader()
-            && view.leader.is_none()
-            && let FaultOutcome::Installed { nodes, record } = outcome
-        {
+        let unknown = match fault {
+            Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
+                target.unknown_in(&view)
+            }
+            _ => fault.needs_leader() && view.leader.is_none(),
+        };
+        if unknown && let FaultOutcome::Installed { nodes, record } = outcome {
             outcome = FaultOutcome::Indeterminate {
                 nodes,
                 record,
-                reason: "aimed at the leader, but no node answered as leader: its target was drawn at random"
+                reason: "aimed at a role no node held when it fired (no leader answered, or no such \
+                         node yet): its target was drawn at random"
                     .into(),
             };
         }
+        self.roles.fault_fired(at);
         let record = outcome.record();
         recorder.record(nemesis_draft(EventType::Info, fault.name(), record.clone()))?;
         tracing::info!(fault = fault.name(), what = %record, "nemesis");
@@ -150,9 +176,15 @@ impl Nemesis {
         &mut self,
         cluster: &mut dyn Cluster,
         fault: &Fault,
-        view: View<'_>,
+        view: workloads::View<'_>,
     ) -> Result<FaultOutcome, ClusterError> {
         let leader = view.leader;
+        let roles = json!({
+            "leader": view.leader,
+            "previous_leader": view.previous_leader,
+            "new_leader": view.new_leader,
+            "restarted": view.restarted,
+        });
         let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
         let index =
             |name: &str| names.iter().position(|n| n == name).expect("targets come from the node list");
@@ -237,37 +269,37 @@ impl Nemesis {
                 network(json!({ "topology": topology, "links": links(&grudge) }))
             }
             Fault::Kill { target } => {
-                let hits = self.hit(cluster, *target, &names, leader, |c, i| c.kill(i))?;
+                let hits = self.hit(cluster, *target, &names, view, |c, i| c.kill(i))?;
                 for h in hits.iter().filter(|h| h.pid.is_some()) {
                     self.killed.insert(index(&h.node));
                     self.paused.remove(&index(&h.node));
                 }
-                let record =
-                    json!({ "target": target, "leader": leader, "signal": "SIGKILL", "nodes": hits });
+                let record = json!({ "target": target, "roles": roles, "signal": "SIGKILL", "nodes": hits });
                 on_nodes(&hits, record, "every target was already down")
             }
             Fault::Pause { target } => {
-                let hits = self.hit(cluster, *target, &names, leader, |c, i| c.pause(i))?;
+                let hits = self.hit(cluster, *target, &names, view, |c, i| c.pause(i))?;
                 for h in hits.iter().filter(|h| h.pid.is_some()) {
                     self.paused.insert(index(&h.node));
                 }
-                let record =
-                    json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits });
+                let record = json!({ "target": target, "roles": roles, "signal": "SIGSTOP", "nodes": hits });
                 on_nodes(&hits, record, "every target was down or paused already")
             }
             Fault::Restart { target } => {
-                let chosen = target.resolve(&names, leader, &self.cut, &mut self.rng);
+                let chosen = target.resolve(&names, view, &self.cut, &mut self.rng);
                 let wanted: BTreeSet<usize> = chosen.iter().map(|n| index(n)).collect();
                 let mut resumed = Vec::new();
                 for &i in self.paused.clone().intersection(&wanted) {
                     if let Some(pid) = cluster.resume(i)? {
                         resumed.push(Hit { node: names[i].clone(), pid: Some(pid) });
+                        self.roles.restarted(&names[i]);
                     }
                     self.paused.remove(&i);
                 }
                 let restarted = self.restart_down(cluster, &wanted)?;
                 let hits: Vec<Hit> = resumed.iter().chain(&restarted).cloned().collect();
-                let record = json!({ "target": target, "resumed": resumed, "restarted": restarted });
+                let record =
+                    json!({ "target": target, "roles": roles, "resumed": resumed, "restarted": restarted });
                 on_nodes(&hits, record, "every target was running")
             }
             Fault::Heal => {
@@ -285,10 +317,10 @@ impl Nemesis {
         cluster: &mut dyn Cluster,
         target: Target,
         names: &[String],
-        leader: Option<&str>,
+        view: workloads::View<'_>,
         mut act: impl FnMut(&mut dyn Cluster, usize) -> Result<Option<u32>, ClusterError>,
     ) -> Result<Vec<Hit>, ClusterError> {
-        let chosen = target.resolve(names, leader, &self.cut, &mut self.rng);
+        let chosen = target.resolve(names, view, &self.cut, &mut self.rng);
         let mut hits = Vec::new();
         for name in chosen {
             let i = names.iter().position(|n| *n == name).expect("targets come from the node list");
@@ -339,7 +371,9 @@ impl Nemesis {
             if pid.is_none() && wanted.contains(&i) {
                 self.killed.remove(&i);
                 let pid = cluster.start(i)?;
-                restarted.push(Hit { node: cluster.nodes()[i].name.clone(), pid: Some(pid) });
+                let name = cluster.nodes()[i].name.clone();
+                self.roles.restarted(&name);
+                restarted.push(Hit { node: name, pid: Some(pid) });
             }
         }
         Ok(restarted)

@@ -100,12 +100,12 @@ impl Observer {
 }
 
 /// Polls every node's status until `stop`, appending each answer to `path` (`status.jsonl`) and
-/// publishing the current leader on `leader`. A status file that cannot be written stops the run.
+/// publishing the current leader and its term on `leader`. A status file that cannot be written stops the run.
 pub async fn poll_status(
     mut observer: Observer,
     recorder: Arc<Recorder>,
     path: PathBuf,
-    leader: watch::Sender<Option<String>>,
+    leader: watch::Sender<Option<(String, u64)>>,
     stop: Stop,
 ) {
     let mut file = match std::fs::File::create(&path) {
@@ -128,7 +128,7 @@ pub async fn poll_status(
             stop.fail(format!("writing {}: {e}", path.display()));
             return;
         }
-        leader.send_replace(leader_of(&statuses, observer.names()));
+        leader.send_replace(leadership_of(&statuses, observer.names()));
         tokio::select! {
             _ = tokio::time::sleep(STATUS_EVERY) => {}
             _ = stop.stopped() => return,
@@ -190,6 +190,14 @@ pub fn leader_of(statuses: &[Option<Value>], names: &[String]) -> Option<String>
         .map(|(i, _)| names[i].clone())
 }
 
+/// [`leader_of`] with the leader's term.
+pub fn leadership_of(statuses: &[Option<Value>], names: &[String]) -> Option<(String, u64)> {
+    let leader = leader_of(statuses, names)?;
+    let i = names.iter().position(|n| *n == leader)?;
+    let term = statuses[i].as_ref()?["term"].as_u64().unwrap_or(0);
+    Some((leader, term))
+}
+
 /// The node other than `leader` with the shortest log among those that answered (ties: node order).
 pub fn laggard_of(statuses: &[Option<Value>], names: &[String], leader: Option<&str>) -> Option<String> {
     statuses
@@ -214,6 +222,7 @@ mod tests {
             Some(json!({"role": "leader", "term": 3})),
         ];
         assert_eq!(leader_of(&s, &names), Some("n3".into()));
+        assert_eq!(leadership_of(&s, &names), Some(("n3".into(), 3)));
         assert_eq!(leader_of(&[None, None, Some(json!({"role": "follower", "term": 3}))], &names), None);
     }
 

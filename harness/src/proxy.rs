@@ -87,13 +87,50 @@ impl LinkState {
 /// The state channel of each directed link `(from, to)`, by node index.
 type Links = HashMap<(usize, usize), watch::Sender<LinkState>>;
 
+/// Raft messages the proxies left out, by kind (what `faultline explore` reads as coverage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DroppedMessages {
+    /// AppendEntries, InstallSnapshot and TimeoutNow frames.
+    pub appends: u64,
+    /// Vote requests (pre-votes included).
+    pub votes: u64,
+}
+
+/// Counters of dropped frames shared by every relay of a cluster.
+#[derive(Clone, Debug, Default)]
+struct DropCounters {
+    appends: Arc<std::sync::atomic::AtomicU64>,
+    votes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DropCounters {
+    fn count(&self, tag: u8) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if tag == raft::wire::TAG_REQUEST_VOTE {
+            self.votes.fetch_add(1, Relaxed);
+        } else {
+            self.appends.fetch_add(1, Relaxed);
+        }
+    }
+}
+
 /// Controls of every directed link `(from, to)` by node index; shared by all relays.
 #[derive(Clone, Debug, Default)]
 pub struct LinkTable {
     links: Arc<Mutex<Links>>,
+    dropped: DropCounters,
 }
 
 impl LinkTable {
+    /// Messages left out by kind so far, over every link.
+    pub fn dropped(&self) -> DroppedMessages {
+        use std::sync::atomic::Ordering::Relaxed;
+        DroppedMessages {
+            appends: self.dropped.appends.load(Relaxed),
+            votes: self.dropped.votes.load(Relaxed),
+        }
+    }
+
     fn channel(&self, from: usize, to: usize) -> watch::Receiver<LinkState> {
         let mut links = self.links.lock().expect("link table lock is never held across a panic");
         links.entry((from, to)).or_insert_with(|| watch::channel(LinkState::default()).0).subscribe()
@@ -244,8 +281,9 @@ pub async fn start(
                     Some(from) => (table.channel(from, to), table.channel(to, from)),
                     None => (watch::channel(LinkState::default()).1, watch::channel(LinkState::default()).1),
                 };
-                let forward = pump(head, ir, ow, forward_state, seed, framed);
-                let backward = pump(Vec::new(), or, iw, backward_state, seed ^ 1, framed);
+                let counters = table.dropped.clone();
+                let forward = pump(head, ir, ow, forward_state, seed, framed.then(|| counters.clone()));
+                let backward = pump(Vec::new(), or, iw, backward_state, seed ^ 1, framed.then_some(counters));
                 // When either side closes or fails, tear down both directions (the nodes reconnect).
                 tokio::select! { _ = forward => {}, _ = backward => {} }
             });
@@ -266,22 +304,23 @@ async fn connect(upstream: SocketAddr, source: Option<SocketAddr>) -> std::io::R
 
 /// Relays one direction: a reader queues chunks with their due time, a writer delivers them in order
 /// once due and while the link is not cut. `head` is what was already read from `from` (sniffing).
-/// A `framed` stream (raft-node's `[u32 LE length][payload]` frames) is queued in whole frames, and
-/// the frames the link drops ([`LinkState::drops`]) are left out; a length too large to be a frame
-/// means the stream is not what we think, and from then on it is relayed as raw bytes.
+/// A `framed` stream (raft-node's `[u32 LE length][payload]` frames; `framed` holds the counters of
+/// dropped frames) is queued in whole frames, and the frames the link drops ([`LinkState::drops`])
+/// are left out and counted; a length too large to be a frame means the stream is not what we
+/// think, and from then on it is relayed as raw bytes.
 async fn pump(
     head: Vec<u8>,
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     seed: u64,
-    framed: bool,
+    framed: Option<DropCounters>,
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(64);
     let reader_state = state.clone();
     let reader = async move {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut framer = framed.then(Framer::default);
+        let mut framer = framed.map(|counters| Framer { counters, ..Framer::default() });
         let mut pending = head;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
@@ -346,6 +385,8 @@ struct Framer {
     raw: bool,
     /// Frames dropped so far (for the trace log).
     dropped: u64,
+    /// The cluster's counters of dropped frames by kind.
+    counters: DropCounters,
 }
 
 impl Framer {
@@ -374,6 +415,7 @@ impl Framer {
             match raft::wire::frame_tag(frame) {
                 Some(tag) if link.drops(tag) => {
                     self.dropped += 1;
+                    self.counters.count(tag);
                     tracing::trace!(tag, dropped = self.dropped, "proxy dropped a frame");
                 }
                 _ => out.extend_from_slice(frame),

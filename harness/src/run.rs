@@ -23,9 +23,9 @@ use crate::cluster::{self, Cluster, ClusterConfig, ClusterError};
 use crate::config::{ConfigError, RunConfig, replay_command};
 use crate::interpreter;
 use crate::logwatch::NodeWatch;
-use crate::nemesis::{FaultOutcome, Nemesis, NemesisError};
+use crate::nemesis::{FaultOutcome, Nemesis, NemesisError, Sighting};
 use crate::nodes::NodeSpec;
-use crate::observe::{self, Observer, laggard_of, leader_of};
+use crate::observe::{self, Observer, laggard_of, leadership_of};
 use crate::progress;
 use crate::ready::{self, NotReady};
 use crate::recorder::{RecordError, Recorder};
@@ -39,7 +39,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::generator::{Rate, TimeLimit};
-use workloads::nemesis::schedule;
 use workloads::{Generator, ProcessTable, ScheduledFault, Workload};
 
 /// Why a run could not complete. Each is a harness error (exit code 3).
@@ -116,8 +115,9 @@ pub async fn run_with_schedule(
     };
     let sched = match fixed {
         Some(s) => s,
-        None => schedule(&config.nemesis, config.nodes, time_limit_ns, config.seed)
-            .map_err(|e| RunError::Failed(format!("drawing the fault schedule: {e}")))?,
+        None => {
+            config.schedule().map_err(|e| RunError::Failed(format!("drawing the fault schedule: {e}")))?
+        }
     };
     let started_at = store::timestamp(store::unix_now(), true);
     let mut spec = config.test_spec(sched.clone(), plan, reproduce.clone(), started_at);
@@ -138,7 +138,8 @@ pub async fn run_with_schedule(
         node_args: config.node_args.clone(),
         nodes_dir: run_dir.nodes_dir(),
         seed: config.seed,
-        proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy()),
+        proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy())
+            || sched.iter().any(|f| f.fault.needs_proxy()),
         state_dir: crate::state::state_dir(),
         message_types: config.nemesis.message_types.clone(),
     };
@@ -176,6 +177,8 @@ pub async fn run_with_schedule(
     };
     // Whatever the phases did: every task stops, the cluster is torn down.
     stop.finish();
+    outcome.messages_dropped =
+        cluster.lock().expect("cluster lock poisoned only by a panic").messages_dropped();
     let teardown = {
         let cluster = cluster.clone();
         tokio::task::spawn_blocking(move || {
@@ -266,23 +269,24 @@ impl Phases<'_> {
             Ok(())
         })
         .await?;
+        let started = Instant::now();
         self.wait_ready().await?;
         let mut observer = Observer::new(system.clone(), &self.nodes, Duration::from_millis(500))?;
-        let first_leader = if system.capabilities().roles {
-            let Some(leader) = observer.wait_for_leader(config.recover_timeout, &self.stop).await else {
-                return Err(RunError::NoLeader {
-                    secs: config.recover_timeout.as_secs(),
-                    dir: self.run_dir.path().to_path_buf(),
-                });
-            };
-            Some(leader)
-        } else {
-            None
-        };
+        if system.capabilities().roles
+            && observer.wait_for_leader(config.recover_timeout, &self.stop).await.is_none()
+        {
+            return Err(RunError::NoLeader {
+                secs: config.recover_timeout.as_secs(),
+                dir: self.run_dir.path().to_path_buf(),
+            });
+        }
+        // The run's first election, the first sample of what one takes here (see workloads::roles).
+        let first_election = started.elapsed();
 
         // Observers for the run phase, the recovery and the final reads.
         let observers = Stop::new();
-        let (leader_tx, leader_rx) = watch::channel(first_leader);
+        // The poller publishes its first sighting at once.
+        let (leader_tx, leader_rx) = watch::channel(None);
         let (faults_tx, faults_rx) = watch::channel(String::new());
         let poller = tokio::spawn(observe::poll_status(
             Observer::new(system.clone(), &self.nodes, Duration::from_millis(500))?,
@@ -324,7 +328,9 @@ impl Phases<'_> {
         let generator: Box<dyn Generator> =
             Box::new(TimeLimit::new(base, config.time_limit.as_nanos() as u64));
         outcome.run_start = self.recorder.now();
-        let nemesis = Arc::new(Mutex::new(Nemesis::new(config.seed)));
+        let mut nem = Nemesis::new(config.seed);
+        nem.roles.first_election(first_election.as_nanos() as u64);
+        let nemesis = Arc::new(Mutex::new(nem));
         let nemesis_task = tokio::spawn(run_nemesis(
             self.cluster.clone(),
             nemesis.clone(),
@@ -334,7 +340,11 @@ impl Phases<'_> {
             faults_tx.clone(),
             self.recorder.clone(),
             sched,
-            Instant::now(),
+            NemesisClock {
+                run_start: Instant::now(),
+                time_limit: config.time_limit,
+                election: config.election_timeout(),
+            },
             self.stop.clone(),
         ));
         let generator = self.drive(generator, &mut table).await?;
@@ -497,41 +507,98 @@ impl Phases<'_> {
     }
 }
 
-/// Follows the fault schedule until its end (or the run stops).
+/// When the nemesis's faults are due: absolute ones at their time from the start of the run phase,
+/// relative ones ([`workloads::ScheduledFault::after`]) that many measured election times after the
+/// previous fault fired, never later than the end of the run phase.
+#[derive(Clone, Copy, Debug)]
+struct NemesisClock {
+    run_start: Instant,
+    time_limit: Duration,
+    /// The system's configured election timeout (what an election takes before one was measured).
+    election: Duration,
+}
+
+/// Follows the fault schedule until its end (or the run stops). Between faults it feeds the
+/// poller's leader sightings into the nemesis's role history.
 #[allow(clippy::too_many_arguments, reason = "one task's inputs, each used once")]
 async fn run_nemesis(
     cluster: SharedCluster,
     nemesis: Arc<Mutex<Nemesis>>,
     mut observer: Observer,
-    leader: watch::Receiver<Option<String>>,
+    mut leader: watch::Receiver<Option<(String, u64)>>,
     faults: watch::Sender<String>,
     recorder: Arc<Recorder>,
     sched: Vec<ScheduledFault>,
-    run_start: Instant,
+    clock: NemesisClock,
     stop: Stop,
 ) -> Result<(), RunError> {
+    let roles =
+        |n: &Arc<Mutex<Nemesis>>| n.lock().expect("nemesis lock poisoned only by a panic").roles.clone();
+    let end = clock.run_start + clock.time_limit;
+    let mut last_fired: Option<Instant> = None;
     for item in sched {
-        tokio::select! {
-            _ = tokio::time::sleep_until((run_start + Duration::from_nanos(item.at)).into()) => {}
-            _ = stop.stopped() => return Ok(()),
+        let election = Duration::from_nanos(roles(&nemesis).election_time(clock.election.as_nanos() as u64));
+        let due = match (item.after, last_fired) {
+            (Some(k), Some(prev)) => (prev + election.mul_f64(k.max(0.0))).min(end),
+            // A sequence starts at its planned time, but never within two elections of the previous
+            // fault (slow elections stretch sequences; the quiet time between them stays).
+            (None, Some(prev)) if item.at < clock.time_limit.as_nanos() as u64 => {
+                (clock.run_start + Duration::from_nanos(item.at)).max(prev + 2 * election)
+            }
+            _ => clock.run_start + Duration::from_nanos(item.at),
+        };
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => break,
+                changed = leader.changed(), if watching => match changed {
+                    Ok(()) => {
+                        let seen = leader.borrow_and_update().clone();
+                        let now = recorder.now();
+                        nemesis
+                            .lock()
+                            .expect("nemesis lock poisoned only by a panic")
+                            .roles
+                            .observe(now, seen.as_ref().map(|(l, t)| (l.as_str(), *t)));
+                    }
+                    Err(_) => watching = false,
+                },
+                _ = stop.stopped() => return Ok(()),
+            }
         }
-        let mut now_leading = leader.borrow().clone();
-        let mut laggard = None;
+        // A fault planned past the end of the run phase (its chain was stretched by slow elections)
+        // is not run; the final heal is.
+        if due >= end && !is_last_heal(&item, end, due) {
+            continue;
+        }
+        let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None };
         if item.fault.needs_leader() {
             // The poller's view can be a quarter of a second old, across an election; look again.
-            let statuses = observer.poll().await;
-            now_leading = leader_of(&statuses, observer.names()).or(now_leading);
-            laggard = laggard_of(&statuses, observer.names(), now_leading.as_deref());
+            // A fault aimed at the leader waits up to one election for one to emerge.
+            let election = roles(&nemesis).election_time(clock.election.as_nanos() as u64);
+            let patience = Instant::now() + Duration::from_nanos(election);
+            let statuses = loop {
+                let statuses = observer.poll().await;
+                let found = leadership_of(&statuses, observer.names()).is_some();
+                if found || !item.fault.aims_at_leader() || Instant::now() >= patience.min(end) {
+                    break statuses;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(30)) => {}
+                    _ = stop.stopped() => return Ok(()),
+                }
+            };
+            // No node answering as leader is news too (a paused leader does not answer).
+            seen.leader = leadership_of(&statuses, observer.names());
+            let name = seen.leader.as_ref().map(|(l, _)| l.as_str());
+            seen.laggard = laggard_of(&statuses, observer.names(), name);
         }
+        last_fired = Some(Instant::now());
+        let at = recorder.now();
         let (nem, rec) = (nemesis.clone(), recorder.clone());
         let fault = item.fault.clone();
         let done = blocking_with(&cluster, move |c| {
-            nem.lock().expect("nemesis lock poisoned only by a panic").execute(
-                c,
-                &fault,
-                workloads::View { leader: now_leading.as_deref(), laggard: laggard.as_deref() },
-                &rec,
-            )
+            nem.lock().expect("nemesis lock poisoned only by a panic").execute(c, &fault, at, &seen, &rec)
         })
         .await;
         match done {
@@ -550,6 +617,11 @@ async fn run_nemesis(
         }
     }
     Ok(())
+}
+
+/// Whether `item` is the schedule's final heal (at the end of the run phase).
+fn is_last_heal(item: &ScheduledFault, end: Instant, due: Instant) -> bool {
+    item.is_heal() && item.after.is_none() && due >= end
 }
 
 /// Runs a closure on the cluster off the async threads (it runs `ip`/`iptables` and waits on them).

@@ -105,6 +105,11 @@ impl RunDir {
         self.root.join("report.html")
     }
 
+    /// `shrunk.json`: the failure's schedule shrunk by `faultline explore` ([`crate::explore::Shrunk`]).
+    pub fn shrunk(&self) -> PathBuf {
+        self.root.join("shrunk.json")
+    }
+
     pub fn nodes_dir(&self) -> PathBuf {
         self.root.join("nodes")
     }
@@ -166,6 +171,12 @@ pub struct TestSpec {
     pub time_limit_ms: u64,
     pub nemesis: Vec<FaultKind>,
     pub nemesis_interval_ms: u64,
+    /// Composed sequences rather than alternating faults (absent in older runs: alternating).
+    #[serde(default)]
+    pub nemesis_composed: bool,
+    /// `--election-timeout`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub election_timeout_ms: Option<u64>,
     pub concurrency: usize,
     /// Operations per second over all processes; None = as fast as the clients go.
     pub rate: Option<f64>,
@@ -217,6 +228,9 @@ pub struct RunOutcome {
     pub operations: u64,
     /// A harness error that cut the run short, if any.
     pub error: Option<String>,
+    /// Raft messages the proxy left out, by kind (absent when no link went through the proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages_dropped: Option<crate::proxy::DroppedMessages>,
 }
 
 /// One executed fault.

@@ -181,6 +181,36 @@ impl System {
         }
     }
 
+    /// What one election takes as configured: the base election timeout (raft-node draws each
+    /// timeout from one to two of these). raft-node's comes from its `--election-ticks` and
+    /// `--tick-ms` among `node_args` (defaults 15 x 10 ms); etcd runs with `--election-timeout 150`.
+    /// Other systems say nothing about theirs: 150 ms (raft-node's and etcd's order) until the run
+    /// measures its own elections, or what `--election-timeout` says.
+    pub fn election_timeout(&self, node_args: &[String]) -> std::time::Duration {
+        match self {
+            System::RaftNode => {
+                let flag = |name: &str, default: u64| {
+                    let eq = format!("{name}=");
+                    node_args
+                        .iter()
+                        .enumerate()
+                        .find_map(|(i, a)| {
+                            if a == name {
+                                node_args.get(i + 1)?.parse().ok()
+                            } else {
+                                a.strip_prefix(&eq)?.parse().ok()
+                            }
+                        })
+                        .unwrap_or(default)
+                };
+                let ms = flag("--election-ticks", 15) * flag("--tick-ms", 10);
+                std::time::Duration::from_millis(ms.max(1))
+            }
+            System::Etcd(_) => std::time::Duration::from_millis(etcd::ELECTION_MS),
+            System::Described(_) | System::Maelstrom => std::time::Duration::from_millis(150),
+        }
+    }
+
     /// Whether this system's client can run `workload`; the reason when not.
     pub fn check_workload(&self, workload: Workload) -> Result<(), String> {
         if workload == Workload::Register {
@@ -514,6 +544,20 @@ mod tests {
         let m = System::Maelstrom.capabilities();
         assert!(m.message_network && !m.roles && !m.message_drops);
         assert!(System::Maelstrom.check_workload(Workload::Append).is_err());
+    }
+
+    #[test]
+    fn election_timeouts_come_from_the_node_flags() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(System::RaftNode.election_timeout(&[]), ms(150));
+        let args: Vec<String> = ["--election-ticks", "30", "--tick-ms=5", "--no-pre-vote"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(System::RaftNode.election_timeout(&args), ms(150));
+        let args = vec!["--election-ticks=40".to_string()];
+        assert_eq!(System::RaftNode.election_timeout(&args), ms(400));
+        assert_eq!(System::Etcd(EtcdOptions::default()).election_timeout(&args), ms(150));
     }
 
     #[test]

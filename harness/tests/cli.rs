@@ -43,14 +43,14 @@ fn settings_that_cannot_run_exit_3_naming_the_setting() {
 
 #[test]
 fn help_and_version_are_not_errors() {
-    for args in [&["--help"][..], &["run", "--help"], &["--version"]] {
+    for args in [&["--help"][..], &["run", "--help"], &["explore", "--help"], &["--version"]] {
         let out = faultline(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
     let help = String::from_utf8_lossy(&faultline(&["run", "--help"]).stdout).to_string();
     // The defaults shown are the configuration's.
-    assert!(help.contains("[default: 60s]") && help.contains("[default: partition,kill,pause]"), "{help}");
+    assert!(help.contains("[default: 60s]") && help.contains("[default: composed]"), "{help}");
 }
 
 #[test]

@@ -124,6 +124,7 @@ fn etcd_config(
         kinds: vec![workloads::FaultKind::Partition],
         interval: 2_000_000_000,
         message_types: Vec::new(),
+        composed: false,
     };
     c.concurrency = 6;
     c.seed = seed;
@@ -143,9 +144,9 @@ fn isolating_the_leader_on_loopback_moves_leadership() {
     let limit = Duration::from_secs(5);
     let secs = |s: f64| Duration::from_secs_f64(s).as_nanos() as u64;
     let schedule = vec![
-        ScheduledFault { at: secs(1.0), fault: Fault::Partition { topology: Topology::IsolateLeader } },
-        ScheduledFault { at: secs(3.5), fault: Fault::Heal },
-        ScheduledFault { at: limit.as_nanos() as u64, fault: Fault::Heal },
+        ScheduledFault::at(secs(1.0), Fault::Partition { topology: Topology::IsolateLeader }),
+        ScheduledFault::at(secs(3.5), Fault::Heal),
+        ScheduledFault::at(limit.as_nanos() as u64, Fault::Heal),
     ];
     let config = etcd_config(&etcd, EtcdOptions::default(), Backend::Loopback, limit, 3, store.path());
     let summary = runtime.block_on(run_with_schedule(config, Some(schedule))).unwrap();
@@ -203,12 +204,12 @@ fn serializable_reads_under_isolation_are_reported_invalid() {
         if at + Duration::from_millis(1500) >= limit {
             break;
         }
-        schedule.push(ScheduledFault { at: at.as_nanos() as u64, fault: Fault::Partition { topology } });
+        schedule.push(ScheduledFault::at(at.as_nanos() as u64, Fault::Partition { topology }));
         at += Duration::from_millis(1500);
-        schedule.push(ScheduledFault { at: at.as_nanos() as u64, fault: Fault::Heal });
+        schedule.push(ScheduledFault::at(at.as_nanos() as u64, Fault::Heal));
         at += Duration::from_millis(500);
     }
-    schedule.push(ScheduledFault { at: limit.as_nanos() as u64, fault: Fault::Heal });
+    schedule.push(ScheduledFault::at(limit.as_nanos() as u64, Fault::Heal));
     let mut verdicts = Vec::new();
     for seed in 1..=3u64 {
         let options = EtcdOptions { serializable_reads: true, pre_vote: false };

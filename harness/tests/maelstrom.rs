@@ -56,7 +56,7 @@ fn config(python: &Path, flags: &[&str], store: &Path, limit: Duration, seed: u6
 }
 
 fn at(secs: f64, fault: Fault) -> ScheduledFault {
-    ScheduledFault { at: Duration::from_secs_f64(secs).as_nanos() as u64, fault }
+    ScheduledFault::at(Duration::from_secs_f64(secs).as_nanos() as u64, fault)
 }
 
 /// Every fault the message network has, one after another, each healed before the next.
@@ -74,7 +74,7 @@ fn every_fault(limit: Duration) -> Vec<ScheduledFault> {
         at(6.2, Fault::Heal),
         at(6.8, Fault::Pause { target: Target::One }),
         at(7.6, Fault::Heal),
-        ScheduledFault { at: limit.as_nanos() as u64, fault: Fault::Heal },
+        ScheduledFault::at(limit.as_nanos() as u64, Fault::Heal),
     ]
 }
 
@@ -90,6 +90,7 @@ fn nemesis_kinds() -> NemesisSpec {
         ],
         interval: 1_000_000_000,
         message_types: vec!["replicate".into()],
+        composed: false,
     }
 }
 

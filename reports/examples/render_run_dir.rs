@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    let run = RunReport { meta, history, status, logs, results };
+    let run = RunReport { meta, history, status, logs, results, shrunk: None };
     let html = reports::render_run(&run);
     std::fs::write(&out, &html)?;
     println!("{}: {} bytes, verdict {}", out.display(), html.len(), run.results.verdict());

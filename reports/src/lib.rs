@@ -43,6 +43,6 @@ pub mod run;
 pub mod synthetic;
 
 pub use campaign::{CampaignIndex, CampaignRun, CampaignSummary, render_campaign};
-pub use model::{LogExcerpt, NodeStatus, RunMeta, RunReport, StatusSample};
+pub use model::{LogExcerpt, NodeStatus, RunMeta, RunReport, ShrunkSchedule, StatusSample};
 pub use results::{CexOp, Check, Counterexample, DurabilityFinding, Results, Verdict};
 pub use run::render_run;

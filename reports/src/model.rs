@@ -24,6 +24,26 @@ pub struct RunReport {
     /// The checkers' verdicts and explanations.
     #[serde(default)]
     pub results: crate::results::Results,
+    /// The smallest fault schedule found to reproduce this run's failure (`faultline explore`
+    /// shrinks the schedules of the failures it finds), when there is one.
+    #[serde(default)]
+    pub shrunk: Option<ShrunkSchedule>,
+}
+
+/// A failing run's fault schedule shrunk to the fewest faults that still reproduce the failure.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShrunkSchedule {
+    /// Faults (heals not counted) in the original schedule and in the shrunk one.
+    pub original_faults: usize,
+    pub faults: usize,
+    /// Replays of the shrunk schedule that reproduced the failure, out of `replays`.
+    pub reproduced: usize,
+    pub replays: usize,
+    /// One line per step: when it is planned and what it does.
+    pub steps: Vec<String>,
+    /// A replay of the shrunk schedule (a stored run that reproduced it), if any.
+    #[serde(default)]
+    pub example: Option<String>,
 }
 
 /// What was tested: the header of the report.

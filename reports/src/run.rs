@@ -101,6 +101,7 @@ pub fn render_run(run: &RunReport) -> String {
                     @if !run.results.counterexamples.is_empty() { a href="#counterexamples" { "Counterexamples" } }
                     @if !run.results.durability.is_empty() { a href="#durability" { "Durability" } }
                     @if !run.logs.is_empty() { a href="#logs" { "Node logs" } }
+                    @if run.shrunk.is_some() { a href="#shrunk" { "Shrunk schedule" } }
                 }
                 main {
                     (checks(run))
@@ -135,6 +136,17 @@ pub fn render_run(run: &RunReport) -> String {
                     }
                     @if !run.results.durability.is_empty() { (durability(run)) }
                     @if !run.logs.is_empty() { (logs(&run.logs)) }
+                    @if let Some(s) = &run.shrunk {
+                        section #shrunk {
+                            h2 { "Shrunk schedule" }
+                            p.hint {
+                                (s.faults) " of the original " (s.original_faults) " faults reproduce this failure in "
+                                (s.reproduced) " of " (s.replays) " replays (targets are roles, resolved again in each replay)."
+                            }
+                            ol.steps { @for step in &s.steps { li { code { (step) } } } }
+                            @if let Some(e) = &s.example { p.hint { "A replay that reproduced it: " code { (e) } } }
+                        }
+                    }
                 }
                 footer {
                     "faultline report · " (thousands(run.history.len())) " events · "

@@ -229,6 +229,7 @@ pub fn run(ops: usize, seed: u64) -> RunReport {
         status,
         logs,
         results,
+        shrunk: None,
     }
 }
 

@@ -18,18 +18,26 @@
 //! - [`phases`]: the phases of a run (run, heal and recover, final reads) as data.
 //! - [`topology`]: partition topologies as pure functions over node lists (random halves, isolate one,
 //!   isolate the leader, majorities ring, bridge, one-way cut).
-//! - [`nemesis`]: seeded fault schedules that alternate a fault with a heal and always end healed.
+//! - [`nemesis`]: fault kinds, targets and seeded alternating schedules (a fault, a heal, ...) that
+//!   always end healed.
+//! - [`compose`]: composed schedules (the default): episodes of faults aimed by role and history and
+//!   spaced in elections, their mutations for `faultline explore`, and the shrinker of a failing one.
+//! - [`roles`]: the nemesis's history of roles (previous leader, the node that just won, the node
+//!   that just restarted) and the run's measured election time.
 
+pub mod compose;
 pub mod generator;
 pub mod keys;
 pub mod nemesis;
 pub mod phases;
+pub mod roles;
 pub mod topology;
 pub mod workload;
 
 pub use generator::{Context, Generator, Next, Op, OpKind, ProcessTable};
 pub use nemesis::{Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
 pub use phases::Phase;
+pub use roles::RoleHistory;
 pub use topology::{Grudge, Topology, View};
 pub use workload::{Workload, WorkloadOptions};
 

@@ -1,15 +1,18 @@
 //! Fault schedules: which fault, against what, and when.
 //!
-//! `--nemesis partition,kill,pause --nemesis-interval 10s` becomes a seeded [`schedule`]: at every
-//! interval the schedule alternates between starting one fault (its kind and target drawn from the
-//! seed) and healing everything, and its last entry, at the end of the run phase, always heals. Targets
-//! that depend on the cluster's state at that moment (the leader) stay symbolic here ([`Target`]) and
-//! are resolved by the harness with [`Target::resolve`], a pure function it records the result of, so
-//! the history says exactly which nodes were hit.
+//! Two shapes. `--nemesis partition,kill,pause --nemesis-interval 10s` becomes a seeded alternating
+//! [`schedule`]: at every interval it alternates between starting one fault (its kind and target
+//! drawn from the seed) and healing everything. `--nemesis composed` (the default) becomes a composed
+//! schedule of episodes aimed by role and spaced in elections ([`crate::compose`]); [`draw`] picks
+//! the shape. Either way the last entry, at the end of the run phase, always heals. Targets that
+//! depend on the cluster's state at that moment (the leader, the node that just won, the node just
+//! restarted) stay symbolic here ([`Target`]) and are resolved by the harness with
+//! [`Target::resolve`], a pure function of the nemesis's [`View`] it records the result of, so the
+//! history says exactly which nodes were hit.
 
 use crate::WorkloadError;
 use crate::generator::Nanos;
-use crate::topology::{Grudge, Topology};
+use crate::topology::{Grudge, Topology, View};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -85,8 +88,14 @@ impl fmt::Display for FaultKind {
 }
 
 /// Which nodes a process fault hits, resolved against the cluster when the fault starts.
+///
+/// The role targets (`leader`, `new-leader`, `previous-leader`, `leader-side`, `followers`) and the
+/// history targets (`restarted`) read the [`View`] the nemesis builds at fire time
+/// ([`crate::RoleHistory`]); when the role they name is not known at that moment (no leader answered,
+/// nobody restarted yet) they fall back to one random node, and the harness records the outcome as
+/// indeterminate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// One random node.
     One,
@@ -106,26 +115,97 @@ pub enum Target {
     /// it reaches and hears without a cut (for a `bridge` partition, one of the two halves). One
     /// random node when no partition is in force.
     Side,
+    /// The leader if it won after the previous fault fired ("the node that just won"): after a
+    /// partition, the leader the majority elected. Falls back to the current leader.
+    NewLeader,
+    /// The last leader before the current one (with no leader now, the last one known).
+    PreviousLeader,
+    /// The leader and every node on its side of the partition in force (the minority holding the
+    /// leader after a `leader-minority` cut); the leader alone when no partition is in force.
+    LeaderSide,
+    /// Every node but the leader.
+    Followers,
+    /// The node the nemesis restarted or continued most recently.
+    Restarted,
 }
 
 impl Target {
-    /// The nodes to hit, in a seeded order.
+    /// Every target, for generators that draw one.
+    pub const ALL: [Target; 12] = [
+        Target::One,
+        Target::Leader,
+        Target::Minority,
+        Target::Majority,
+        Target::All,
+        Target::Bridge,
+        Target::Side,
+        Target::NewLeader,
+        Target::PreviousLeader,
+        Target::LeaderSide,
+        Target::Followers,
+        Target::Restarted,
+    ];
+
+    /// Whether resolving this target depends on which node leads now (so the harness looks at the
+    /// cluster right before the fault, rather than trusting a status poll).
+    pub fn needs_leader(self) -> bool {
+        matches!(
+            self,
+            Target::Leader
+                | Target::NewLeader
+                | Target::PreviousLeader
+                | Target::LeaderSide
+                | Target::Followers
+        )
+    }
+
+    /// The node this target names in `view`, for the role and history targets; None for the others
+    /// and when the role is unknown.
+    fn role_node<'a>(self, view: &View<'a>) -> Option<&'a str> {
+        match self {
+            Target::Leader | Target::LeaderSide | Target::Followers => view.leader,
+            Target::NewLeader => view.new_leader.or(view.leader),
+            Target::PreviousLeader => view.previous_leader,
+            Target::Restarted => view.restarted,
+            _ => None,
+        }
+    }
+
+    /// Whether this target names a role or a history entry that `view` does not know (then it was
+    /// resolved to a random node).
+    pub fn unknown_in(self, view: &View<'_>) -> bool {
+        let role = matches!(
+            self,
+            Target::Leader
+                | Target::NewLeader
+                | Target::PreviousLeader
+                | Target::LeaderSide
+                | Target::Followers
+                | Target::Restarted
+        );
+        role && self.role_node(view).is_none()
+    }
+
+    /// The nodes to hit, in node order. `view` is what the nemesis knows of roles at this moment,
     /// `cut` is the partition in force (empty when the network is whole).
     pub fn resolve(
         self,
         nodes: &[String],
-        leader: Option<&str>,
+        view: View<'_>,
         cut: &Grudge,
         rng: &mut ChaCha8Rng,
     ) -> Vec<String> {
         let mut shuffled = nodes.to_vec();
         shuffled.shuffle(rng);
         let n = nodes.len();
+        let known = |name: Option<&str>| name.filter(|l| nodes.iter().any(|n| n == l)).map(str::to_string);
+        let role = known(self.role_node(&view));
+        let one = |shuffled: Vec<String>| -> Vec<String> { shuffled.into_iter().take(1).collect() };
         let mut chosen = match self {
-            Target::One => shuffled.into_iter().take(1).collect(),
-            Target::Leader => match leader.filter(|l| nodes.iter().any(|n| n == l)) {
-                Some(l) => vec![l.to_string()],
-                None => shuffled.into_iter().take(1).collect(),
+            Target::One => one(shuffled),
+            Target::Leader | Target::NewLeader | Target::PreviousLeader | Target::Restarted => match role {
+                Some(l) => vec![l],
+                None => one(shuffled),
             },
             Target::Minority => {
                 let k = rng.random_range(1..=((n - 1) / 2).max(1));
@@ -135,25 +215,52 @@ impl Target {
             Target::All => shuffled,
             Target::Bridge => {
                 let whole: Vec<String> = shuffled.iter().filter(|n| !cut.touches(n)).cloned().collect();
-                if whole.is_empty() || cut.is_empty() {
-                    shuffled.into_iter().take(1).collect()
-                } else {
-                    whole
-                }
+                if whole.is_empty() || cut.is_empty() { one(shuffled) } else { whole }
             }
             Target::Side => match shuffled.iter().find(|n| cut.touches(n)) {
-                None => shuffled.into_iter().take(1).collect(),
-                Some(first) => shuffled
-                    .iter()
-                    .filter(|n| cut.touches(n) && !cut.is_cut(first, n) && !cut.is_cut(n, first))
-                    .cloned()
-                    .collect(),
+                None => one(shuffled),
+                Some(first) => side_of(first, &shuffled, cut),
+            },
+            Target::LeaderSide => match role {
+                Some(l) if cut.touches(&l) => side_of(&l, &shuffled, cut),
+                Some(l) => vec![l],
+                None => one(shuffled),
+            },
+            Target::Followers => match role {
+                Some(l) => shuffled.into_iter().filter(|n| *n != l).collect(),
+                None => shuffled.into_iter().take(n.saturating_sub(1).max(1)).collect(),
             },
         };
         // Reports and the history read better in node order.
         chosen.sort_by_key(|name: &String| (name.len(), name.clone()));
         chosen
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::One => "one",
+            Target::Leader => "leader",
+            Target::Minority => "minority",
+            Target::Majority => "majority",
+            Target::All => "all",
+            Target::Bridge => "bridge",
+            Target::Side => "side",
+            Target::NewLeader => "new-leader",
+            Target::PreviousLeader => "previous-leader",
+            Target::LeaderSide => "leader-side",
+            Target::Followers => "followers",
+            Target::Restarted => "restarted",
+        }
+    }
+}
+
+/// `first` and every node that some cut touches and that `first` reaches and hears without a cut.
+fn side_of(first: &str, nodes: &[String], cut: &Grudge) -> Vec<String> {
+    nodes
+        .iter()
+        .filter(|n| n.as_str() == first || (cut.touches(n) && !cut.is_cut(first, n) && !cut.is_cut(n, first)))
+        .cloned()
+        .collect()
 }
 
 /// One fault as scheduled (symbolic targets), or the heal that ends it.
@@ -253,6 +360,47 @@ impl Messages {
 }
 
 impl Fault {
+    /// Whether this fault needs every peer link to pass through the harness's proxy.
+    pub fn needs_proxy(&self) -> bool {
+        matches!(self, Fault::Latency { .. } | Fault::Drop { .. } | Fault::Deliver { .. })
+    }
+
+    /// The kind of fault this is (None for restarts and heals, which undo faults).
+    pub fn kind(&self) -> Option<FaultKind> {
+        Some(match self {
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::Kill { .. } => FaultKind::Kill,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::Loss { .. } => FaultKind::Loss,
+            Fault::Latency { .. } => FaultKind::Latency,
+            Fault::Drop { .. } | Fault::DropType { .. } | Fault::Deliver { .. } => FaultKind::Drop,
+            Fault::Duplicate { .. } => FaultKind::Duplicate,
+            Fault::Reorder { .. } => FaultKind::Reorder,
+            Fault::Restart { .. } | Fault::Heal => return None,
+        })
+    }
+
+    /// Whether this fault is aimed at the node that leads now (so the harness waits a little for a
+    /// leader to emerge when none answers), rather than at a role in the history.
+    pub fn aims_at_leader(&self) -> bool {
+        match self {
+            Fault::Partition { topology }
+            | Fault::Loss { topology, .. }
+            | Fault::Latency { topology, .. }
+            | Fault::Drop { topology, .. }
+            | Fault::DropType { topology, .. }
+            | Fault::Duplicate { topology, .. }
+            | Fault::Reorder { topology, .. }
+            | Fault::Deliver { topology } => {
+                topology.needs_leader() && *topology != Topology::PreviousLeaderBridge
+            }
+            Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
+                matches!(target, Target::Leader | Target::NewLeader | Target::LeaderSide | Target::Followers)
+            }
+            Fault::Heal => false,
+        }
+    }
+
     /// Whether resolving this fault depends on which node leads (so the harness should look at the
     /// cluster right before it acts, not trust a status poll that may be a few hundred ms old).
     pub fn needs_leader(&self) -> bool {
@@ -266,7 +414,7 @@ impl Fault {
             | Fault::Reorder { topology, .. }
             | Fault::Deliver { topology } => topology.needs_leader(),
             Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
-                *target == Target::Leader
+                target.needs_leader()
             }
             Fault::Heal => false,
         }
@@ -274,25 +422,76 @@ impl Fault {
 }
 
 /// A fault with the run-relative time it is due at.
+///
+/// A step of a composed sequence is timed relative to the step before it, in elections: `after`
+/// says "this many election times after the previous fault fired", where one election time is
+/// measured from the run's own elections ([`crate::RoleHistory::election_time`]). `at` is then the
+/// plan at the configured election timeout, and what a reader of `test.json` sees; the history has
+/// when each fault really fired.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledFault {
     pub at: Nanos,
     pub fault: Fault,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<f64>,
 }
 
-/// The user's nemesis choice: which kinds of fault, how often.
+impl ScheduledFault {
+    /// A fault due at `at`.
+    pub fn at(at: Nanos, fault: Fault) -> ScheduledFault {
+        ScheduledFault { at, fault, after: None }
+    }
+
+    /// Whether this is the heal that ends every schedule (or any heal).
+    pub fn is_heal(&self) -> bool {
+        self.fault == Fault::Heal
+    }
+}
+
+/// The user's nemesis choice: which kinds of fault, how often, alternating or composed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NemesisSpec {
     pub kinds: Vec<FaultKind>,
-    /// Time between a fault and its heal, and between a heal and the next fault.
+    /// Alternating schedules: time between a fault and its heal, and between a heal and the next
+    /// fault. Composed schedules: the longest hold or quiet time ([`crate::compose`]).
     pub interval: Nanos,
     /// Body types of a message network's messages (Maelstrom nodes): a `drop` fault drops one of
     /// these, drawn from the seed. Empty: `drop` drops a kind of Raft message (raft-node).
     #[serde(default)]
     pub message_types: Vec<String>,
+    /// Draw composed sequences ([`crate::compose`]) instead of alternating one fault with a heal.
+    #[serde(default)]
+    pub composed: bool,
 }
 
+/// The word of `--nemesis` that asks for composed sequences.
+pub const COMPOSED: &str = "composed";
+
 impl NemesisSpec {
+    /// Parses `--nemesis`: `partition,kill,pause` (alternating), `composed` or
+    /// `composed,partition,kill` (composed sequences of those kinds; `composed` alone: every kind the
+    /// system supports, filled in by the caller), or `none` / empty for no faults.
+    pub fn parse(s: &str, interval: Nanos) -> Result<NemesisSpec, WorkloadError> {
+        let composed = s.split(',').any(|p| p.trim() == COMPOSED);
+        let rest: Vec<&str> = s.split(',').filter(|p| p.trim() != COMPOSED).collect();
+        Ok(NemesisSpec {
+            kinds: NemesisSpec::parse_kinds(&rest.join(","))?,
+            interval,
+            message_types: Vec::new(),
+            composed,
+        })
+    }
+
+    /// The `--nemesis` words that give back this spec.
+    pub fn words(&self, sep: &str) -> String {
+        let mut words: Vec<&str> = Vec::new();
+        if self.composed {
+            words.push(COMPOSED);
+        }
+        words.extend(self.kinds.iter().map(|k| k.name()));
+        if words.is_empty() { "none".to_string() } else { words.join(sep) }
+    }
+
     /// Parses `partition,kill,pause` (or `none` / empty for no faults).
     pub fn parse_kinds(s: &str) -> Result<Vec<FaultKind>, WorkloadError> {
         let mut kinds = Vec::new();
@@ -316,6 +515,30 @@ impl FromStr for FaultKind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| WorkloadError::UnknownNemesis(s.into()))
+    }
+}
+
+/// The fault schedule of `spec` over a run phase of `time_limit` on `nodes` nodes: composed sequences
+/// ([`crate::compose::compose`], spaced in `election_timeout`s) or alternating faults ([`schedule`]).
+pub fn draw(
+    spec: &NemesisSpec,
+    nodes: usize,
+    time_limit: Nanos,
+    seed: u64,
+    election_timeout: Nanos,
+) -> Result<Vec<ScheduledFault>, WorkloadError> {
+    if spec.composed {
+        let timing = crate::compose::Timing { election: election_timeout, long: spec.interval };
+        crate::compose::compose(
+            &spec.kinds,
+            nodes,
+            time_limit,
+            seed,
+            timing,
+            &crate::compose::Weights::default(),
+        )
+    } else {
+        schedule(spec, nodes, time_limit, seed)
     }
 }
 
@@ -389,12 +612,12 @@ pub fn schedule(
                     },
                 }
             };
-            out.push(ScheduledFault { at, fault });
+            out.push(ScheduledFault::at(at, fault));
             faulty = !faulty;
             at += spec.interval;
         }
     }
-    out.push(ScheduledFault { at: time_limit, fault: Fault::Heal });
+    out.push(ScheduledFault::at(time_limit, Fault::Heal));
     Ok(out)
 }
 
@@ -403,11 +626,16 @@ mod tests {
     use super::*;
     use crate::generator::SECOND;
 
+    fn lead(leader: &str) -> View<'_> {
+        View { leader: Some(leader), ..View::default() }
+    }
+
     fn spec(kinds: &str) -> NemesisSpec {
         NemesisSpec {
             kinds: NemesisSpec::parse_kinds(kinds).unwrap(),
             interval: 10 * SECOND,
             message_types: Vec::new(),
+            composed: false,
         }
     }
 
@@ -432,7 +660,7 @@ mod tests {
     #[test]
     fn no_nemesis_means_one_final_heal() {
         let s = schedule(&spec("none"), 3, 30 * SECOND, 1).unwrap();
-        assert_eq!(s, vec![ScheduledFault { at: 30 * SECOND, fault: Fault::Heal }]);
+        assert_eq!(s, vec![ScheduledFault::at(30 * SECOND, Fault::Heal)]);
     }
 
     #[test]
@@ -457,14 +685,14 @@ mod tests {
         let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let whole = Grudge::default();
-        assert_eq!(Target::One.resolve(&nodes, None, &whole, &mut rng).len(), 1);
-        assert_eq!(Target::Leader.resolve(&nodes, Some("n4"), &whole, &mut rng), vec!["n4".to_string()]);
+        assert_eq!(Target::One.resolve(&nodes, View::default(), &whole, &mut rng).len(), 1);
+        assert_eq!(Target::Leader.resolve(&nodes, lead("n4"), &whole, &mut rng), vec!["n4".to_string()]);
         for _ in 0..20 {
-            let m = Target::Minority.resolve(&nodes, None, &whole, &mut rng).len();
+            let m = Target::Minority.resolve(&nodes, View::default(), &whole, &mut rng).len();
             assert!((1..=2).contains(&m));
         }
-        assert_eq!(Target::Majority.resolve(&nodes, None, &whole, &mut rng).len(), 3);
-        assert_eq!(Target::All.resolve(&nodes, None, &whole, &mut rng), nodes);
+        assert_eq!(Target::Majority.resolve(&nodes, View::default(), &whole, &mut rng).len(), 3);
+        assert_eq!(Target::All.resolve(&nodes, View::default(), &whole, &mut rng), nodes);
     }
 
     #[test]
@@ -474,14 +702,14 @@ mod tests {
         let g = Topology::LeaderBridge.grudge(&nodes, Some("n3"), &mut ChaCha8Rng::seed_from_u64(1));
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..20 {
-            let side = Target::Side.resolve(&nodes, Some("n3"), &g, &mut rng);
+            let side = Target::Side.resolve(&nodes, lead("n3"), &g, &mut rng);
             assert_eq!(side.len(), 2, "{side:?} of {g:?}");
             assert!(!side.contains(&"n3".to_string()));
             assert!(!g.is_cut(&side[0], &side[1]) && !g.is_cut(&side[1], &side[0]));
             seen.insert(side);
         }
         assert_eq!(seen.len(), 2, "both halves get picked: {seen:?}");
-        assert_eq!(Target::Side.resolve(&nodes, None, &Grudge::default(), &mut rng).len(), 1);
+        assert_eq!(Target::Side.resolve(&nodes, View::default(), &Grudge::default(), &mut rng).len(), 1);
     }
 
     #[test]
@@ -491,6 +719,10 @@ mod tests {
         assert!(Fault::Deliver { topology: Topology::LeaderToLaggard }.needs_leader());
         assert!(!Fault::Drop { topology: Topology::AllLinks, messages: Messages::Appends }.needs_leader());
         assert!(!Fault::Heal.needs_leader());
+        assert!(Fault::Kill { target: Target::NewLeader }.aims_at_leader());
+        assert!(!Fault::Restart { target: Target::PreviousLeader }.aims_at_leader());
+        assert!(Fault::Restart { target: Target::PreviousLeader }.needs_leader());
+        assert!(!Fault::Partition { topology: Topology::PreviousLeaderBridge }.aims_at_leader());
         assert!(FaultKind::Drop.needs_proxy() && FaultKind::Latency.needs_proxy());
         assert!(!FaultKind::Partition.needs_proxy());
         // Drawn schedules can drop messages too when asked to.
@@ -528,7 +760,7 @@ mod tests {
         for seed in 0..20 {
             let mut topo_rng = ChaCha8Rng::seed_from_u64(seed);
             let g = Topology::Bridge.grudge(&nodes, None, &mut topo_rng);
-            let bridge = Target::Bridge.resolve(&nodes, None, &g, &mut rng);
+            let bridge = Target::Bridge.resolve(&nodes, View::default(), &g, &mut rng);
             assert_eq!(bridge.len(), 1, "{g:?}");
             assert!(
                 nodes.iter().all(|n| n == &bridge[0] || !g.is_cut(&bridge[0], n) && !g.is_cut(n, &bridge[0]))
@@ -536,8 +768,58 @@ mod tests {
             assert!(nodes.iter().filter(|n| **n != bridge[0]).all(|n| g.cuts.iter().any(|(a, _)| a == n)));
         }
         // No partition, or one that touches every node: one random node, like `one`.
-        assert_eq!(Target::Bridge.resolve(&nodes, None, &Grudge::default(), &mut rng).len(), 1);
+        assert_eq!(Target::Bridge.resolve(&nodes, View::default(), &Grudge::default(), &mut rng).len(), 1);
         let ring = Topology::AllLinks.grudge(&nodes, None, &mut rng);
-        assert_eq!(Target::Bridge.resolve(&nodes, None, &ring, &mut rng).len(), 1);
+        assert_eq!(Target::Bridge.resolve(&nodes, View::default(), &ring, &mut rng).len(), 1);
+    }
+
+    #[test]
+    fn role_and_history_targets_resolve_against_the_view() {
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let whole = Grudge::default();
+        let view = View {
+            leader: Some("n4"),
+            laggard: None,
+            previous_leader: Some("n1"),
+            new_leader: Some("n4"),
+            restarted: Some("n2"),
+        };
+        let one = |t: Target, v: View<'_>, g: &Grudge, rng: &mut ChaCha8Rng| t.resolve(&nodes, v, g, rng);
+        assert_eq!(one(Target::NewLeader, view, &whole, &mut rng), ["n4"]);
+        assert_eq!(one(Target::PreviousLeader, view, &whole, &mut rng), ["n1"]);
+        assert_eq!(one(Target::Restarted, view, &whole, &mut rng), ["n2"]);
+        assert_eq!(one(Target::Followers, view, &whole, &mut rng), ["n1", "n2", "n3", "n5"]);
+        assert_eq!(one(Target::LeaderSide, view, &whole, &mut rng), ["n4"]);
+        // The minority holding the leader: n4 and the one follower it keeps.
+        let g = Topology::LeaderMinority.grudge(&nodes, Some("n4"), &mut ChaCha8Rng::seed_from_u64(2));
+        let side = one(Target::LeaderSide, view, &g, &mut rng);
+        assert_eq!(side.len(), 2, "{side:?} of {g:?}");
+        assert!(side.contains(&"n4".to_string()));
+        // A new leader not known: the current leader; nothing known: one random node, flagged.
+        let no_new = View { new_leader: None, ..view };
+        assert_eq!(one(Target::NewLeader, no_new, &whole, &mut rng), ["n4"]);
+        assert!(!Target::NewLeader.unknown_in(&no_new));
+        let blind = View::default();
+        for t in [Target::NewLeader, Target::PreviousLeader, Target::Restarted, Target::LeaderSide] {
+            assert_eq!(one(t, blind, &whole, &mut rng).len(), 1, "{t:?}");
+            assert!(t.unknown_in(&blind), "{t:?}");
+        }
+        assert_eq!(one(Target::Followers, blind, &whole, &mut rng).len(), 4);
+        assert!(!Target::Majority.unknown_in(&blind));
+        for t in Target::ALL {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json, serde_json::json!(t.name()));
+        }
+    }
+
+    #[test]
+    fn nemesis_words_parse_back() {
+        for words in ["composed", "composed,partition,kill", "partition,kill,pause", "none"] {
+            let spec = NemesisSpec::parse(words, SECOND).unwrap();
+            assert_eq!(spec.words(","), words);
+            assert_eq!(spec.composed, words.starts_with("composed"));
+        }
+        assert!(NemesisSpec::parse("composed,meteor", SECOND).is_err());
     }
 }

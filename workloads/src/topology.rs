@@ -92,17 +92,32 @@ pub enum Topology {
     /// The one directed link from the current leader to the laggard (the other node with the shortest
     /// log), e.g. to delay or let through only what the leader sends to the node it must catch up.
     LeaderToLaggard,
+    /// Every link out of the current leader (one way): as a partition the leader hears everyone but
+    /// nobody hears it; with `drop` of appends its followers stop hearing a leader while it still
+    /// hears their votes and answers.
+    FromLeader,
+    /// Like `leader-bridge`, with the previous leader as the bridge (the current one when none is
+    /// known): after the leader was paused or crashed, its followers split in two halves that only
+    /// it connects, so it comes back as the one node both halves can hear.
+    PreviousLeaderBridge,
 }
 
-/// What a topology may look at besides the node list: who leads, and who lags furthest behind.
+/// What a topology or a [`crate::Target`] may look at besides the node list: who leads, who lags
+/// furthest behind, and the recent history of roles the nemesis keeps ([`crate::RoleHistory`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct View<'a> {
     pub leader: Option<&'a str>,
     /// The node other than the leader with the shortest log, when the harness knows the logs.
     pub laggard: Option<&'a str>,
+    /// The last leader before the current one (or, with no leader now, the last one known).
+    pub previous_leader: Option<&'a str>,
+    /// The current leader when it won after the previous fault fired ("the node that just won").
+    pub new_leader: Option<&'a str>,
+    /// The node the nemesis restarted (or continued) most recently.
+    pub restarted: Option<&'a str>,
 }
 
-const TOPOLOGY_NAMES: &str = "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard";
+const TOPOLOGY_NAMES: &str = "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard, from-leader, previous-leader-bridge";
 
 impl Topology {
     pub const ALL: [Topology; 6] = [
@@ -116,12 +131,14 @@ impl Topology {
 
     /// Topologies aimed at a particular bug, used by explicit schedules (the planted-bug matrix) but
     /// not drawn by [`crate::nemesis::schedule`] (adding them there would change every seed's faults).
-    pub const TARGETED: [Topology; 5] = [
+    pub const TARGETED: [Topology; 7] = [
         Topology::LeaderMinority,
         Topology::AllLinks,
         Topology::IntoLeader,
         Topology::LeaderBridge,
         Topology::LeaderToLaggard,
+        Topology::FromLeader,
+        Topology::PreviousLeaderBridge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -137,6 +154,8 @@ impl Topology {
             Topology::IntoLeader => "into-leader",
             Topology::LeaderBridge => "leader-bridge",
             Topology::LeaderToLaggard => "leader-to-laggard",
+            Topology::FromLeader => "from-leader",
+            Topology::PreviousLeaderBridge => "previous-leader-bridge",
         }
     }
 
@@ -149,6 +168,8 @@ impl Topology {
                 | Topology::IntoLeader
                 | Topology::LeaderBridge
                 | Topology::LeaderToLaggard
+                | Topology::FromLeader
+                | Topology::PreviousLeaderBridge
         )
     }
 
@@ -158,7 +179,8 @@ impl Topology {
             Topology::Bridge
             | Topology::MajoritiesRing
             | Topology::LeaderMinority
-            | Topology::LeaderBridge => 3,
+            | Topology::LeaderBridge
+            | Topology::PreviousLeaderBridge => 3,
             _ => 2,
         }
     }
@@ -166,7 +188,7 @@ impl Topology {
     /// The links to cut among `nodes`, with `leader` the current leader if known. Deterministic for a
     /// given RNG state.
     pub fn grudge(self, nodes: &[String], leader: Option<&str>, rng: &mut ChaCha8Rng) -> Grudge {
-        self.grudge_in(nodes, View { leader, laggard: None }, rng)
+        self.grudge_in(nodes, View { leader, ..View::default() }, rng)
     }
 
     /// [`Topology::grudge`] with everything the harness knows about the cluster.
@@ -190,8 +212,16 @@ impl Topology {
                 g.cut_one_way(nodes, std::slice::from_ref(&target));
                 g
             }
-            Topology::LeaderBridge => {
-                let bridge = leader_or_random(nodes, leader, rng);
+            Topology::FromLeader => {
+                let source = leader_or_random(nodes, leader, rng);
+                let mut g = Grudge::default();
+                g.cut_one_way(std::slice::from_ref(&source), nodes);
+                g
+            }
+            Topology::LeaderBridge | Topology::PreviousLeaderBridge => {
+                let aim =
+                    if self == Topology::LeaderBridge { leader } else { view.previous_leader.or(leader) };
+                let bridge = leader_or_random(nodes, aim, rng);
                 let others: Vec<String> = shuffled.iter().filter(|n| **n != bridge).cloned().collect();
                 let (left, right) = others.split_at(others.len() / 2);
                 Grudge::between(left, right)
@@ -431,7 +461,7 @@ mod tests {
         let want: BTreeSet<(String, String)> =
             [("n2", "n1"), ("n3", "n1")].into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         assert_eq!(g.cuts, want);
-        let view = View { leader: Some("n3"), laggard: Some("n1") };
+        let view = View { leader: Some("n3"), laggard: Some("n1"), ..View::default() };
         let g = Topology::LeaderToLaggard.grudge_in(&ns, view, &mut rng);
         assert_eq!(g.cuts.into_iter().collect::<Vec<_>>(), vec![("n3".to_string(), "n1".to_string())]);
         // Without a known laggard, some other node; never a link to itself.
@@ -442,6 +472,10 @@ mod tests {
             assert_ne!(to, "n2");
         }
         assert_eq!(Topology::AllLinks.grudge(&ns, None, &mut rng).cuts.len(), 6);
+        let g = Topology::FromLeader.grudge(&ns, Some("n2"), &mut rng);
+        let want: BTreeSet<(String, String)> =
+            [("n2", "n1"), ("n2", "n3")].into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(g.cuts, want);
     }
 
     #[test]
@@ -455,7 +489,9 @@ mod tests {
                 Topology::LeaderMinority,
                 Topology::IntoLeader,
                 Topology::LeaderBridge,
-                Topology::LeaderToLaggard
+                Topology::LeaderToLaggard,
+                Topology::FromLeader,
+                Topology::PreviousLeaderBridge
             ]
         );
     }

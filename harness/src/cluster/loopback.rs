@@ -172,6 +172,10 @@ impl Cluster for LoopbackCluster {
         Ok(true)
     }
 
+    fn messages_dropped(&self) -> Option<crate::proxy::DroppedMessages> {
+        Some(self.links.dropped())
+    }
+
     fn heal_network(&mut self) -> Result<(), ClusterError> {
         self.links.heal_all();
         Ok(())

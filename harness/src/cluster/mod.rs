@@ -135,6 +135,10 @@ pub trait Cluster: Send + std::fmt::Debug {
     }
     /// Removes every cut, loss and delay.
     fn heal_network(&mut self) -> Result<(), ClusterError>;
+    /// Raft messages the proxies left out so far, by kind; None when no link goes through a proxy.
+    fn messages_dropped(&self) -> Option<crate::proxy::DroppedMessages> {
+        None
+    }
     /// Kills every node and removes every resource; safe to call after errors.
     fn teardown(&mut self) -> Result<(), ClusterError>;
 

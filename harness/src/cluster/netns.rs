@@ -283,6 +283,10 @@ impl Cluster for NetnsCluster {
         Ok(true)
     }
 
+    fn messages_dropped(&self) -> Option<crate::proxy::DroppedMessages> {
+        self.proxied.then(|| self.links.dropped())
+    }
+
     fn heal_network(&mut self) -> Result<(), ClusterError> {
         for ns in &self.namespaces {
             netcmd::run(&iptables_in(ns, &["-F", &self.chain]))?;

@@ -243,6 +243,10 @@ pub struct Sim {
     /// the network, and the test delivers them when it likes with `deliver_now`.
     pub hold: Option<HoldFn>,
     pub held: Vec<Message>,
+    /// A crash loses every message in flight to the crashed node, as raft-node's TCP transport does
+    /// (the connection dies with the process; the senders reconnect and send only new messages).
+    /// Off by default: a datagram network, where a message may outlive its receiver's crash.
+    pub crash_loses_in_flight: bool,
 }
 
 impl Sim {
@@ -273,6 +277,7 @@ impl Sim {
             recent: VecDeque::new(),
             hold: None,
             held: Vec::new(),
+            crash_loses_in_flight: false,
             cfg,
         };
         for i in 1..=sim.cfg.nodes {
@@ -343,6 +348,9 @@ impl Sim {
         let node = self.nodes.get_mut(&id).unwrap();
         if node.raft.take().is_some() {
             self.record(format!("crash n{}", id.0));
+        }
+        if self.crash_loses_in_flight {
+            self.in_flight.retain(|_, m| m.to != id);
         }
         // Its clients learn nothing: their operations stay open (indeterminate).
         let reads: Vec<_> = self.open_reads.keys().filter(|(n, _)| *n == id).copied().collect();
@@ -518,7 +526,8 @@ impl Sim {
         if next_msg.is_some_and(|t| t <= self.next_tick) {
             let Reverse((t, _, key)) = self.queue.pop().unwrap();
             self.now = t;
-            let m = self.in_flight.remove(&key).unwrap();
+            // Gone when its receiver crashed meanwhile (`crash_loses_in_flight`).
+            let Some(m) = self.in_flight.remove(&key) else { return true };
             // A partition that appeared while the message was in flight drops it too.
             if self.link_up(m.from, m.to) && self.is_up(m.to) {
                 self.stats.delivered += 1;

@@ -4,6 +4,7 @@
 //! - `lab`: the MIT 6.824 Lab 2 scenarios (2A-2D) under their lab names;
 //! - `traps`: the traps of the lab notes (a vote across a crash, a stale AppendEntries, a cut-off leader);
 //! - `planted`: each planted bug of the core is caught by the simulation;
+//! - `defaults`: which planted bugs raft-node's default flags leave reachable, and why;
 //! - `soak`: random faults over many seeds, and the determinism check.
 //!
 //! Every failure prints its seed and the command that replays it (`SIM_SEED=.. cargo test -p raft
@@ -13,6 +14,8 @@
 // allows `unwrap` in tests.
 #[cfg(test)]
 mod cluster;
+#[cfg(test)]
+mod defaults;
 #[cfg(test)]
 mod lab;
 #[cfg(test)]

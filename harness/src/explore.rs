@@ -1,0 +1,782 @@
+//! `faultline explore`: greybox fuzzing of fault schedules within a time budget.
+//!
+//! Many short seeded runs, each with a composed fault schedule ([`workloads::compose`]). Each run's
+//! observed behaviour becomes a coverage signature ([`crate::coverage`]); a schedule whose run
+//! reached a fact no earlier run had is kept in the corpus, and later runs are either fresh draws or
+//! mutations of kept schedules ([`workloads::compose::mutate`]: retime, re-aim, insert, delete,
+//! splice, duplicate). The session stops at the first invalid run (`--keep-going` to go on), and
+//! shrinks that run's schedule to the fewest faults that still reproduce its anomaly in k of n
+//! replays ([`workloads::compose::Shrinker`]); the shrunk schedule is stored with the run
+//! (`shrunk.json`) and shown in its report.
+//!
+//! What this takes from Mallory (Meng, Pirelli, Roychoudhury, Sergey et al., "Greybox Fuzzing of
+//! Distributed Systems", CCS 2023):
+//!
+//! - **Feedback from observed behaviour, not code coverage**: Mallory abstracts each run's Lamport
+//!   timeline into happens-before summaries and counts a run as progress when it shows a summary not
+//!   seen before; here the summaries are the facts of [`crate::coverage::signature`] (role and term
+//!   transitions, leader changes after each fault and after each pair of faults, stale leaders,
+//!   truncations, replaced entries, dropped messages by kind).
+//! - **Keep what reached something new, and mutate it**: the classic greybox loop Mallory brings to
+//!   distributed systems. A kept schedule's energy (how often it is picked) grows with the new facts
+//!   it found and decays with the times it was picked.
+//! - **Learn which fault sequences pay off**: Mallory learns a fault-injection policy with
+//!   Q-learning, rewarded by new summaries, and acts on it while the run goes on. Our schedules are
+//!   drawn before a run (so a run can be replayed and shrunk from its `test.json`), and roles are
+//!   still resolved at fire time, so the learning here is a bandit over the composed motifs: each
+//!   motif's weight follows the new facts per run of the runs it was in.
+//!
+//! Unlike Mallory there is no instrumentation of the nodes: everything comes from what the harness
+//! already records (status polls, the nemesis's faults, the proxy's counters, the log watcher), so
+//! any system the harness can run can be explored, and message-level faults are drawn only when the
+//! system's links carry frames the proxy can read ([`crate::system::Capabilities::message_drops`]).
+
+use crate::config::{ConfigError, RunConfig, Setting};
+use crate::coverage::{self, Observed};
+use crate::findings::findings;
+use crate::run;
+use crate::store::{self, NodeFile, RunDir};
+use crate::units::{format_duration, parse_duration};
+use checker::Verdict;
+use rand::seq::IndexedRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use workloads::compose::{self, Motif, Plan, Shrinker, Timing, Weights};
+use workloads::{Fault, ScheduledFault};
+
+/// Why a session ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    /// Ctrl-C: the run in progress tore its cluster down.
+    #[error("interrupted (Ctrl-C)")]
+    Interrupted,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// How a failure is shrunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShrinkConfig {
+    /// A candidate reproduces when at least `k` of `n` replays show one of the original's anomaly
+    /// classes.
+    pub k: usize,
+    pub n: usize,
+    /// Time for all replays of one shrink.
+    pub budget: Duration,
+}
+
+/// One exploration session.
+#[derive(Clone, Debug)]
+pub struct ExploreConfig {
+    /// Every run's settings (validated); each run gets its own seed, and its schedule from the
+    /// explorer, not from `base.nemesis` (whose kinds and interval the explorer draws with).
+    pub base: RunConfig,
+    pub budget: Duration,
+    pub keep_going: bool,
+    pub seed: u64,
+    pub shrink: Option<ShrinkConfig>,
+}
+
+/// One run of a session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExploreRun {
+    pub seed: u64,
+    pub dir: String,
+    pub verdict: Verdict,
+    pub classes: Vec<String>,
+    pub faults: usize,
+    /// `fresh` or `mutant of #k` (k a run number).
+    pub origin: String,
+    /// The workload mix: default, read-heavy or write-heavy ([`MIXES`]).
+    pub mix: String,
+    pub new_facts: usize,
+    pub coverage: usize,
+    /// Seconds into the session when the run ended.
+    pub session_s: f64,
+    pub error: Option<String>,
+}
+
+/// A shrunk failure, as stored in the failing run's `shrunk.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shrunk {
+    pub original_faults: usize,
+    pub faults: usize,
+    /// Replays of `schedule` that reproduced the failure, of `replays`.
+    pub reproduced: usize,
+    pub replays: usize,
+    /// Candidates tried.
+    pub trials: usize,
+    pub schedule: Vec<ScheduledFault>,
+    /// A replay of `schedule` that reproduced it.
+    pub example: Option<String>,
+    /// The original's anomaly classes it was shrunk against.
+    pub classes: Vec<String>,
+}
+
+/// What a session found.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Failure {
+    /// Index into the session's runs.
+    pub run: usize,
+    pub dir: String,
+    pub classes: Vec<String>,
+    /// Seconds into the session when the failing run ended (and its evidence was in).
+    pub found_after_s: f64,
+    pub shrunk: Option<Shrunk>,
+}
+
+/// A whole session, also written to `<store>/explore.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Session {
+    pub runs: Vec<ExploreRun>,
+    pub failures: Vec<Failure>,
+    pub coverage: usize,
+    pub corpus: usize,
+}
+
+/// A kept schedule.
+#[derive(Clone, Debug)]
+struct Entry {
+    run: usize,
+    schedule: Vec<ScheduledFault>,
+    mix: Mix,
+    new_facts: usize,
+    picks: usize,
+}
+
+/// Weights of read, write and cas of a run's register workload. The explorer varies the mix as it
+/// varies faults: a read-heavy run keeps clients reading at a deposed leader through the moments
+/// a stale read needs, a write-heavy one grows logs that partitions make diverge.
+pub type Mix = (u32, u32, u32);
+
+/// The mixes a run draws from: the default, read-heavy, write-heavy.
+pub const MIXES: [Mix; 3] = [(2, 1, 1), (8, 1, 1), (1, 3, 1)];
+
+fn mix_name(mix: Mix) -> &'static str {
+    match mix {
+        (8, 1, 1) => "read-heavy",
+        (1, 3, 1) => "write-heavy",
+        _ => "default",
+    }
+}
+
+/// Rewards per motif, Mallory's learning reduced to a bandit (see the module documentation).
+#[derive(Clone, Debug, Default)]
+struct Bandit {
+    reward: BTreeMap<Motif, f64>,
+    runs: BTreeMap<Motif, f64>,
+}
+
+impl Bandit {
+    fn record(&mut self, schedule: &[ScheduledFault], new_facts: usize) {
+        let motifs: BTreeSet<Motif> =
+            Plan::from_schedule(schedule).episodes.iter().filter_map(compose::motif_of).collect();
+        for m in motifs {
+            *self.reward.entry(m).or_default() += new_facts as f64;
+            *self.runs.entry(m).or_default() += 1.0;
+        }
+    }
+
+    /// Each motif's mean new facts per run it was in, relative to the mean over all motifs; a motif
+    /// not tried yet gets the mean (optimism keeps every motif in play).
+    fn weights(&self) -> Weights {
+        let mean = |m: &Motif| {
+            let runs = self.runs.get(m).copied().unwrap_or(0.0);
+            (self.reward.get(m).copied().unwrap_or(0.0) + 1.0) / (runs + 1.0)
+        };
+        let all: Vec<f64> = Motif::ALL.iter().map(mean).collect();
+        let overall = all.iter().sum::<f64>() / all.len() as f64;
+        Weights(Motif::ALL.iter().map(|m| (*m, (mean(m) / overall).clamp(0.25, 4.0))).collect())
+    }
+}
+
+/// The explorer's state between runs.
+struct Explorer<'a> {
+    config: &'a ExploreConfig,
+    rng: ChaCha8Rng,
+    corpus: Vec<Entry>,
+    coverage: BTreeSet<String>,
+    bandit: Bandit,
+    timing: Timing,
+    started: Instant,
+    session: Session,
+}
+
+impl Explorer<'_> {
+    /// The next schedule to run, its workload mix and where it came from.
+    fn next_schedule(&mut self, run_seed: u64) -> (Vec<ScheduledFault>, Mix, String) {
+        let base = &self.config.base;
+        let limit = base.time_limit.as_nanos() as u64;
+        let fresh = self.corpus.is_empty() || self.rng.random_bool(0.35);
+        let drawn_mix = *MIXES.choose(&mut self.rng).expect("non-empty");
+        if fresh {
+            let weights = self.bandit.weights();
+            let s = compose::compose(&base.nemesis.kinds, base.nodes, limit, run_seed, self.timing, &weights)
+                .unwrap_or_else(|_| vec![ScheduledFault::at(limit, Fault::Heal)]);
+            return (s, drawn_mix, "fresh".into());
+        }
+        // Energy: new facts found, worn down by the times picked.
+        let energy: Vec<f64> =
+            self.corpus.iter().map(|e| (1.0 + e.new_facts as f64) / (1.0 + e.picks as f64)).collect();
+        let total: f64 = energy.iter().sum();
+        let mut x = self.rng.random_range(0.0..total);
+        let mut pick = 0;
+        for (i, e) in energy.iter().enumerate() {
+            x -= e;
+            if x <= 0.0 {
+                pick = i;
+                break;
+            }
+        }
+        self.corpus[pick].picks += 1;
+        let donor = self.corpus.choose(&mut self.rng).map(|e| e.schedule.clone());
+        let parent = &self.corpus[pick];
+        let s = compose::mutate(
+            &parent.schedule,
+            donor.as_deref(),
+            &base.nemesis.kinds,
+            base.nodes,
+            self.timing,
+            run_seed,
+        );
+        // A mutant mostly keeps its parent's mix.
+        let mix = if self.rng.random_bool(0.8) { parent.mix } else { drawn_mix };
+        (s, mix, format!("mutant of #{}", parent.run + 1))
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// The facts of a stored run (see [`crate::coverage`]).
+pub fn run_signature(dir: &RunDir, spec: &store::TestSpec, infos: u64) -> BTreeSet<String> {
+    let polls = coverage::parse_polls(&std::fs::read_to_string(dir.status()).unwrap_or_default());
+    let outcome = spec.outcome.clone().unwrap_or_default();
+    let replaced = spec
+        .node_names()
+        .iter()
+        .filter_map(|n| crate::logwatch::read_changes(&dir.node_file(n, NodeFile::LogChanges))?.ok())
+        .map(|c| c.len())
+        .sum();
+    coverage::signature(&Observed {
+        polls: &polls,
+        faults: &outcome.executed,
+        replaced_committed: replaced,
+        dropped: outcome.messages_dropped,
+        infos,
+    })
+}
+
+/// What one run showed: verdict, classes, when the evidence was complete (ns into the run phase).
+struct Checked {
+    verdict: Verdict,
+    classes: Vec<String>,
+    detected_ns: Option<u64>,
+    facts: BTreeSet<String>,
+    dir: RunDir,
+}
+
+async fn run_one(config: RunConfig, schedule: Vec<ScheduledFault>) -> Result<Checked, run::RunError> {
+    let summary = run::run_with_schedule(config, Some(schedule)).await?;
+    let spec = summary.dir.load_spec()?;
+    let Some(results) = &summary.results else {
+        return Err(run::RunError::Failed("the run was not checked".into()));
+    };
+    let found = findings(&summary.dir, &spec, results);
+    let facts = run_signature(&summary.dir, &spec, summary.counts.2);
+    Ok(Checked {
+        verdict: results.verdict,
+        classes: found.classes,
+        detected_ns: found.first_time_s.map(|s| (s * 1e9) as u64),
+        facts,
+        dir: summary.dir,
+    })
+}
+
+/// Runs a session until its budget is spent or (without `keep_going`) the first invalid run; prints
+/// a line per run and writes `<store>/explore.json` after each.
+pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
+    let base = &config.base;
+    let mut ex = Explorer {
+        config,
+        rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x0065_7870_6c6f_7265),
+        corpus: Vec::new(),
+        coverage: BTreeSet::new(),
+        bandit: Bandit::default(),
+        timing: Timing { election: base.election_timeout().as_nanos() as u64, long: base.nemesis.interval },
+        started: Instant::now(),
+        session: Session::default(),
+    };
+    let mut errors_in_a_row = 0;
+    println!(
+        "explore: budget {}, runs of {}, {} nodes, kinds {}, seed {}",
+        format_duration(config.budget),
+        format_duration(base.time_limit),
+        base.nodes,
+        base.nemesis.words(","),
+        config.seed
+    );
+    while ex.elapsed() + base.time_limit / 2 < config.budget {
+        let k = ex.session.runs.len();
+        let run_seed = ex.rng.random::<u32>() as u64;
+        let (schedule, mix, origin) = ex.next_schedule(run_seed);
+        let mut c = base.clone();
+        c.seed = run_seed;
+        c.progress = false;
+        (c.workload_options.read_weight, c.workload_options.write_weight, c.workload_options.cas_weight) =
+            mix;
+        let faults = compose::fault_count(&schedule);
+        let result = run_one(c, schedule.clone()).await;
+        let session_s = ex.elapsed().as_secs_f64();
+        let mut row = ExploreRun {
+            seed: run_seed,
+            dir: String::new(),
+            verdict: Verdict::Unknown,
+            classes: Vec::new(),
+            faults,
+            origin,
+            mix: mix_name(mix).to_string(),
+            new_facts: 0,
+            coverage: ex.coverage.len(),
+            session_s,
+            error: None,
+        };
+        let checked = match result {
+            Ok(c) => {
+                errors_in_a_row = 0;
+                c
+            }
+            // Ctrl-C ends the session (the run tore its cluster down).
+            Err(run::RunError::Interrupted) => {
+                save(&base.store, &ex.session)?;
+                return Err(ExploreError::Interrupted);
+            }
+            Err(e) => {
+                errors_in_a_row += 1;
+                println!("explore: run {} seed {run_seed}: harness error: {e}", k + 1);
+                row.error = Some(e.to_string());
+                ex.session.runs.push(row);
+                if errors_in_a_row >= 3 {
+                    return Err(ExploreError::Failed("three runs in a row ended in a harness error".into()));
+                }
+                continue;
+            }
+        };
+        let mut facts = checked.facts.clone();
+        facts.insert(format!("mix:{}", mix_name(mix)));
+        let new: Vec<String> = facts.difference(&ex.coverage).cloned().collect();
+        ex.coverage.extend(new.iter().cloned());
+        ex.bandit.record(&schedule, new.len());
+        if !new.is_empty() {
+            ex.corpus.push(Entry { run: k, schedule: schedule.clone(), mix, new_facts: new.len(), picks: 0 });
+        }
+        row.dir = checked.dir.path().display().to_string();
+        row.verdict = checked.verdict;
+        row.classes = checked.classes.clone();
+        row.new_facts = new.len();
+        row.coverage = ex.coverage.len();
+        println!(
+            "explore: run {} [{} of {}] seed {run_seed} ({}, {} mix): {faults} faults, {}{}, +{} facts (coverage {}, corpus {})",
+            k + 1,
+            format_duration(Duration::from_secs(session_s as u64)),
+            format_duration(config.budget),
+            row.origin,
+            mix_name(mix),
+            format!("{:?}", checked.verdict).to_lowercase(),
+            if checked.classes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", checked.classes.join(", "))
+            },
+            new.len(),
+            ex.coverage.len(),
+            ex.corpus.len(),
+        );
+        ex.session.runs.push(row);
+        ex.session.coverage = ex.coverage.len();
+        ex.session.corpus = ex.corpus.len();
+        if checked.verdict == Verdict::Invalid {
+            println!("explore: found {} in {}", checked.classes.join(", "), checked.dir.path().display());
+            let mut failure = Failure {
+                run: k,
+                dir: checked.dir.path().display().to_string(),
+                classes: checked.classes.clone(),
+                found_after_s: session_s,
+                shrunk: None,
+            };
+            if let Some(shrink) = config.shrink {
+                let mut failing = base.clone();
+                (
+                    failing.workload_options.read_weight,
+                    failing.workload_options.write_weight,
+                    failing.workload_options.cas_weight,
+                ) = mix;
+                let Some(shrunk) =
+                    shrink_failure(&failing, run_seed, &schedule, &checked, shrink, ex.timing).await
+                else {
+                    save(&base.store, &ex.session)?;
+                    return Err(ExploreError::Interrupted);
+                };
+                println!(
+                    "explore: shrunk {} faults to {} (reproduced in {} of {} replays, {} candidates tried)",
+                    shrunk.original_faults, shrunk.faults, shrunk.reproduced, shrunk.replays, shrunk.trials
+                );
+                store::write_json(&checked.dir.shrunk(), &shrunk)
+                    .map_err(|e| ExploreError::Failed(e.to_string()))?;
+                if let Err(e) = crate::report::write_report(checked.dir.path()) {
+                    println!("explore: report.html not re-rendered: {e}");
+                }
+                failure.shrunk = Some(shrunk);
+            }
+            ex.session.failures.push(failure);
+            save(&base.store, &ex.session)?;
+            if !config.keep_going {
+                break;
+            }
+        }
+        save(&base.store, &ex.session)?;
+    }
+    save(&base.store, &ex.session)?;
+    Ok(ex.session)
+}
+
+fn save(store: &Path, session: &Session) -> Result<(), ExploreError> {
+    std::fs::create_dir_all(store).map_err(|e| ExploreError::Failed(format!("{}: {e}", store.display())))?;
+    store::write_json(&store.join("explore.json"), session).map_err(|e| ExploreError::Failed(e.to_string()))
+}
+
+/// Shrinks a failing run's schedule (see [`Shrinker`]): each candidate is replayed with the failing
+/// run's seed and settings in `base` (so the operation stream is the same) until `k` replays reproduced one of its anomaly
+/// classes or too few replays are left to get there.
+async fn shrink_failure(
+    base: &RunConfig,
+    seed: u64,
+    schedule: &[ScheduledFault],
+    failed: &Checked,
+    shrink: ShrinkConfig,
+    timing: Timing,
+) -> Option<Shrunk> {
+    let started = Instant::now();
+    let original_faults = compose::fault_count(schedule);
+    let mut shrinker = Shrinker::new(schedule, failed.detected_ns, timing.election, 5_000_000_000);
+    let store = base.store.join("shrink");
+    let replay = |candidate: Vec<ScheduledFault>| {
+        let mut c = base.clone();
+        c.seed = seed;
+        c.progress = false;
+        c.store = store.clone();
+        let end = candidate.last().map_or(base.time_limit, |f| Duration::from_nanos(f.at));
+        c.time_limit = end.max(Duration::from_secs(1)).min(base.time_limit);
+        (c, candidate)
+    };
+    while started.elapsed() < shrink.budget {
+        let Some(candidate) = shrinker.next_candidate() else { break };
+        let faults = compose::fault_count(&candidate);
+        let (mut hits, mut tries, mut last_dir) = (0, 0, None);
+        while tries < shrink.n && hits < shrink.k && shrink.n - tries + hits >= shrink.k {
+            tries += 1;
+            let (c, s) = replay(candidate.clone());
+            match run_one(c, s).await {
+                Ok(r)
+                    if r.verdict == Verdict::Invalid
+                        && r.classes.iter().any(|c| failed.classes.contains(c)) =>
+                {
+                    hits += 1;
+                    last_dir = Some(r.dir.path().display().to_string());
+                }
+                Ok(_) => {}
+                Err(run::RunError::Interrupted) => return None,
+                Err(e) => println!("explore: shrink replay: harness error: {e}"),
+            }
+        }
+        let kept = hits >= shrink.k;
+        println!(
+            "explore: shrink candidate {}: {faults} faults: reproduced {hits} of {tries}{}",
+            shrinker.trials(),
+            if kept { ", kept" } else { "" }
+        );
+        shrinker.report(kept);
+        if let (true, Some(dir)) = (kept, last_dir) {
+            println!("explore:   {dir}");
+        }
+    }
+    // The rate stored with the result is measured on its own: N replays of the shrunk schedule,
+    // none of them stopped early.
+    let best = shrinker.best();
+    let (mut reproduced, mut example) = (0, None);
+    for _ in 0..shrink.n {
+        let (c, s) = replay(best.clone());
+        match run_one(c, s).await {
+            Ok(r)
+                if r.verdict == Verdict::Invalid && r.classes.iter().any(|c| failed.classes.contains(c)) =>
+            {
+                reproduced += 1;
+                example.get_or_insert_with(|| r.dir.path().display().to_string());
+            }
+            Ok(_) => {}
+            Err(run::RunError::Interrupted) => return None,
+            Err(e) => println!("explore: shrink replay: harness error: {e}"),
+        }
+    }
+    println!("explore: the shrunk schedule reproduced in {reproduced} of {} replays", shrink.n);
+    Some(Shrunk {
+        original_faults,
+        faults: compose::fault_count(&best),
+        reproduced,
+        replays: shrink.n,
+        trials: shrinker.trials(),
+        schedule: best,
+        example,
+        classes: failed.classes.clone(),
+    })
+}
+
+/// One step of a schedule as the report lists it: `1.25s partition leader-minority`, with the
+/// elections after the previous step for relative steps.
+pub fn describe(f: &ScheduledFault) -> String {
+    let what = match &f.fault {
+        Fault::Partition { topology } => format!("partition {topology}"),
+        Fault::Kill { target } => format!("kill {}", target.name()),
+        Fault::Pause { target } => format!("pause {}", target.name()),
+        Fault::Restart { target } => format!("restart {}", target.name()),
+        Fault::Loss { topology, probability } => format!("loss {probability} on {topology}"),
+        Fault::Latency { topology, delay_ms } => format!("latency {delay_ms}ms on {topology}"),
+        Fault::Drop { topology, messages } => {
+            format!(
+                "drop {} on {topology}",
+                serde_json::to_value(messages).unwrap_or_default().as_str().unwrap_or("")
+            )
+        }
+        Fault::DropType { topology, body_type } => format!("drop {body_type} messages on {topology}"),
+        Fault::Duplicate { topology, probability } => format!("duplicate {probability} on {topology}"),
+        Fault::Reorder { topology, window_ms } => format!("reorder within {window_ms}ms on {topology}"),
+        Fault::Deliver { topology } => format!("deliver on {topology}"),
+        Fault::Heal => "heal".into(),
+    };
+    let when = match f.after {
+        Some(k) => format!("{:.2}s (+{k} elections)", f.at as f64 / 1e9),
+        None => format!("{:.2}s", f.at as f64 / 1e9),
+    };
+    format!("{when} {what}")
+}
+
+/// The shrunk schedule of a run for its report, if the explorer stored one.
+pub fn load_shrunk(run: &RunDir) -> Option<reports::ShrunkSchedule> {
+    let shrunk: Shrunk = store::read_json(&run.shrunk()).ok()?;
+    Some(reports::ShrunkSchedule {
+        original_faults: shrunk.original_faults,
+        faults: shrunk.faults,
+        reproduced: shrunk.reproduced,
+        replays: shrunk.replays,
+        steps: shrunk.schedule.iter().map(describe).collect(),
+        example: shrunk.example,
+    })
+}
+
+/// `faultline explore` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExploreArgs {
+    /// The system under test (message drops are drawn only where the proxy can read its frames:
+    /// raft-node).
+    #[arg(long, value_enum, default_value_t = crate::system::SystemKind::default())]
+    pub system: crate::system::SystemKind,
+    /// etcd only: the etcd binary (default: `etcd` on PATH).
+    #[arg(long)]
+    pub etcd_bin: Option<PathBuf>,
+    /// Time for the whole session (runs, and shrinking a failure).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub budget: Duration,
+    /// Length of each run's run phase.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub time_limit: Duration,
+    #[arg(long, default_value_t = crate::config::defaults::NODES)]
+    pub nodes: usize,
+    /// Fault kinds to compose (`composed` is implied): default every kind the system supports.
+    #[arg(long, default_value = crate::config::defaults::NEMESIS)]
+    pub nemesis: String,
+    /// The longest hold or quiet time of a composed schedule.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub nemesis_interval: Duration,
+    /// Go on after an invalid run (each failure is shrunk and stored).
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Do not shrink failures.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// A shrink candidate counts as reproducing when K of N replays show the anomaly (K/N).
+    #[arg(long, default_value = "2/3")]
+    pub reproduce: String,
+    /// Time for shrinking one failure (replays of candidates).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub shrink_budget: Duration,
+    /// Seed of the session (each run's seed is drawn from it).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The raft-node binary (default: raft-node next to this executable).
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
+    /// An extra argument for every node (repeatable), e.g. --node-arg=--bug --node-arg=stale-read.
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
+    /// Store directory; the session writes explore.json there.
+    #[arg(long, default_value = "store/explore")]
+    pub store: PathBuf,
+    #[arg(long, value_enum)]
+    pub net: Option<crate::cluster::Backend>,
+    #[arg(long, default_value_t = crate::config::defaults::CONCURRENCY)]
+    pub concurrency: usize,
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub op_timeout: Duration,
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub recover_timeout: Duration,
+}
+
+/// Parses `K/N`.
+pub fn parse_reproduce(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: expected K/N, e.g. 2/3"))?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| format!("{s:?}: K is not a number"))?,
+        n.trim().parse().map_err(|_| format!("{s:?}: N is not a number"))?,
+    );
+    if k == 0 || k > n {
+        return Err(format!("{s:?}: need 1 <= K <= N"));
+    }
+    Ok((k, n))
+}
+
+/// The run configuration every run of a session starts from: `c` with composed schedules of the
+/// kinds in `nemesis` (every kind the system supports for `composed`), holds up to `interval`, and
+/// runs paced to stay below raft-node's snapshot threshold (see the matrix's pacing).
+pub fn base_config(mut c: RunConfig, nemesis: &str, interval: Duration) -> Result<RunConfig, ConfigError> {
+    let mut spec = workloads::NemesisSpec::parse(nemesis, interval.as_nanos() as u64)
+        .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?;
+    spec.composed = true;
+    c.nemesis = spec;
+    c.rate = Some(crate::matrix::pace(c.time_limit));
+    c.progress = false;
+    c.validate()
+}
+
+/// The `faultline explore` command: exit 1 when a run was invalid, 0 when the budget ran out
+/// without one.
+pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let (k, n) = parse_reproduce(&args.reproduce).map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
+    let mut c = RunConfig::new(crate::system::System::new(args.system, None));
+    c.nodes = args.nodes;
+    c.time_limit = args.time_limit;
+    if let Some(bin) = args.node_bin.or(args.etcd_bin) {
+        c.node_bin = bin;
+    }
+    c.node_args = args.node_args;
+    c.store = args.store;
+    if let Some(net) = args.net {
+        c.net = net;
+    }
+    c.concurrency = args.concurrency;
+    c.op_timeout = args.op_timeout;
+    c.recover_timeout = args.recover_timeout;
+    let base = base_config(c, &args.nemesis, args.nemesis_interval)?;
+    let config = ExploreConfig {
+        base,
+        budget: args.budget,
+        keep_going: args.keep_going,
+        seed: args.seed.unwrap_or_else(crate::config::fresh_seed),
+        shrink: (!args.no_shrink).then_some(ShrinkConfig { k, n, budget: args.shrink_budget }),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let session = runtime.block_on(explore(&config))?;
+    println!(
+        "explore: {} runs, coverage {} facts, corpus {}, {} invalid; session in {}",
+        session.runs.len(),
+        session.coverage,
+        session.corpus,
+        session.failures.len(),
+        config.base.store.join("explore.json").display()
+    );
+    for f in &session.failures {
+        println!("explore: invalid after {:.0}s: {} ({})", f.found_after_s, f.dir, f.classes.join(", "));
+        if let Some(s) = &f.shrunk {
+            println!(
+                "explore:   shrunk to {} faults (reproduced {} of {}):",
+                s.faults, s.reproduced, s.replays
+            );
+            for step in &s.schedule {
+                println!("explore:     {}", describe(step));
+            }
+            println!("explore:   replay with: {}", crate::config::replay_command(Path::new(&f.dir)));
+        }
+    }
+    Ok(if session.failures.is_empty() { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_drops_are_explored_only_where_the_proxy_reads_the_frames() {
+        let mut c = RunConfig::new(crate::system::System::RaftNode);
+        c.node_bin = std::env::current_exe().unwrap();
+        c.net = crate::cluster::Backend::Loopback;
+        let raft = base_config(c.clone(), "composed", Duration::from_secs(5)).unwrap();
+        assert!(raft.nemesis.composed && raft.nemesis.kinds.contains(&workloads::FaultKind::Drop));
+        c.system = crate::system::System::Etcd(crate::etcd::EtcdOptions::default());
+        let etcd = base_config(c, "composed", Duration::from_secs(5)).unwrap();
+        assert!(!etcd.nemesis.kinds.contains(&workloads::FaultKind::Drop), "{:?}", etcd.nemesis.kinds);
+        assert!(etcd.rate.is_some(), "runs are paced");
+    }
+
+    #[test]
+    fn reproduce_rates_parse() {
+        assert_eq!(parse_reproduce("2/3"), Ok((2, 3)));
+        assert!(parse_reproduce("4/3").is_err());
+        assert!(parse_reproduce("0/3").is_err());
+        assert!(parse_reproduce("2").is_err());
+    }
+
+    #[test]
+    fn the_bandit_favours_motifs_that_found_new_facts() {
+        use workloads::Target;
+        let episode = |first: Fault| {
+            vec![
+                ScheduledFault::at(1_000_000_000, first),
+                ScheduledFault { at: 1_300_000_000, fault: Fault::Heal, after: Some(2.0) },
+                ScheduledFault::at(15_000_000_000, Fault::Heal),
+            ]
+        };
+        let crash = episode(Fault::Kill { target: Target::Majority });
+        let pause = episode(Fault::Pause { target: Target::Leader });
+        let mut b = Bandit::default();
+        for _ in 0..5 {
+            b.record(&crash, 10);
+            b.record(&pause, 0);
+        }
+        let w = b.weights();
+        assert!(w.of(Motif::CrashMany) > 2.0 * w.of(Motif::PauseLeader), "{w:?}");
+        assert!(w.of(Motif::BridgeCrash) >= 0.25, "untried motifs stay in play: {w:?}");
+    }
+
+    #[test]
+    fn steps_are_described_for_the_report() {
+        let f = ScheduledFault {
+            at: 1_250_000_000,
+            fault: Fault::Kill { target: workloads::Target::NewLeader },
+            after: Some(2.5),
+        };
+        assert_eq!(describe(&f), "1.25s (+2.5 elections) kill new-leader");
+        let d = ScheduledFault::at(
+            2_000_000_000,
+            Fault::Drop { topology: workloads::Topology::IntoLeader, messages: workloads::Messages::Votes },
+        );
+        assert_eq!(describe(&d), "2.00s drop votes on into-leader");
+    }
+}
