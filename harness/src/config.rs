@@ -564,6 +564,17 @@ pub fn composed_kinds(system: &System) -> Vec<FaultKind> {
     defaults::COMPOSED_KINDS.into_iter().filter(|k| *k != FaultKind::Drop || caps.message_drops).collect()
 }
 
+/// Client operations a short run of the matrix or the explorer is paced to, over its whole run phase:
+/// raft-node snapshots and compacts its log every 10,000 applied entries, and the committed-log
+/// comparison cannot see into a compacted prefix (see `matrix.rs`).
+pub const MAX_OPS_PER_RUN: f64 = 6000.0;
+
+/// The pacing of a run of `time_limit`: [`MAX_OPS_PER_RUN`] spread over it, at most 400 per second
+/// (more than a debug build manages under faults on two cores).
+pub fn pace(time_limit: Duration) -> f64 {
+    (MAX_OPS_PER_RUN / time_limit.as_secs_f64().max(1.0)).min(400.0)
+}
+
 /// The command that replays a stored run (printed by runs whose schedule was given, not drawn).
 pub fn replay_command(run_dir: &Path) -> String {
     format!("faultline repro {} --runs 3", shell_quote(&run_dir.display().to_string()))

@@ -35,6 +35,7 @@ use crate::config::{ConfigError, RunConfig, Setting};
 use crate::coverage::{self, Observed};
 use crate::findings::findings;
 use crate::run;
+pub use crate::shrunk::{Shrunk, describe};
 use crate::store::{self, NodeFile, RunDir};
 use crate::units::{format_duration, parse_duration};
 use checker::Verdict;
@@ -98,23 +99,6 @@ pub struct ExploreRun {
     /// Seconds into the session when the run ended.
     pub session_s: f64,
     pub error: Option<String>,
-}
-
-/// A shrunk failure, as stored in the failing run's `shrunk.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Shrunk {
-    pub original_faults: usize,
-    pub faults: usize,
-    /// Replays of `schedule` that reproduced the failure, of `replays`.
-    pub reproduced: usize,
-    pub replays: usize,
-    /// Candidates tried.
-    pub trials: usize,
-    pub schedule: Vec<ScheduledFault>,
-    /// A replay of `schedule` that reproduced it.
-    pub example: Option<String>,
-    /// The original's anomaly classes it was shrunk against.
-    pub classes: Vec<String>,
 }
 
 /// What a session found.
@@ -536,48 +520,6 @@ async fn shrink_failure(
     })
 }
 
-/// One step of a schedule as the report lists it: `1.25s partition leader-minority`, with the
-/// elections after the previous step for relative steps.
-pub fn describe(f: &ScheduledFault) -> String {
-    let what = match &f.fault {
-        Fault::Partition { topology } => format!("partition {topology}"),
-        Fault::Kill { target } => format!("kill {}", target.name()),
-        Fault::Pause { target } => format!("pause {}", target.name()),
-        Fault::Restart { target } => format!("restart {}", target.name()),
-        Fault::Loss { topology, probability } => format!("loss {probability} on {topology}"),
-        Fault::Latency { topology, delay_ms } => format!("latency {delay_ms}ms on {topology}"),
-        Fault::Drop { topology, messages } => {
-            format!(
-                "drop {} on {topology}",
-                serde_json::to_value(messages).unwrap_or_default().as_str().unwrap_or("")
-            )
-        }
-        Fault::DropType { topology, body_type } => format!("drop {body_type} messages on {topology}"),
-        Fault::Duplicate { topology, probability } => format!("duplicate {probability} on {topology}"),
-        Fault::Reorder { topology, window_ms } => format!("reorder within {window_ms}ms on {topology}"),
-        Fault::Deliver { topology } => format!("deliver on {topology}"),
-        Fault::Heal => "heal".into(),
-    };
-    let when = match f.after {
-        Some(k) => format!("{:.2}s (+{k} elections)", f.at as f64 / 1e9),
-        None => format!("{:.2}s", f.at as f64 / 1e9),
-    };
-    format!("{when} {what}")
-}
-
-/// The shrunk schedule of a run for its report, if the explorer stored one.
-pub fn load_shrunk(run: &RunDir) -> Option<reports::ShrunkSchedule> {
-    let shrunk: Shrunk = store::read_json(&run.shrunk()).ok()?;
-    Some(reports::ShrunkSchedule {
-        original_faults: shrunk.original_faults,
-        faults: shrunk.faults,
-        reproduced: shrunk.reproduced,
-        replays: shrunk.replays,
-        steps: shrunk.schedule.iter().map(describe).collect(),
-        example: shrunk.example,
-    })
-}
-
 /// `faultline explore` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExploreArgs {
@@ -657,7 +599,7 @@ pub fn base_config(mut c: RunConfig, nemesis: &str, interval: Duration) -> Resul
         .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?;
     spec.composed = true;
     c.nemesis = spec;
-    c.rate = Some(crate::matrix::pace(c.time_limit));
+    c.rate = Some(crate::config::pace(c.time_limit));
     c.progress = false;
     c.validate()
 }

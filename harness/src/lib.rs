@@ -69,6 +69,7 @@ pub mod repro;
 pub mod run;
 pub mod shard;
 pub mod shim;
+pub mod shrunk;
 pub mod signals;
 pub mod state;
 pub mod stop;

@@ -73,7 +73,7 @@
 //!   the bug), so ten correct runs cover every scenario's faults under its own flags at least once:
 //!   "0 false alarms" covers the non-default flags too.
 //!
-//! Every run is paced to [`MAX_OPS_PER_RUN`] client operations. raft-node snapshots and compacts its
+//! Every run is paced to [`crate::config::MAX_OPS_PER_RUN`] client operations. raft-node snapshots and compacts its
 //! log every 10 000 applied entries (`--snapshot-threshold`), and the committed-log comparison cannot
 //! see into a compacted prefix: it says `unknown` for the writes there, and a divergence there is
 //! invisible. Unpaced, a release build wrote 10 000 to 15 000 entries in a 15 s run and 7 of 10
@@ -94,6 +94,7 @@
 //! shows why some bugs are rare or out of reach under the default flags.
 
 use crate::cluster::Backend;
+use crate::config::pace;
 use crate::config::{ConfigError, RunConfig};
 use crate::findings::findings;
 use crate::raftnode::PLANTED_BUGS as BUGS;
@@ -317,16 +318,6 @@ impl Scenario {
         }
         kinds
     }
-}
-
-/// Client operations a matrix run is paced to, over its whole run phase (see the module
-/// documentation: the committed logs must stay below raft-node's snapshot threshold).
-pub const MAX_OPS_PER_RUN: f64 = 6000.0;
-
-/// The pacing of a run of `time_limit`: [`MAX_OPS_PER_RUN`] spread over it, at most 400 per second
-/// (more than a debug build manages under faults on two cores).
-pub fn pace(time_limit: Duration) -> f64 {
-    (MAX_OPS_PER_RUN / time_limit.as_secs_f64().max(1.0)).min(400.0)
 }
 
 /// What the matrix needs besides the scenarios.
@@ -862,6 +853,7 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::MAX_OPS_PER_RUN;
 
     /// A matrix configuration for checking run configurations (nothing is run).
     fn config() -> MatrixConfig {

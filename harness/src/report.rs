@@ -138,7 +138,7 @@ fn run_report(
             logs.push(reports::logs::excerpt(node, &shown, &text, window));
         }
     }
-    Ok(RunReport { meta, history, status, logs, results, shrunk: crate::explore::load_shrunk(run) })
+    Ok(RunReport { meta, history, status, logs, results, shrunk: crate::shrunk::load_shrunk(run) })
 }
 
 /// `faultline report RUN_DIR [--out FILE]`.
