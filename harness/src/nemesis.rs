@@ -102,6 +102,22 @@ pub struct Sighting {
     pub laggard: Option<String>,
 }
 
+/// When a fault was due and when it fired, on the recorder's clock (run-relative ns). Both go into
+/// the fault's `info` record (`due`, `fired`), so a history shows how late each fault was: a
+/// choreography of millisecond offsets (the matrix's scenarios) is only as good as its punctuality.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timing {
+    pub due: u64,
+    pub fired: u64,
+}
+
+impl Timing {
+    /// How late the fault fired (0 when early or on time).
+    pub fn late(self) -> Duration {
+        Duration::from_nanos(self.fired.saturating_sub(self.due))
+    }
+}
+
 /// The nemesis's memory of what is currently broken, so a heal undoes exactly that, and of roles,
 /// so a fault can aim at the previous leader, the node that just won or the node just restarted.
 #[derive(Debug)]
@@ -140,10 +156,11 @@ impl Nemesis {
         &mut self,
         cluster: &mut dyn Cluster,
         fault: &Fault,
-        at: u64,
+        timing: Timing,
         seen: &Sighting,
         recorder: &Recorder,
     ) -> Result<FaultOutcome, NemesisError> {
+        let at = timing.fired;
         let planned = serde_json::to_value(fault).expect("faults always serialize");
         recorder.record(nemesis_draft(EventType::Invoke, fault.name(), planned))?;
         self.roles.observe(at, seen.leader.as_ref().map(|(l, t)| (l.as_str(), *t)));
@@ -166,9 +183,12 @@ impl Nemesis {
             };
         }
         self.roles.fault_fired(at);
-        let record = outcome.record();
+        let mut record = outcome.record();
+        record["due"] = json!(timing.due);
+        record["fired"] = json!(timing.fired);
         recorder.record(nemesis_draft(EventType::Info, fault.name(), record.clone()))?;
-        tracing::info!(fault = fault.name(), what = %record, "nemesis");
+        let late_ms = timing.late().as_secs_f64() * 1e3;
+        tracing::info!(fault = fault.name(), late_ms, what = %record, "nemesis");
         Ok(outcome)
     }
 

@@ -23,7 +23,7 @@ use crate::cluster::{self, Cluster, ClusterConfig, ClusterError};
 use crate::config::{ConfigError, RunConfig, replay_command};
 use crate::interpreter;
 use crate::logwatch::NodeWatch;
-use crate::nemesis::{FaultOutcome, Nemesis, NemesisError, Sighting};
+use crate::nemesis::{FaultOutcome, Nemesis, NemesisError, Sighting, Timing};
 use crate::nodes::NodeSpec;
 use crate::observe::{self, Observer, laggard_of, leadership_of};
 use crate::progress;
@@ -342,6 +342,7 @@ impl Phases<'_> {
             sched,
             NemesisClock {
                 run_start: Instant::now(),
+                run_start_ns: outcome.run_start,
                 time_limit: config.time_limit,
                 election: config.election_timeout(),
             },
@@ -513,6 +514,8 @@ impl Phases<'_> {
 #[derive(Clone, Copy, Debug)]
 struct NemesisClock {
     run_start: Instant,
+    /// `run_start` on the recorder's clock (the history's times), for the faults' `due` stamps.
+    run_start_ns: u64,
     time_limit: Duration,
     /// The system's configured election timeout (what an election takes before one was measured).
     election: Duration,
@@ -595,10 +598,14 @@ async fn run_nemesis(
         }
         last_fired = Some(Instant::now());
         let at = recorder.now();
+        let timing = Timing {
+            due: clock.run_start_ns + due.saturating_duration_since(clock.run_start).as_nanos() as u64,
+            fired: at,
+        };
         let (nem, rec) = (nemesis.clone(), recorder.clone());
         let fault = item.fault.clone();
         let done = blocking_with(&cluster, move |c| {
-            nem.lock().expect("nemesis lock poisoned only by a panic").execute(c, &fault, at, &seen, &rec)
+            nem.lock().expect("nemesis lock poisoned only by a panic").execute(c, &fault, timing, &seen, &rec)
         })
         .await;
         match done {

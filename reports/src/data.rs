@@ -385,10 +385,15 @@ fn fault_label(f: &str, value: &serde_json::Value) -> String {
             if let Some(p) = map.get("probability").and_then(|v| v.as_f64()) {
                 parts.push(format!("{:.0}% loss", p * 100.0));
             }
-            if parts.is_empty() && map.len() == 1 {
-                map.values().next().and_then(short_list).unwrap_or_else(|| value.to_string())
+            // The harness stamps each fault with when it was due and when it fired; the label
+            // says what the fault did, the stamps are for a reader of the history.
+            let mut rest = map.clone();
+            rest.remove("due");
+            rest.remove("fired");
+            if parts.is_empty() && rest.len() == 1 {
+                rest.values().next().and_then(short_list).unwrap_or_else(|| value.to_string())
             } else if parts.is_empty() {
-                value_text(value).unwrap_or_default()
+                value_text(&serde_json::Value::Object(rest)).unwrap_or_default()
             } else {
                 parts.join(", ")
             }
