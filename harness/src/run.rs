@@ -335,7 +335,7 @@ impl Phases<'_> {
             self.cluster.clone(),
             nemesis.clone(),
             // The nemesis's own look at the leader: short, so a paused node cannot hold a fault back.
-            Observer::new(system.clone(), &self.nodes, Duration::from_millis(100))?,
+            Observer::new(system.clone(), &self.nodes, LOOK_WITHIN)?,
             leader_rx,
             faults_tx.clone(),
             self.recorder.clone(),
@@ -345,6 +345,7 @@ impl Phases<'_> {
                 run_start_ns: outcome.run_start,
                 time_limit: config.time_limit,
                 election: config.election_timeout(),
+                composed: config.nemesis.composed,
             },
             self.stop.clone(),
         ));
@@ -511,6 +512,15 @@ impl Phases<'_> {
 /// When the nemesis's faults are due: absolute ones at their time from the start of the run phase,
 /// relative ones ([`workloads::ScheduledFault::after`]) that many measured election times after the
 /// previous fault fired, never later than the end of the run phase.
+///
+/// Two kinds of schedule keep time differently. A composed schedule (drawn by `faultline run`'s
+/// default and by the explorer, or a replay of one) is paced by the run's elections: a sequence
+/// keeps two elections of quiet after the previous one, and a fault aimed at the leader waits up
+/// to one election for a leader to emerge. Every other schedule is explicit (the matrix's
+/// choreographies with millisecond offsets, the alternating nemesis, replays of those): each
+/// step fires at its planned time, its roles resolved from one bounded look at the cluster
+/// ([`LOOK_WITHIN`]) or else the poller's latest view. Waiting there stretched forget-vote's
+/// 200 ms choreography by 0.4-1.2 s and the matrix stopped finding it.
 #[derive(Clone, Copy, Debug)]
 struct NemesisClock {
     run_start: Instant,
@@ -519,7 +529,13 @@ struct NemesisClock {
     time_limit: Duration,
     /// The system's configured election timeout (what an election takes before one was measured).
     election: Duration,
+    /// A composed schedule: paced by elections (see above); otherwise every step is on time.
+    composed: bool,
 }
+
+/// How long the nemesis's look at the roles waits for a node's answer (a paused node must not
+/// hold a fault back): the longest an explicit schedule's fault waits before it fires.
+const LOOK_WITHIN: Duration = Duration::from_millis(100);
 
 /// Follows the fault schedule until its end (or the run stops). Between faults it feeds the
 /// poller's leader sightings into the nemesis's role history.
@@ -543,9 +559,9 @@ async fn run_nemesis(
         let election = Duration::from_nanos(roles(&nemesis).election_time(clock.election.as_nanos() as u64));
         let due = match (item.after, last_fired) {
             (Some(k), Some(prev)) => (prev + election.mul_f64(k.max(0.0))).min(end),
-            // A sequence starts at its planned time, but never within two elections of the previous
-            // fault (slow elections stretch sequences; the quiet time between them stays).
-            (None, Some(prev)) if item.at < clock.time_limit.as_nanos() as u64 => {
+            // A composed sequence starts at its planned time, but never within two elections of the
+            // previous fault (slow elections stretch sequences; the quiet time between them stays).
+            (None, Some(prev)) if clock.composed && item.at < clock.time_limit.as_nanos() as u64 => {
                 (clock.run_start + Duration::from_nanos(item.at)).max(prev + 2 * election)
             }
             _ => clock.run_start + Duration::from_nanos(item.at),
@@ -575,7 +591,15 @@ async fn run_nemesis(
             continue;
         }
         let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None };
-        if item.fault.needs_leader() {
+        if item.fault.needs_leader() && !clock.composed {
+            // On time: one look, bounded, for the leader and the laggard; a leader nobody names
+            // in it (a paused leader does not answer) is the poller's, as it was last seen.
+            // (The observer gives up on a node after LOOK_WITHIN.)
+            let statuses = observer.poll().await;
+            seen.leader = leadership_of(&statuses, observer.names()).or(seen.leader);
+            let name = seen.leader.as_ref().map(|(l, _)| l.as_str());
+            seen.laggard = laggard_of(&statuses, observer.names(), name);
+        } else if item.fault.needs_leader() {
             // The poller's view can be a quarter of a second old, across an election; look again.
             // A fault aimed at the leader waits up to one election for one to emerge.
             let election = roles(&nemesis).election_time(clock.election.as_nanos() as u64);
