@@ -269,13 +269,17 @@ mod tests {
     async fn a_rate_limited_workload_is_spread_over_every_slot() {
         let addr = instant_node().await;
         let dir = tempfile::tempdir().unwrap();
-        let recorder = Arc::new(Recorder::create(&dir.path().join("h.jsonl"), std::time::Instant::now()).unwrap());
+        let recorder =
+            Arc::new(Recorder::create(&dir.path().join("h.jsonl"), std::time::Instant::now()).unwrap());
         let slots = 5;
         let base = Workload::Register.generator(&WorkloadOptions::default(), 7).unwrap();
-        let generator: Box<dyn Generator> =
-            Box::new(TimeLimit::new(Rate::new(base, 200.0, 7), Duration::from_millis(1500).as_nanos() as u64));
-        let clients =
-            (0..slots).map(|_| Client::new(System::RaftNode, Duration::from_secs(2), Value::Null).unwrap()).collect();
+        let generator: Box<dyn Generator> = Box::new(TimeLimit::new(
+            Rate::new(base, 200.0, 7),
+            Duration::from_millis(1500).as_nanos() as u64,
+        ));
+        let clients = (0..slots)
+            .map(|_| Client::new(System::RaftNode, Duration::from_secs(2), Value::Null).unwrap())
+            .collect();
         let mut table = ProcessTable::new(slots, 1);
         let stop = Stop::new();
         drive(generator, &mut table, clients, &[node(addr)], recorder.clone(), &stop).await;

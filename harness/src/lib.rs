@@ -25,8 +25,9 @@
 //!   and keeps it in memory.
 //! - [`analysis`]: checks a run (`results.json`); [`findings`]: its anomaly classes and detection time.
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
-//!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy; [`state`] records
-//!   everything created so it is always removed.
+//!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy, [`lazyfs`] the only
+//!   one that mounts (each node's data directory, for power loss), [`diskfault`] the only one that
+//!   damages a node's files; [`state`] records everything created so it is always removed.
 //! - [`units`]: durations and byte sizes as people write them.
 
 pub mod analysis;
@@ -40,6 +41,7 @@ pub mod durable;
 pub mod etcd;
 pub mod findings;
 pub mod interpreter;
+pub mod lazyfs;
 pub mod logwatch;
 pub mod matrix;
 pub mod nemesis;
