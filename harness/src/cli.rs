@@ -72,9 +72,12 @@ pub struct RunArgs {
     /// register or append.
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
-    /// Faults: comma-separated partition, kill, pause, loss, latency, drop; or none. `drop` drops one
-    /// kind of Raft message (appends or votes) on some links and delivers the rest (raft-node only;
-    /// latency and drop put every peer link through the harness's proxy).
+    /// Faults: comma-separated partition, kill, pause, loss, latency, drop, power-loss, corrupt; or
+    /// none. `drop` drops one kind of Raft message (appends or votes) on some links and delivers the
+    /// rest (raft-node only; latency and drop put every peer link through the harness's proxy).
+    /// `power-loss` kills nodes and loses what they wrote but did not fsync (root and /dev/fuse: each
+    /// data directory is mounted through the harness's lazyfs); `corrupt` stops one node or a
+    /// minority, flips bits in, truncates or zeroes part of one data file, and restarts them.
     #[arg(long, default_value = defaults::NEMESIS)]
     pub nemesis: String,
     /// Time between a fault and its heal (and between a heal and the next fault).

@@ -65,6 +65,9 @@ pub struct RunConfig {
     pub check: bool,
     /// Show a progress bar / progress lines.
     pub progress: bool,
+    /// Mount each node's data directory through lazyfs even without power-loss faults (the benchmark
+    /// of the filesystem layer's cost; power-loss runs mount it anyway).
+    pub lazyfs: bool,
 }
 
 /// A run setting, as each way of writing one names it.
@@ -197,7 +200,13 @@ impl RunConfig {
             record: true,
             check: true,
             progress: true,
+            lazyfs: false,
         }
+    }
+
+    /// Whether the nodes' data directories go through lazyfs: asked for, or needed by power-loss.
+    pub fn lazyfs_mounted(&self) -> bool {
+        self.lazyfs || self.nemesis.kinds.iter().any(|k| k.needs_lazyfs())
     }
 
     /// Checks every setting (and what the system supports), and makes the binary's path absolute so
@@ -245,6 +254,15 @@ impl RunConfig {
                      traffic is not raft-node frames (use partition, loss or latency)",
                     c.system.name()
                 ),
+            ));
+        }
+        if c.lazyfs_mounted()
+            && let Some(reason) = crate::lazyfs::unavailable()
+        {
+            let why = if c.nemesis.kinds.iter().any(|k| k.needs_lazyfs()) { "power-loss" } else { "lazyfs" };
+            return Err(invalid(
+                Setting::Nemesis,
+                format!("{why}: cannot cut the power of a node here: {reason}"),
             ));
         }
         // A schedule that cannot be drawn for this cluster (partitions of one node) fails here.
@@ -489,6 +507,28 @@ mod tests {
         let mut c = config(etcd);
         c.node_args = vec!["--bug=stale-read".into()];
         assert!(c.validate().unwrap_err().message.contains("only in raft-node"));
+    }
+
+    #[test]
+    fn power_loss_is_refused_up_front_with_the_reason_when_lazyfs_cannot_mount() {
+        let mut c = config(System::RaftNode);
+        c.nemesis.kinds = vec![FaultKind::Kill, FaultKind::PowerLoss];
+        assert!(c.lazyfs_mounted());
+        match crate::lazyfs::unavailable() {
+            Some(reason) => {
+                let e = c.validate().unwrap_err();
+                assert_eq!(e.setting, Setting::Nemesis);
+                assert!(e.message.starts_with("power-loss: ") && e.message.contains(&reason), "{e}");
+            }
+            None => {
+                c.validate().unwrap();
+            }
+        }
+        // corrupt needs no mount.
+        let mut c = config(System::RaftNode);
+        c.nemesis.kinds = vec![FaultKind::Corrupt];
+        assert!(!c.lazyfs_mounted());
+        c.validate().unwrap();
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod diskfault;
 pub mod durable;
 pub mod etcd;
 pub mod findings;

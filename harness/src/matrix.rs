@@ -297,6 +297,8 @@ impl Scenario {
                 Fault::Loss { .. } => FaultKind::Loss,
                 Fault::Latency { .. } => FaultKind::Latency,
                 Fault::Drop { .. } | Fault::Deliver { .. } => FaultKind::Drop,
+                Fault::PowerLoss { .. } => FaultKind::PowerLoss,
+                Fault::Corrupt { .. } => FaultKind::Corrupt,
                 Fault::Restart { .. } | Fault::Heal => continue,
             };
             if !kinds.contains(&k) {

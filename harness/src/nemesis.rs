@@ -229,6 +229,58 @@ impl Nemesis {
                     json!({ "target": target, "leader": leader, "signal": "SIGSTOP", "nodes": hits });
                 on_nodes(&hits, record, "every target was down or paused already")
             }
+            Fault::PowerLoss { target } => {
+                let chosen = target.resolve(&names, leader, &self.cut, &mut self.rng);
+                let mut nodes = Vec::new();
+                let mut cuts = Vec::new();
+                for name in chosen {
+                    let i = index(&name);
+                    let cut = cluster.power_loss(i)?;
+                    self.killed.insert(i);
+                    self.paused.remove(&i);
+                    cuts.push(json!({
+                        "node": name,
+                        "pid": cut.pid,
+                        "lost_files": cut.lost.files,
+                        "lost_bytes": cut.lost.bytes,
+                        "lost_names": cut.lost.names,
+                    }));
+                    nodes.push(name);
+                }
+                // A node already down loses its disk's cache all the same: the fault is installed.
+                FaultOutcome::Installed {
+                    nodes,
+                    record: json!({ "target": target, "leader": leader, "nodes": cuts }),
+                }
+            }
+            Fault::Corrupt { target, damage } => {
+                let chosen = target.resolve(&names, leader, &self.cut, &mut self.rng);
+                let mut nodes = Vec::new();
+                let mut done = Vec::new();
+                for name in chosen {
+                    let i = index(&name);
+                    let pid = cluster.kill(i)?;
+                    self.paused.remove(&i);
+                    let dir = cluster.nodes()[i].data_dir();
+                    let corruption = crate::diskfault::corrupt(&dir, *damage, &mut self.rng)?;
+                    // It comes back at once, on the damaged disk (unless a fault had it down already).
+                    let restarted = if self.killed.contains(&i) { None } else { Some(cluster.start(i)?) };
+                    if let Some(c) = corruption {
+                        done.push(
+                            json!({ "node": name, "pid": pid, "restarted": restarted, "corrupted": c }),
+                        );
+                        nodes.push(name);
+                    }
+                }
+                if nodes.is_empty() {
+                    skipped("no target node had a data file with a byte in it")
+                } else {
+                    FaultOutcome::Installed {
+                        nodes,
+                        record: json!({ "target": target, "damage": damage, "leader": leader, "nodes": done }),
+                    }
+                }
+            }
             Fault::Restart { target } => {
                 let chosen = target.resolve(&names, leader, &self.cut, &mut self.rng);
                 let wanted: BTreeSet<usize> = chosen.iter().map(|n| index(n)).collect();

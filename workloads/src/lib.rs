@@ -28,7 +28,7 @@ pub mod topology;
 pub mod workload;
 
 pub use generator::{Context, Generator, Next, Op, OpKind, ProcessTable};
-pub use nemesis::{Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
+pub use nemesis::{Damage, Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
 pub use phases::Phase;
 pub use topology::{Grudge, Topology, View};
 pub use workload::{Workload, WorkloadOptions};
