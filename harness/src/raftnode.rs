@@ -14,8 +14,15 @@ use workloads::{Op, OpKind};
 pub const PANIC_MARKER: &str = "raft-node: PANIC";
 
 /// The planted bugs raft-node accepts (`--bug NAME`, CONTRACTS.md section 2), in the matrix's order.
-pub const PLANTED_BUGS: [&str; 6] =
-    ["stale-read", "commit-old-term", "no-conflict-check", "forget-vote", "early-ack", "lazy-persist"];
+pub const PLANTED_BUGS: [&str; 7] = [
+    "stale-read",
+    "commit-old-term",
+    "no-conflict-check",
+    "forget-vote",
+    "early-ack",
+    "lazy-persist",
+    "fsync-lag",
+];
 
 /// The node argument that switches on a planted bug (`--bug` or `--bug=NAME`), if any.
 pub fn planted_bug_arg(node_args: &[String]) -> Option<&String> {

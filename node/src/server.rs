@@ -1,8 +1,8 @@
 //! The server task: the one owner of the Raft core, the storage and the state machine.
 //!
 //! Everything that changes the core arrives through bounded channels (peer messages from the
-//! transport, client requests from the HTTP API) or from timers (ticks; the lazy flush of the planted
-//! `lazy-persist` bug). The loop `select!`s with shutdown first, takes one input and then drains what
+//! transport, client requests from the HTTP API) or from timers (ticks; the late flush of the planted
+//! `lazy-persist` and `fsync-lag` bugs). The loop `select!`s with shutdown first, takes one input and then drains what
 //! else is already queued (up to a batch limit) before handling the core's `Ready`, so the proposals of
 //! many concurrent clients share one fsync (group commit).
 //!
@@ -36,6 +36,9 @@ use tracing::{error, info, warn};
 const BATCH: usize = 512;
 /// The planted `lazy-persist` bug flushes this often.
 const LAZY_FLUSH: Duration = Duration::from_millis(500);
+/// The planted `fsync-lag` bug fsyncs the WAL this often (NATS JetStream's `sync_interval` is two
+/// minutes by default; a second is enough to lose acknowledged writes at every power cut).
+const FSYNC_LAG: Duration = Duration::from_secs(1);
 
 /// Why the server task stopped with an error.
 #[derive(Debug, Error)]
@@ -135,8 +138,9 @@ impl Server {
     ) -> Result<(), ServerError> {
         let mut ticker = tokio::time::interval(self.cfg.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut lazy_flush = tokio::time::interval(LAZY_FLUSH);
-        let lazy = self.cfg.has_bug(BugName::LazyPersist);
+        let lag = self.cfg.has_bug(BugName::FsyncLag);
+        let mut lazy_flush = tokio::time::interval(if lag { FSYNC_LAG } else { LAZY_FLUSH });
+        let lazy = self.cfg.has_bug(BugName::LazyPersist) || lag;
         self.handle_ready()?;
         loop {
             tokio::select! {
