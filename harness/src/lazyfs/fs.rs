@@ -311,6 +311,16 @@ impl Filesystem for LazyFs {
         reply.statfs(blocks, blocks, blocks, 1 << 20, 1 << 20, super::cache::PAGE as u32, 255, 4096);
     }
 
+    fn getxattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, _size: u32, reply: fuser::ReplyXattr) {
+        // No extended attributes: ENOSYS tells the kernel never to ask again on this mount (it asks
+        // for `security.capability` before the first write).
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: fuser::ReplyXattr) {
+        reply.error(Errno::ENOSYS);
+    }
+
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
         // The nodes run as root; permissions are not what this filesystem tests.
         reply.ok();

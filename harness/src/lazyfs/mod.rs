@@ -35,7 +35,6 @@ use cache::{Cache, Lost};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Why lazyfs could not do what it was asked. Each is a harness error.
 #[derive(Debug, thiserror::Error)]
@@ -85,22 +84,22 @@ fn start(dir: &Path, cache: &Arc<Mutex<Cache>>) -> Result<fuser::BackgroundSessi
     fuser::spawn_mount(fs::LazyFs::new(cache.clone()), dir, &config).map_err(io_err(dir, "mount"))
 }
 
-/// Unmounts `dir`, waiting a little for the kernel to release the files of processes just killed.
+/// Unmounts `dir` and waits for its server thread to end.
+///
+/// `MNT_FORCE` makes the kernel abort the FUSE connection (FUSE's `umount_begin`), so every copy of
+/// the mount dies with it: a mount namespace made while it existed (each `ip netns exec` of the netns
+/// backend, or of anyone else on the host) holds a copy, and where `/` is a private mount (containers)
+/// no unmount propagates there, so a plain unmount would leave the connection, and this thread,
+/// alive. `MNT_DETACH` takes it out of our namespace even if a file is still open in it; nothing can
+/// write into the model any more once the connection is aborted.
 fn unmount(dir: &Path, session: fuser::BackgroundSession) -> Result<(), LazyFsError> {
-    let mut tries = 0;
-    loop {
-        match nix::mount::umount(dir) {
-            Ok(()) => break,
-            Err(nix::errno::Errno::EBUSY) if tries < 40 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                return Err(LazyFsError::Io { path: dir.to_path_buf(), what: "unmount", source: e.into() });
-            }
-        }
-    }
-    // The session's loop ends when the kernel closes the connection.
+    let flags = nix::mount::MntFlags::MNT_FORCE | nix::mount::MntFlags::MNT_DETACH;
+    nix::mount::umount2(dir, flags).map_err(|e| LazyFsError::Io {
+        path: dir.to_path_buf(),
+        what: "unmount",
+        source: e.into(),
+    })?;
+    // The session's loop ends when the aborted connection answers its read with ENODEV.
     session.join().map_err(io_err(dir, "the filesystem thread"))
 }
 
@@ -118,8 +117,8 @@ impl Disk {
     }
 
     /// The power goes out: everything not durable is gone and the filesystem is mounted again on what
-    /// the disk holds. The caller has killed every process using it (an unmount that stays busy is
-    /// an error: a process the harness does not know of would keep writing into the old view).
+    /// the disk holds. The caller has killed the node; any other process still using the old mount
+    /// gets errors from then on (its connection is aborted).
     pub fn power_loss(&mut self) -> Result<Lost, LazyFsError> {
         if let Some(session) = self.session.take() {
             unmount(&self.dir, session)?;
@@ -138,11 +137,7 @@ impl Disk {
 
     fn finish(&mut self) -> Result<(), LazyFsError> {
         let Some(session) = self.session.take() else { return Ok(()) };
-        if let Err(e) = unmount(&self.dir, session) {
-            // Still busy: detach it so the directory is free, and say so.
-            detach(&self.dir);
-            return Err(e);
-        }
+        unmount(&self.dir, session)?;
         let cache = self.cache.lock().expect("the lazyfs model lock is poisoned only by a panic");
         image::save(&cache, &self.dir).map_err(io_err(&self.dir, "writing the data back"))?;
         tracing::info!(dir = %self.dir.display(), "lazyfs unmounted");
@@ -161,7 +156,7 @@ impl Drop for Disk {
 /// Detaches whatever is mounted at `path` (`umount -l`), for mounts a dead harness left behind: their
 /// server is gone, so every access fails until they are removed. Returns whether something was.
 pub fn detach(path: &Path) -> bool {
-    nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH).is_ok()
+    nix::mount::umount2(path, nix::mount::MntFlags::MNT_FORCE | nix::mount::MntFlags::MNT_DETACH).is_ok()
 }
 
 /// Whether a lazyfs filesystem is mounted at `path`.
