@@ -119,6 +119,10 @@ pub struct RunArgs {
     /// Do not run the checkers at the end (the run can be checked later with `faultline check`).
     #[arg(long)]
     pub no_check: bool,
+    /// When a power loss keeps name changes (create, rename, unlink): `strict` (POSIX: once their
+    /// directory is fsynced) or `ordered` (ext4 and xfs: once anything is fsynced).
+    #[arg(long, value_enum, default_value = "strict")]
+    pub lazyfs_metadata: crate::lazyfs::Metadata,
 }
 
 impl RunArgs {
@@ -153,6 +157,7 @@ impl RunArgs {
         if let Some(net) = self.net {
             c.net = net;
         }
+        c.lazyfs_metadata = self.lazyfs_metadata;
         c.op_timeout = self.op_timeout;
         c.recover_timeout = self.recover_timeout;
         c.check = !self.no_check;

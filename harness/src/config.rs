@@ -68,6 +68,8 @@ pub struct RunConfig {
     /// Mount each node's data directory through lazyfs even without power-loss faults (the benchmark
     /// of the filesystem layer's cost; power-loss runs mount it anyway).
     pub lazyfs: bool,
+    /// When lazyfs makes name changes durable (`--lazyfs-metadata`).
+    pub lazyfs_metadata: crate::lazyfs::Metadata,
 }
 
 /// A run setting, as each way of writing one names it.
@@ -201,6 +203,7 @@ impl RunConfig {
             check: true,
             progress: true,
             lazyfs: false,
+            lazyfs_metadata: crate::lazyfs::Metadata::default(),
         }
     }
 
@@ -347,6 +350,9 @@ impl RunConfig {
         }
         set(S::OpTimeout, format_duration(self.op_timeout));
         set(S::RecoverTimeout, format_duration(self.recover_timeout));
+        if self.lazyfs_metadata != crate::lazyfs::Metadata::default() {
+            parts.push("--lazyfs-metadata ordered".into());
+        }
         parts.push(format!("--seed {}", self.seed));
         parts.push(format!("--net {}", self.net.name()));
         parts.push(format!(
@@ -389,6 +395,7 @@ impl RunConfig {
             op_timeout_ms: self.op_timeout.as_millis() as u64,
             recover_timeout_ms: self.recover_timeout.as_millis() as u64,
             net: self.net,
+            lazyfs_metadata: self.lazyfs_metadata,
             node_bin: self.node_bin.display().to_string(),
             node_bin_crc32: crate::store::file_crc32(&self.node_bin),
             node_args: self.node_args.clone(),
@@ -417,6 +424,7 @@ impl RunConfig {
         c.node_args = spec.node_args.clone();
         c.store = store;
         c.net = spec.net;
+        c.lazyfs_metadata = spec.lazyfs_metadata;
         c.op_timeout = Duration::from_millis(spec.op_timeout_ms);
         c.recover_timeout = Duration::from_millis(spec.recover_timeout_ms);
         c.progress = false;

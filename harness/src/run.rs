@@ -133,7 +133,7 @@ pub async fn run_with_schedule(
         nodes_dir: run_dir.nodes_dir(),
         seed: config.seed,
         proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy()),
-        lazyfs: config.lazyfs_mounted(),
+        lazyfs: config.lazyfs_mounted().then_some(config.lazyfs_metadata),
         state_dir: crate::state::state_dir(),
     };
     let cluster = cluster::create(config.net, cluster_config).await?;

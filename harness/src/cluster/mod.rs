@@ -97,8 +97,9 @@ pub struct ClusterConfig {
     pub seed: u64,
     /// Put peer links through the proxy even on netns (for latency and message-drop faults).
     pub proxied: bool,
-    /// Mount each node's data directory through lazyfs (for power-loss faults).
-    pub lazyfs: bool,
+    /// Mount each node's data directory through lazyfs, with these metadata semantics (for
+    /// power-loss faults).
+    pub lazyfs: Option<crate::lazyfs::Metadata>,
     pub state_dir: PathBuf,
 }
 
@@ -199,7 +200,7 @@ pub struct Procs {
     seed: u64,
     running: Vec<Option<Spawned>>,
     paused: Vec<bool>,
-    lazyfs: bool,
+    lazyfs: Option<crate::lazyfs::Metadata>,
     /// Node `i`'s data directory mounted through lazyfs (from its first start on, with `lazyfs`).
     disks: Vec<Option<Disk>>,
 }
@@ -249,12 +250,14 @@ impl Procs {
             command: "mkdir".into(),
             source: e,
         })?;
-        if self.lazyfs && self.disks[i].is_none() {
+        if let Some(metadata) = self.lazyfs
+            && self.disks[i].is_none()
+        {
             let dir = spec.data_dir();
             state
                 .add_mount(&dir)
                 .map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
-            match Disk::mount(&dir) {
+            match Disk::mount(&dir, metadata) {
                 Ok(d) => self.disks[i] = Some(d),
                 Err(e) => {
                     let _ = state.remove_mount(&dir);
@@ -434,7 +437,7 @@ mod tests {
             nodes_dir: "/s/nodes".into(),
             seed: 10,
             proxied: false,
-            lazyfs: false,
+            lazyfs: None,
             state_dir: "/tmp".into(),
         };
         let procs = Procs::new(vec![spec], &config, "abc");

@@ -20,6 +20,12 @@
 //! - `syncfs(2)` and `sync(2)` make nothing durable: Linux passes `FUSE_SYNCFS` only to virtiofs, so a
 //!   FUSE server never hears of them. Neither raft-node nor etcd calls them.
 //!
+//! That is POSIX's contract ([`Metadata::Strict`], the default). Journaling filesystems (ext4, xfs)
+//! give more: their metadata changes are committed in order, and any fsync commits the journal, so
+//! every name change made before an fsync of anything is durable with it. [`Metadata::Ordered`]
+//! models that: software that forgets a directory fsync loses data under `Strict` and survives under
+//! `Ordered`, which tells a POSIX bug from one that bites on ext4 too.
+//!
 //! A **power loss** ([`Cache::power_loss`]) puts every file's contents and every directory's entries
 //! back to their durable state and forgets every inode that is then reachable from the root by no
 //! name: what a real disk holds after the page cache is gone. A SIGKILL changes nothing here (the page
@@ -42,6 +48,19 @@ pub const ROOT: Ino = 1;
 
 /// An inode number.
 pub type Ino = u64;
+
+/// When name changes (create, unlink, rename) become durable. See the module documentation.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Metadata {
+    /// POSIX: with an fsync of the directory that holds the name.
+    #[default]
+    Strict,
+    /// A journaling filesystem (ext4, xfs): with any fsync, of a file or a directory.
+    Ordered,
+}
 
 type Page = Arc<[u8; PAGE]>;
 
@@ -195,6 +214,7 @@ impl Inode {
 pub struct Cache {
     inodes: HashMap<Ino, Inode>,
     next: Ino,
+    metadata: Metadata,
 }
 
 /// Who creates an inode, with what permission bits, when.
@@ -208,11 +228,11 @@ pub struct Owner {
 
 impl Cache {
     /// An empty filesystem whose root directory has `root`'s mode and owner.
-    pub fn new(root: Owner) -> Cache {
+    pub fn new(root: Owner, metadata: Metadata) -> Cache {
         let mut inodes = HashMap::new();
         let body = Body::Dir { current: BTreeMap::new(), durable: BTreeMap::new(), parent: ROOT };
         inodes.insert(ROOT, new_inode(body, root, 1));
-        Cache { inodes, next: ROOT + 1 }
+        Cache { inodes, next: ROOT + 1, metadata }
     }
 
     fn get(&self, ino: Ino) -> Result<&Inode, FsError> {
@@ -428,8 +448,8 @@ impl Cache {
         Ok(())
     }
 
-    /// `fsync` / `fdatasync` of a file: its contents and size become durable. On a directory:
-    /// [`Cache::sync_dir`].
+    /// `fsync` / `fdatasync` of a file: its contents and size become durable (and under
+    /// [`Metadata::Ordered`] every name change so far). On a directory: [`Cache::sync_dir`].
     pub fn sync(&mut self, ino: Ino) -> Result<(), FsError> {
         match &mut self.get_mut(ino)?.body {
             Body::File { current, durable, unsynced } => {
@@ -437,19 +457,36 @@ impl Cache {
                     *durable = current.clone();
                     *unsynced = 0;
                 }
+                if self.metadata == Metadata::Ordered {
+                    self.commit_names();
+                }
                 Ok(())
             }
             Body::Dir { .. } => self.sync_dir(ino),
         }
     }
 
+    /// Every directory's entries become durable (a journal commit).
+    fn commit_names(&mut self) {
+        for i in self.inodes.values_mut() {
+            if let Body::Dir { current, durable, .. } = &mut i.body {
+                durable.clone_from(current);
+            }
+        }
+        self.collect_garbage();
+    }
+
     /// `fsync` of a directory: its entries become durable (not its subdirectories' entries, and not
-    /// its own name in its parent).
+    /// its own name in its parent; under [`Metadata::Ordered`], every name change so far).
     pub fn sync_dir(&mut self, ino: Ino) -> Result<(), FsError> {
         match &mut self.get_mut(ino)?.body {
             Body::Dir { current, durable, .. } => {
                 *durable = current.clone();
-                self.collect_garbage();
+                if self.metadata == Metadata::Ordered {
+                    self.commit_names();
+                } else {
+                    self.collect_garbage();
+                }
                 Ok(())
             }
             Body::File { .. } => Err(FsError::NotDir),
@@ -592,6 +629,12 @@ mod tests {
         Owner { mode: 0o755, uid: 0, gid: 0, now: SystemTime::UNIX_EPOCH }
     }
 
+    impl Cache {
+        fn strict(root: Owner) -> Cache {
+            Cache::new(root, Metadata::Strict)
+        }
+    }
+
     fn name(s: &str) -> &OsStr {
         OsStr::new(s)
     }
@@ -602,7 +645,7 @@ mod tests {
 
     /// A file `f` in the root whose name is durable.
     fn with_durable_file() -> (Cache, Ino) {
-        let mut c = Cache::new(owner());
+        let mut c = Cache::strict(owner());
         let f = c.create(ROOT, name("f"), Kind::File, owner()).unwrap();
         c.sync_dir(ROOT).unwrap();
         (c, f)
@@ -643,7 +686,7 @@ mod tests {
 
     #[test]
     fn a_new_file_needs_its_directory_synced_to_survive() {
-        let mut c = Cache::new(owner());
+        let mut c = Cache::strict(owner());
         let f = c.create(ROOT, name("wal"), Kind::File, owner()).unwrap();
         c.write(f, 0, b"data", t()).unwrap();
         c.sync(f).unwrap(); // data durable, name not
@@ -683,7 +726,7 @@ mod tests {
 
     #[test]
     fn a_directory_whose_own_name_is_not_durable_is_lost_with_its_synced_entries() {
-        let mut c = Cache::new(owner());
+        let mut c = Cache::strict(owner());
         let wal = c.create(ROOT, name("wal"), Kind::Dir, owner()).unwrap();
         let seg = c.create(wal, name("1.log"), Kind::File, owner()).unwrap();
         c.write(seg, 0, b"entry", t()).unwrap();
@@ -697,6 +740,31 @@ mod tests {
         c.power_loss();
         let wal = c.lookup(ROOT, name("wal")).unwrap();
         assert_eq!(contents(&c, c.lookup(wal, name("1.log")).unwrap()), b"entry");
+    }
+
+    #[test]
+    fn under_ordered_metadata_any_fsync_commits_every_earlier_name_change() {
+        // etcd's pattern: mkdir member (never fsynced in its parent), a WAL inside it, fsynced.
+        let mut c = Cache::new(owner(), Metadata::Ordered);
+        let member = c.create(ROOT, name("member"), Kind::Dir, owner()).unwrap();
+        let wal = c.create(member, name("0.wal"), Kind::File, owner()).unwrap();
+        c.write(wal, 0, b"record", t()).unwrap();
+        let mut strict = c.clone();
+        strict.metadata = Metadata::Strict;
+        c.sync(wal).unwrap();
+        strict.sync(wal).unwrap();
+        strict.sync_dir(member).unwrap();
+        c.power_loss();
+        strict.power_loss();
+        let member = c.lookup(ROOT, name("member")).unwrap();
+        assert_eq!(contents(&c, c.lookup(member, name("0.wal")).unwrap()), b"record");
+        assert_eq!(strict.lookup(ROOT, name("member")), Err(FsError::NotFound), "POSIX loses it");
+        // Data still needs its own file's fsync.
+        let f = c.create(ROOT, name("other"), Kind::File, owner()).unwrap();
+        c.write(f, 0, b"unsynced", t()).unwrap();
+        c.sync_dir(ROOT).unwrap();
+        c.power_loss();
+        assert_eq!(contents(&c, c.lookup(ROOT, name("other")).unwrap()), b"");
     }
 
     #[test]
@@ -717,7 +785,7 @@ mod tests {
 
     #[test]
     fn a_rename_between_directories_is_durable_per_directory() {
-        let mut c = Cache::new(owner());
+        let mut c = Cache::strict(owner());
         let a = c.create(ROOT, name("a"), Kind::Dir, owner()).unwrap();
         let b = c.create(ROOT, name("b"), Kind::Dir, owner()).unwrap();
         let f = c.create(a, name("f"), Kind::File, owner()).unwrap();
@@ -756,7 +824,7 @@ mod tests {
 
     #[test]
     fn rename_follows_the_rules_of_rename_2() {
-        let mut c = Cache::new(owner());
+        let mut c = Cache::strict(owner());
         let d = c.create(ROOT, name("d"), Kind::Dir, owner()).unwrap();
         let sub = c.create(d, name("sub"), Kind::Dir, owner()).unwrap();
         c.create(ROOT, name("f"), Kind::File, owner()).unwrap();

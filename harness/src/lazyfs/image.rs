@@ -6,7 +6,7 @@
 //! state a disk and its page cache would hold once the kernel had written everything back (the
 //! processes were killed, the machine kept its power).
 
-use super::cache::{Cache, Kind, Owner, ROOT};
+use super::cache::{Cache, Kind, Metadata, Owner, ROOT};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -25,8 +25,8 @@ fn owner_of(meta: &fs::Metadata) -> Owner {
 }
 
 /// The model of what `dir` holds, all of it durable. Only files and directories can be loaded.
-pub fn load(dir: &Path) -> io::Result<Cache> {
-    let mut cache = Cache::new(owner_of(&fs::metadata(dir)?));
+pub fn load(dir: &Path, metadata: Metadata) -> io::Result<Cache> {
+    let mut cache = Cache::new(owner_of(&fs::metadata(dir)?), metadata);
     let mut todo = vec![(dir.to_path_buf(), ROOT)];
     while let Some((path, parent)) = todo.pop() {
         for entry in fs::read_dir(&path)? {
@@ -117,7 +117,7 @@ mod tests {
         std::os::unix::fs::FileExt::write_all_at(&f, b"end", (5 << 20) - 3).unwrap();
         fs::set_permissions(src.path().join("wal"), fs::Permissions::from_mode(0o700)).unwrap();
 
-        let mut cache = load(src.path()).unwrap();
+        let mut cache = load(src.path(), Metadata::Strict).unwrap();
         assert!(cache.is_synced(), "what was on disk is durable");
         cache.power_loss();
         let wal = cache.lookup(ROOT, OsStr::new("wal")).unwrap();

@@ -31,6 +31,7 @@ pub mod cache;
 mod fs;
 pub mod image;
 
+pub use cache::Metadata;
 use cache::{Cache, Lost};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -105,8 +106,9 @@ fn unmount(dir: &Path, session: fuser::BackgroundSession) -> Result<(), LazyFsEr
 
 impl Disk {
     /// Mounts lazyfs over `dir`; what `dir` holds now is durable.
-    pub fn mount(dir: &Path) -> Result<Disk, LazyFsError> {
-        let cache = Arc::new(Mutex::new(image::load(dir).map_err(io_err(dir, "loading the directory"))?));
+    pub fn mount(dir: &Path, metadata: Metadata) -> Result<Disk, LazyFsError> {
+        let cache = image::load(dir, metadata).map_err(io_err(dir, "loading the directory"))?;
+        let cache = Arc::new(Mutex::new(cache));
         let session = start(dir, &cache)?;
         tracing::info!(dir = %dir.display(), "lazyfs mounted");
         Ok(Disk { dir: dir.to_path_buf(), cache, session: Some(session) })
@@ -202,7 +204,7 @@ mod tests {
         let data = dir.path().join("data");
         fs::create_dir(&data).unwrap();
         fs::write(data.join("before"), b"on disk already").unwrap();
-        let mut disk = Disk::mount(&data).unwrap();
+        let mut disk = Disk::mount(&data, Metadata::Strict).unwrap();
         assert!(is_mounted(&data), "{:?}", mounts());
 
         // A WAL that is appended, fdatasynced, appended again; its directory fsynced once.
