@@ -321,6 +321,20 @@ impl Filesystem for LazyFs {
         reply.error(Errno::ENOSYS);
     }
 
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        // Files are always ready; ENOSYS tells the kernel so for good (Go's runtime polls files).
+        reply.error(Errno::ENOSYS);
+    }
+
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
         // The nodes run as root; permissions are not what this filesystem tests.
         reply.ok();
