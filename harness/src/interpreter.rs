@@ -97,7 +97,7 @@ pub async fn drive(
                     let a = Assignment { process: ctx.process, node, op };
                     // The worker is idle (its slot was free) and its channel holds one: this cannot
                     // wait. A worker that is gone has stopped with the run.
-                    if !senders[slot].as_ref().is_some_and(|tx| tx.try_send(a).is_ok()) {
+                    if senders[slot].as_ref().is_none_or(|tx| tx.try_send(a).is_err()) {
                         stop.fail(format!("client worker {slot} is gone"));
                     }
                     in_flight += 1;

@@ -64,7 +64,7 @@ fn run(store: &Path, seconds: u64, faults: Vec<(u64, Fault)>, seed: u64) -> harn
         schedule.push(ScheduledFault { at: (at_ms + 600) * 1_000_000, fault: Fault::Heal });
     }
     schedule.push(ScheduledFault { at: seconds * SECOND, fault: Fault::Heal });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
     runtime.block_on(harness::run::run_with_schedule(c, Some(schedule))).expect("the run completes")
 }
 
@@ -196,7 +196,7 @@ fn start_power_loss_run(store: &Path, state: &Path) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .expect("starting faultline run");
     let deadline = Instant::now() + Duration::from_secs(60);
     while harness::lazyfs::mounts().iter().filter(|m| m.starts_with(store)).count() < 3 {
         assert!(Instant::now() < deadline, "the run never mounted its three data directories");

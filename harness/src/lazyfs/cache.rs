@@ -49,6 +49,9 @@ pub const ROOT: Ino = 1;
 /// An inode number.
 pub type Ino = u64;
 
+/// A directory entry: name, inode, kind.
+pub type DirEntry = (OsString, Ino, Kind);
+
 /// When name changes (create, unlink, rename) become durable. See the module documentation.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
@@ -387,7 +390,7 @@ impl Cache {
     }
 
     /// The current entries of a directory, with its parent (for `..`).
-    pub fn entries(&self, dir: Ino) -> Result<(Ino, Vec<(OsString, Ino, Kind)>), FsError> {
+    pub fn entries(&self, dir: Ino) -> Result<(Ino, Vec<DirEntry>), FsError> {
         let Body::Dir { current, parent, .. } = &self.get(dir)?.body else { return Err(FsError::NotDir) };
         let list = current
             .iter()
