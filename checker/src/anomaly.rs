@@ -493,6 +493,7 @@ mod tests {
                 .map(|op| StuckOp { op, state: "s".to_owned(), rejected: true })
                 .collect(),
             counterexample: Counterexample { ops, minimal: true, checks: 1, timeline: String::new() },
+            elapsed_us: 0,
         }
     }
 

@@ -11,7 +11,17 @@
 //!    chunks of operations of halving size, down to single operations, keeping every removal after which
 //!    the search still finds the history invalid. Each step re-runs the search, so the result is checked,
 //!    not guessed; it is 1-minimal (removing any single operation makes it valid) unless the time budget
-//!    ran out first, which the result says.
+//!    ran out first, or a search hit its step limit, which the result says.
+//!
+//!    Each of those searches may take at most [`CHECK_MIN_STEPS`] steps, or [`CHECK_STEP_FACTOR`] times
+//!    what the search of the whole key took, whichever is more: an operation whose removal cannot be
+//!    shown harmless within that is kept. Removing operations can make proving invalidity much harder
+//!    (without the reads that pruned it, the search must try every order of what is left). Measured
+//!    with `checker-bench` while the kv state was still a plain string: on key 4 of Porcupine's
+//!    `c50-bad`, found invalid in 279 steps, candidates of under 30 operations took up to 5.4 million
+//!    steps and 700 MB each, and minimizing took the whole 5 s budget; with the limit it took about
+//!    5 ms for a 12-operation counterexample, and a floor of 20,000 steps instead of 2,048 gave the
+//!    same counterexamples on all ten keys, 5-20 times slower.
 //!
 //! The counterexample is printed as a text timeline: one row per operation, a bar from invocation to
 //! completion on a compressed time axis (only the order of events matters).
@@ -19,11 +29,16 @@
 use crate::linearizability::Partition;
 use crate::model::Model;
 use crate::ops::{History, Operation};
-use crate::wgl::{self, Budget, SearchOp, SearchResult};
+use crate::wgl::{Budget, Search, SearchOp, SearchResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::time::{Duration, Instant};
+
+/// The fewest steps a search of a candidate counterexample may take.
+pub const CHECK_MIN_STEPS: u64 = 2048;
+/// A search of a candidate counterexample may take this many times the steps the key's search took.
+pub const CHECK_STEP_FACTOR: u64 = 4;
+use std::time::Instant;
 
 /// Why an invalid key is invalid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +52,9 @@ pub struct Explanation {
     /// The operations that could have come next, none of which leads to a full linearization.
     pub stuck: Vec<StuckOp>,
     pub counterexample: Counterexample,
+    /// Time spent building this explanation.
+    #[serde(default)]
+    pub elapsed_us: u64,
 }
 
 /// An operation that could not be linearized after the longest prefix.
@@ -54,7 +72,8 @@ pub struct StuckOp {
 pub struct Counterexample {
     /// The operations, in invocation order.
     pub ops: Vec<Operation>,
-    /// Whether every single operation was tried for removal (1-minimal); `false` if time ran out.
+    /// Whether removing any single operation was shown to make it valid (1-minimal); `false` if time ran
+    /// out, or a search of a smaller candidate hit its step limit.
     pub minimal: bool,
     /// Searches run while shrinking.
     pub checks: usize,
@@ -97,7 +116,11 @@ impl Explanation {
         }
         s.push_str(&format!(
             "{} counterexample ({} ops, {} checks):\n",
-            if self.counterexample.minimal { "minimal" } else { "reduced (time ran out before minimal)" },
+            if self.counterexample.minimal {
+                "minimal"
+            } else {
+                "reduced (not shown minimal within the budget)"
+            },
             self.counterexample.ops.len(),
             self.counterexample.checks
         ));
@@ -106,13 +129,16 @@ impl Explanation {
     }
 }
 
+/// Explains an invalid partition, whose search took `search_steps`; minimization stops at `deadline`.
 pub(crate) fn explain<M: Model>(
     history: &History,
     model: &M,
     part: &Partition<M>,
     longest: &[usize],
-    budget: Duration,
+    search_steps: u64,
+    deadline: Instant,
 ) -> Explanation {
+    let started = Instant::now();
     // Replay the prefix to find the state it leaves.
     let mut state = part.init.clone();
     for &i in longest {
@@ -135,7 +161,8 @@ pub(crate) fn explain<M: Model>(
         .collect();
     let tail_start = longest.len().saturating_sub(8);
     let prefix_tail = longest[tail_start..].iter().map(|&i| history.ops[part.op_ids[i]].clone()).collect();
-    let (kept, minimal, checks) = minimize(history, model, part, Instant::now() + budget);
+    let max_steps = CHECK_MIN_STEPS.max(search_steps.saturating_mul(CHECK_STEP_FACTOR));
+    let (kept, minimal, checks) = minimize(history, model, part, deadline, max_steps);
     let ops: Vec<Operation> = kept.iter().map(|&i| history.ops[part.op_ids[i]].clone()).collect();
     let timeline = timeline(&ops);
     Explanation {
@@ -144,54 +171,84 @@ pub(crate) fn explain<M: Model>(
         state_after_prefix: state_text,
         stuck,
         counterexample: Counterexample { ops, minimal, checks, timeline },
+        elapsed_us: started.elapsed().as_micros() as u64,
     }
 }
 
 /// Whether the sub-history made of `subset` (indices into `part.ops`) is not linearizable; `None` when
-/// the search ran out of time.
-fn invalid<M: Model>(model: &M, part: &Partition<M>, subset: &[usize], deadline: Instant) -> Option<bool> {
+/// the search took more than `max_steps` steps or ran past the deadline.
+fn invalid<M: Model>(
+    model: &M,
+    part: &Partition<M>,
+    subset: &[usize],
+    deadline: Instant,
+    max_steps: u64,
+) -> Option<bool> {
     let ops: Vec<SearchOp<M::Op>> = subset.iter().map(|&i| part.ops[i].clone()).collect();
     let used = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let budget = Budget { deadline: Some(deadline), memory_limit: None, memory_used: &used, cancel: &cancel };
-    match wgl::search(model, part.init.clone(), &ops, &budget).0 {
+    let mut search = Search::new(model, part.init.clone(), &ops, budget);
+    match search.run(max_steps)? {
         SearchResult::NotLinearizable { .. } => Some(true),
         SearchResult::Linearizable { .. } => Some(false),
         SearchResult::Aborted(_) => None,
     }
 }
 
-/// Delta debugging; returns the kept indices (in invocation order), whether 1-minimality was reached,
+/// What one search of a candidate counterexample showed.
+enum Check {
+    Invalid,
+    /// Linearizable, or it would strand a read (see [`Support`]).
+    NotInvalid,
+    /// The search hit its step limit: the candidate is treated as not invalid.
+    Undecided,
+    /// The explanation's time budget ran out.
+    OutOfTime,
+}
+
+/// Delta debugging; returns the kept indices (in invocation order), whether 1-minimality was shown,
 /// and the number of searches run.
 fn minimize<M: Model>(
     history: &History,
     model: &M,
     part: &Partition<M>,
     deadline: Instant,
+    max_steps: u64,
 ) -> (Vec<usize>, bool, usize) {
     let mut current: Vec<usize> = (0..part.ops.len()).collect();
     current.sort_by_key(|&i| part.ops[i].call);
     let mut checks = 0usize;
+    let mut undecided = false;
     let support = Support::new(history, part);
-    let still_invalid = |subset: &[usize], checks: &mut usize| -> Option<bool> {
+    let mut check = |subset: &[usize]| -> Check {
         if !support.keeps_reads_explained(subset) {
-            return Some(false);
+            return Check::NotInvalid;
         }
         if Instant::now() >= deadline {
-            return None;
+            return Check::OutOfTime;
         }
-        *checks += 1;
-        invalid(model, part, subset, deadline)
+        checks += 1;
+        match invalid(model, part, subset, deadline, max_steps) {
+            Some(true) => Check::Invalid,
+            Some(false) => Check::NotInvalid,
+            None if Instant::now() >= deadline => Check::OutOfTime,
+            None => {
+                undecided = true;
+                Check::Undecided
+            }
+        }
     };
 
-    // 1. Shortest invalid prefix in invocation order: `hi` is always an invalid length, `lo` a valid one.
+    // 1. Shortest invalid prefix in invocation order: `hi` is always an invalid length, `lo` one not
+    // shown invalid.
     let (mut lo, mut hi) = (0usize, current.len());
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        match still_invalid(&current[..mid], &mut checks) {
-            Some(true) => hi = mid,
-            Some(false) => lo = mid,
-            None => return (current[..hi].to_vec(), false, checks),
+        match check(&current[..mid]) {
+            Check::Invalid => hi = mid,
+            Check::NotInvalid | Check::Undecided => lo = mid,
+            Check::OutOfTime => return (current[..hi].to_vec(), false, checks),
         }
     }
     current.truncate(hi);
@@ -203,10 +260,10 @@ fn minimize<M: Model>(
         if candidate.len() == current.len() || candidate.is_empty() {
             continue;
         }
-        match still_invalid(&candidate, &mut checks) {
-            Some(true) => current = candidate,
-            Some(false) => {}
-            None => return (current, false, checks),
+        match check(&candidate) {
+            Check::Invalid => current = candidate,
+            Check::NotInvalid | Check::Undecided => {}
+            Check::OutOfTime => return (current, false, checks),
         }
     }
 
@@ -222,19 +279,19 @@ fn minimize<M: Model>(
                 start = end;
                 continue;
             }
-            match still_invalid(&candidate, &mut checks) {
-                Some(true) => {
+            match check(&candidate) {
+                Check::Invalid => {
                     current = candidate;
                     removed_any = true;
                 }
-                Some(false) => start = end,
-                None => return (current, false, checks),
+                Check::NotInvalid | Check::Undecided => start = end,
+                Check::OutOfTime => return (current, false, checks),
             }
         }
         if chunk > 1 {
             chunk = (chunk / 2).max(1);
         } else if !removed_any {
-            return (current, true, checks);
+            return (current, !undecided, checks);
         }
     }
 }

@@ -8,12 +8,18 @@
 //! The formats differ in meaning as well as syntax, which is why the format picks the default
 //! semantics of the model (see [`Format::default_fail`] and [`Format::default_nil_read`]):
 //!
-//! | format | `fail` cas | read of `nil` | time |
-//! |---|---|---|---|
-//! | `jsonl` (ours) | never happened | key absent | `time` field (ns) |
-//! | `jepsen` (`history.edn`) | never happened | constrains nothing (Knossos) | `:time` or position |
-//! | `porcupine-etcd` (`etcd_*.log`) | a real cas that saw another value | key absent | position |
-//! | `porcupine-kv` (`kv/*.txt`) | (none occur) | (none occur) | position |
+//! | format | `fail` cas | read of `nil` | order | time (display only) |
+//! |---|---|---|---|---|
+//! | `jsonl` (ours) | never happened | key absent | line | `time` field (ns) |
+//! | `jepsen` (`history.edn`) | never happened | constrains nothing (Knossos) | `:index`, else line | `:time`, else position |
+//! | `porcupine-etcd` (`etcd_*.log`) | a real cas that saw another value | key absent | line | position |
+//! | `porcupine-kv` (`kv/*.txt`) | (none occur) | (none occur) | line | position |
+//!
+//! Real-time order is always the order of events (see [`crate::ops`]), never their timestamps. A Jepsen
+//! history is ordered by position: its `:index` fields when the events carry them (sorted, so a file
+//! whose lines were shuffled or merged still reads right), else the order the events are written in.
+//! Its `:time` is a per-operation clock that may go backwards from one line to the next (Knossos's
+//! `rethink-fail` histories do); it is kept for display and latency only.
 
 use crate::history::{Event, EventType, NemesisTag, Process};
 use crate::model::{FailSemantics, NilRead};
@@ -66,11 +72,16 @@ impl Format {
         }
     }
 
-    /// Guesses the format from the first non-blank line: JSON objects are ours, `INFO ... jepsen.util`
-    /// lines are the etcd console logs, EDN maps are Porcupine kv logs when they carry `:key` and no
-    /// `:time`, Jepsen histories otherwise. An empty input is an (empty) JSON Lines history.
+    /// Guesses the format from the first non-blank line that is not an EDN comment: JSON objects are
+    /// ours, `INFO ... jepsen.util` lines are the etcd console logs, EDN maps are Porcupine kv logs when
+    /// they carry `:key` and no `:time`, Jepsen histories otherwise (as are EDN vectors and lists). An
+    /// empty input is an (empty) JSON Lines history.
     pub fn guess(text: &str) -> Result<Format, HistoryError> {
-        let Some((n, line)) = text.lines().enumerate().find(|(_, l)| !l.trim().is_empty()) else {
+        // EDN comments (`;`) may precede a Jepsen history (Knossos's data files start with one).
+        let Some((n, line)) = text.lines().enumerate().find(|(_, l)| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with(';')
+        }) else {
             return Ok(Format::Jsonl);
         };
         let t = line.trim_start();
@@ -84,7 +95,7 @@ impl Format {
             } else {
                 Ok(Format::Jepsen)
             }
-        } else if t.starts_with('[') || t.starts_with('{') {
+        } else if t.starts_with('[') || t.starts_with('(') || t.starts_with('{') {
             Ok(Format::Jepsen)
         } else {
             Err(HistoryError::new(
@@ -148,11 +159,14 @@ pub fn parse_events(
     match format {
         Format::Jsonl => parse_jsonl(text, source),
         Format::Jepsen => {
-            let (mut events, lines) = parse_edn(text, source)?;
+            let (mut events, lines) = order_by_index(parse_edn(text, source)?, source)?;
             decode_independent(&mut events);
             Ok((events, lines))
         }
-        Format::PorcupineKv => parse_edn(text, source),
+        Format::PorcupineKv => {
+            let edn = parse_edn(text, source)?;
+            Ok((edn.events, edn.lines))
+        }
         Format::PorcupineEtcd => parse_etcd_log(text, source),
     }
 }
@@ -302,47 +316,125 @@ pub fn edn_to_json(e: &Edn<'_>) -> Value {
     }
 }
 
-/// Jepsen `history.edn` and Porcupine kv logs: a sequence of EDN maps (one per line in practice), or a
-/// single vector of maps. Process `:nemesis` (or any keyword process) is the nemesis.
-fn parse_edn(text: &str, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
-    let mut events = Vec::new();
-    let mut lines = Vec::new();
-    let mut rest = text;
-    let mut consumed_lines = 1usize;
-    loop {
-        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-        consumed_lines += rest[..rest.len() - trimmed.len()].matches('\n').count();
-        rest = trimmed;
-        if rest.is_empty() {
-            break;
-        }
-        let start_line = consumed_lines;
-        let (form, remaining) = edn::read(rest).map_err(|e| {
-            let line = start_line + e.line.unwrap_or(1) - 1;
-            HistoryError::new(source, line, None, Problem::Syntax(format!("{:?}", e.code)))
-        })?;
-        consumed_lines += rest[..rest.len() - remaining.len()].matches('\n').count();
-        rest = remaining;
-        match &form {
-            Edn::Vector(items) | Edn::List(items) => {
-                // A whole history as one vector: report element positions relative to its start line.
-                for (i, item) in items.iter().enumerate() {
-                    let fallback = (events.len() + 1) as u64;
-                    events.push(edn_event(item, start_line + i, source, fallback)?);
-                    lines.push(start_line + i);
-                }
-            }
-            _ => {
-                let fallback = (events.len() + 1) as u64;
-                events.push(edn_event(&form, start_line, source, fallback)?);
-                lines.push(start_line);
-            }
-        }
-    }
-    Ok((events, lines))
+/// Events read from EDN, with the source line and the `:index` field (if any) of each.
+struct EdnEvents {
+    events: Vec<Event>,
+    lines: Vec<usize>,
+    indices: Vec<Option<u64>>,
 }
 
-fn edn_event(form: &Edn<'_>, line: usize, source: &str, fallback_time: u64) -> Result<Event, HistoryError> {
+/// Jepsen `history.edn` and Porcupine kv logs: a sequence of EDN maps (one per line in practice), or a
+/// single vector or list of maps, with `;` comments anywhere between them. Process `:nemesis` (or any
+/// keyword process) is the nemesis.
+fn parse_edn(text: &str, source: &str) -> Result<EdnEvents, HistoryError> {
+    let mut out = EdnEvents { events: Vec::new(), lines: Vec::new(), indices: Vec::new() };
+    let mut rest = text;
+    let mut line = 1usize;
+    // The closing bracket of the collection the whole history is written as, once inside it. Its
+    // elements are read one at a time (not as one form) so each keeps its own source line, however
+    // many lines the maps before it and the comments between them take.
+    let mut inside: Option<char> = None;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        line += rest[..rest.len() - trimmed.len()].matches('\n').count();
+        rest = trimmed;
+        if rest.starts_with(';') {
+            rest = &rest[rest.find('\n').unwrap_or(rest.len())..];
+            continue;
+        }
+        let Some(c) = rest.chars().next() else {
+            return match inside {
+                Some(close) => Err(HistoryError::new(
+                    source,
+                    line,
+                    None,
+                    Problem::Syntax(format!("the history ends without its closing `{close}`")),
+                )),
+                None => Ok(out),
+            };
+        };
+        match (inside, c) {
+            (None, '[' | '(') => {
+                inside = Some(if c == '[' { ']' } else { ')' });
+                rest = &rest[1..];
+                continue;
+            }
+            (Some(close), _) if c == close => {
+                inside = None;
+                rest = &rest[1..];
+                continue;
+            }
+            _ => {}
+        }
+        let start_line = line;
+        let (form, remaining) = edn::read(rest).map_err(|e| {
+            let at = start_line + e.line.unwrap_or(1) - 1;
+            HistoryError::new(source, at, None, Problem::Syntax(format!("{:?}", e.code)))
+        })?;
+        line += rest[..rest.len() - remaining.len()].matches('\n').count();
+        rest = remaining;
+        out.push(&form, start_line, source)?;
+    }
+}
+
+impl EdnEvents {
+    fn push(&mut self, form: &Edn<'_>, line: usize, source: &str) -> Result<(), HistoryError> {
+        // Without `:time`, an event's time is its position (1-based), for display.
+        let fallback = (self.events.len() + 1) as u64;
+        let (event, index) = edn_event(form, line, source, fallback)?;
+        self.events.push(event);
+        self.lines.push(line);
+        self.indices.push(index);
+        Ok(())
+    }
+}
+
+/// Puts a Jepsen history in position order: by `:index` when the events carry it (Jepsen numbers every
+/// event of a history 0, 1, 2, ... in the order it happened), else as written. Either every event has an
+/// `:index` or none has, and no two share one: anything else is an error naming the line, since the
+/// order is the one thing a linearizability check cannot guess.
+fn order_by_index(edn: EdnEvents, source: &str) -> Result<(Vec<Event>, Vec<usize>), HistoryError> {
+    let EdnEvents { events, lines, indices } = edn;
+    if indices.iter().all(Option::is_none) {
+        return Ok((events, lines));
+    }
+    if let Some(i) = indices.iter().position(Option::is_none) {
+        return Err(missing(
+            source,
+            lines[i],
+            ":index",
+            "an :index, as the other events of the history have",
+        ));
+    }
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| (indices[i], lines[i]));
+    for w in order.windows(2) {
+        if indices[w[0]] == indices[w[1]] {
+            let (first, again) = if lines[w[0]] <= lines[w[1]] { (w[0], w[1]) } else { (w[1], w[0]) };
+            return Err(HistoryError::new(
+                source,
+                lines[again],
+                Some(":index"),
+                Problem::DuplicateIndex { index: indices[again].unwrap_or(0), first_line: lines[first] },
+            ));
+        }
+    }
+    if order.iter().enumerate().all(|(k, &i)| k == i) {
+        return Ok((events, lines));
+    }
+    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+    let sorted =
+        order.iter().map(|&i| slots[i].take().expect("a permutation visits each event once")).collect();
+    Ok((sorted, order.iter().map(|&i| lines[i]).collect()))
+}
+
+/// One EDN map as an event, with its `:index` if it has one.
+fn edn_event(
+    form: &Edn<'_>,
+    line: usize,
+    source: &str,
+    fallback_time: u64,
+) -> Result<(Event, Option<u64>), HistoryError> {
     let Edn::Map(_) = form else {
         return Err(bad(
             source,
@@ -396,15 +488,24 @@ fn edn_event(form: &Edn<'_>, line: usize, source: &str, fallback_time: u64) -> R
         }),
     };
     let value = get("value").map(edn_to_json).unwrap_or(Value::Null);
-    let error = get("error").map(|e| match edn_to_json(e) {
-        Value::String(s) => s,
-        other => other.to_string(),
+    let index = match get("index") {
+        None | Some(Edn::Nil) => None,
+        Some(Edn::Int(i)) if *i >= 0 => Some(*i as u64),
+        Some(other) => {
+            return Err(bad(source, line, ":index", "a non-negative integer position", &edn_to_json(other)));
+        }
+    };
+    // Jepsen writes `:error nil` on completions that have none.
+    let error = get("error").and_then(|e| match edn_to_json(e) {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
     });
     let node = get("node").map(|e| match edn_to_json(e) {
         Value::String(s) => s,
         other => other.to_string(),
     });
-    Ok(Event { process, kind, f, key, value, time, node, error })
+    Ok((Event { process, kind, f, key, value, time, node, error }, index))
 }
 
 /// The Jepsen etcd console logs: `INFO  jepsen.util - PROCESS\t:TYPE\t:F\tVALUE` where VALUE is `nil`,
@@ -513,6 +614,11 @@ mod tests {
         );
         assert_eq!(Format::guess("{:type :invoke, :f :read, :process 0, :time 12}").unwrap(), Format::Jepsen);
         assert_eq!(Format::guess("\n\n").unwrap(), Format::Jsonl);
+        // Knossos's data files: a comment first, a list of maps.
+        assert_eq!(
+            Format::guess("; a comment\n({:process 0, :type :invoke, :f :read})").unwrap(),
+            Format::Jepsen
+        );
         assert!(Format::guess("hello").is_err());
     }
 
@@ -539,6 +645,20 @@ mod tests {
         assert_eq!(p.history.ops.len(), 1);
         assert_eq!(p.history.nemesis.len(), 1);
         assert_eq!(p.history.ops[0].complete_line, Some(3));
+    }
+
+    #[test]
+    fn edn_lines_stay_exact_across_comments_and_multi_line_maps() {
+        let text = "; a history as one list\n\
+                    ({:type :invoke, :f :write, :value 3, :process 0}\n\
+                    ; a comment between events\n\
+                    {:type :ok,\n :f :write,\n :value 3,\n :process 0}\n\
+                    {:type :invoke, :f :read, :value nil, :process 1})\n";
+        let p = parse_history(text, None, "h.edn").unwrap();
+        let ops = &p.history.ops;
+        assert_eq!((ops[0].invoke_line, ops[0].complete_line, ops[1].invoke_line), (2, Some(4), 8));
+        let err = parse_history("[{:type :invoke, :f :read, :process 1}\n", None, "h.edn").unwrap_err();
+        assert!(matches!(*err.problem, Problem::Syntax(_)), "{err}");
     }
 
     #[test]

@@ -80,7 +80,9 @@ pub struct Event {
     pub key: Option<String>,
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub value: serde_json::Value,
-    /// Monotonic time in nanoseconds since the start of the run.
+    /// Time in nanoseconds since the start of the run: monotonic in the histories we record, but only a
+    /// per-operation clock in imported ones (Jepsen's `:time` may go backwards between events). For
+    /// display and latency only: real-time order is the order of events, never this field.
     pub time: u64,
     /// The node the client talked to, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,8 +10,8 @@
 //!   Porcupine etcd console logs and the Porcupine kv EDN-per-line logs) into events, guessing the format
 //!   from the content when the caller does not name it.
 //! - [`ops`] pairs every invocation with its completion into an [`ops::Operation`] and validates the
-//!   history (a completion without an invocation, two open invocations on one process, time going
-//!   backwards), reporting the source line of every problem.
+//!   history (a completion without an invocation, two open invocations on one process), reporting the
+//!   source line of every problem. Real-time order is the order of events, never their timestamps.
 //! - [`model`] defines what a model is (a pure `step(state, op) -> Option<state>`, in the shape of
 //!   Porcupine's `model.go`) and the semantics options that differ between formats (what `fail` and a
 //!   `nil` read mean); [`models`] holds the models we ship.

@@ -2,14 +2,24 @@
 //!
 //! A map of independent keys is linearizable exactly when each key's sub-history is (P-compositionality,
 //! Horn & Kroening 2015), so a keyed history splits into one search per key. Partitions are prepared
-//! (operations translated by the model, those that cannot matter dropped), then handed to worker
-//! threads largest first. All searches share one deadline, one memory budget and one cancellation
-//! flag: with [`CheckOptions::stop_at_first_invalid`] the first invalid key cancels the others, whose
-//! verdict is then `unknown` with reason [`UnknownReason::Cancelled`] (the overall verdict is invalid
-//! either way). A key whose search runs out of time or memory is `unknown` with that reason; the
-//! overall verdict merges the keys' (invalid > unknown > valid).
+//! (operations translated by the model, those that cannot matter dropped), then searched by worker
+//! threads. A key whose search runs out of time or memory is `unknown` with that reason; the overall
+//! verdict merges the keys' (invalid > unknown > valid).
 //!
-//! For every invalid key, [`crate::explain`] builds an explanation while the other workers go on.
+//! **The verdict comes first.** One invalid key makes the whole history invalid, so unless
+//! [`CheckOptions::all_keys`] asks for every key's verdict, the first key found invalid cancels the
+//! others: their verdict is `unknown` with reason [`UnknownReason::Cancelled`]. For that to be quick
+//! whatever the order of the keys, the searches are time-sliced, as Porcupine's goroutines (one per
+//! partition) are by Go's scheduler: a worker runs a search for [`SLICE_STEPS`] steps, then puts it back
+//! at the end of the queue and takes the next. A cheap invalid key is then found after a few slices of
+//! every other key, not after the most expensive key has been searched to the end (key 0 of
+//! Porcupine's `c50-bad` takes 29 million steps; key 4 is invalid after 279). At most
+//! [`MAX_OPEN_SEARCHES`] searches are open at once, so the caches of many expensive keys do not all
+//! live at the same time. All searches share one deadline, one memory budget and the cancellation flag.
+//!
+//! **Explanations come after.** Once every search has ended, [`crate::explain`] explains the first key
+//! found invalid (every invalid key with `all_keys`), under its own time budget
+//! ([`CheckOptions::explain_timeout`]), the explanations in parallel on the same workers.
 
 use crate::Verdict;
 use crate::explain::{self, Explanation};
@@ -18,26 +28,37 @@ use crate::models::{KvAppend, ListAppend, Register, SetModel, Unpartitioned};
 use crate::ops::{History, HistoryError, Operation, Outcome};
 use crate::wgl::{self, Abort, Budget, SearchOp, SearchResult};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Steps a worker gives one search before it moves on to the next key (a few milliseconds).
+pub const SLICE_STEPS: u64 = 1 << 14;
+
+/// Searches open (started, not ended) at once, at least; more when there are more threads.
+pub const MAX_OPEN_SEARCHES: usize = 16;
+
 /// Limits and switches of a check.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
-    /// Wall-clock budget for the whole search; `None` is unlimited.
+    /// Wall-clock budget for the searches (the verdict); `None` is unlimited.
     pub timeout: Option<Duration>,
     /// Budget in bytes for the memoization caches of all partitions together; `None` is unlimited.
     pub memory_limit: Option<usize>,
     /// Worker threads; 0 means one per available core.
     pub threads: usize,
-    /// Cancel the remaining keys as soon as one is invalid (the overall verdict is then known).
-    pub stop_at_first_invalid: bool,
-    /// Build explanations (with a minimal counterexample) for invalid keys.
+    /// Decide every key, and explain every invalid one. When `false` (the default), the first key
+    /// found invalid decides the verdict: the other keys' searches are cancelled (their verdict is
+    /// `unknown`, reason [`UnknownReason::Cancelled`]) and only that key is explained.
+    pub all_keys: bool,
+    /// Explain invalid keys (the longest linearizable prefix, the stuck operations, a minimized
+    /// counterexample).
     pub explain: bool,
-    /// Time budget for minimizing one invalid key's counterexample.
+    /// Wall-clock budget for the explanations, counted from when the verdict is known (it does not
+    /// come out of [`CheckOptions::timeout`]). A counterexample whose minimization runs out of it is
+    /// reported as reduced, not minimal.
     pub explain_timeout: Duration,
 }
 
@@ -47,7 +68,7 @@ impl Default for CheckOptions {
             timeout: None,
             memory_limit: None,
             threads: 0,
-            stop_at_first_invalid: true,
+            all_keys: false,
             explain: true,
             explain_timeout: Duration::from_secs(5),
         }
@@ -62,7 +83,7 @@ pub enum UnknownReason {
     Timeout,
     /// The memoization caches outgrew the memory budget.
     MemoryLimit,
-    /// Another key was invalid first and the check stopped (`stop_at_first_invalid`).
+    /// Another key was invalid first and the check stopped (without [`CheckOptions::all_keys`]).
     Cancelled,
 }
 
@@ -96,6 +117,7 @@ pub struct KeyResult {
     pub cache_entries: usize,
     /// Largest size of this key's cache, in bytes.
     pub peak_bytes: usize,
+    /// Time spent searching this key (the sum of its slices; the explanation not included).
     pub elapsed_us: u64,
 }
 
@@ -108,6 +130,10 @@ pub struct LinearizabilityReport {
     pub ops: usize,
     /// Per key, sorted by key.
     pub keys: Vec<KeyResult>,
+    /// From the start of the check until the verdict was known (every search ended).
+    #[serde(default)]
+    pub verdict_us: u64,
+    /// The whole check, explanations included.
     pub elapsed_us: u64,
     /// Largest total size of the memoization caches, in bytes (an estimate).
     pub peak_memory_bytes: usize,
@@ -145,8 +171,17 @@ impl LinearizabilityReport {
             count(Verdict::Invalid),
             count(Verdict::Unknown)
         ));
-        for (key, why) in self.undecided() {
+        let undecided = self.undecided();
+        for (key, why) in undecided.iter().filter(|(_, why)| *why != UnknownReason::Cancelled) {
             s.push_str(&format!("  key {}: unknown ({why})\n", key.unwrap_or("-")));
+        }
+        let cancelled = undecided.iter().filter(|(_, why)| *why == UnknownReason::Cancelled).count();
+        if cancelled > 0 {
+            s.push_str(&format!(
+                "  {cancelled} key{} not decided: the verdict was known once a key was invalid (decide every key \
+                 with all_keys, `--all-keys`)\n",
+                if cancelled == 1 { "" } else { "s" }
+            ));
         }
         for k in self.invalid_keys() {
             s.push_str(&format!("  key {}: INVALID\n", k.key.as_deref().unwrap_or("-")));
@@ -281,18 +316,6 @@ pub fn check_with_model<M: Model>(
     for (key, ops) in groups {
         parts.push(prepare(history, model, key, &ops)?);
     }
-    let deadline = opts.timeout.map(|t| started + t);
-    let memory_used = AtomicUsize::new(0);
-    let peak_memory = AtomicUsize::new(0);
-    let cancel = AtomicBool::new(false);
-    let budget =
-        Budget { deadline, memory_limit: opts.memory_limit, memory_used: &memory_used, cancel: &cancel };
-
-    // Largest partitions first, so the slowest search starts early.
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
-    let results: Mutex<Vec<Option<KeyResult>>> = Mutex::new(vec![None; parts.len()]);
-    let next = AtomicUsize::new(0);
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -300,17 +323,168 @@ pub fn check_with_model<M: Model>(
     }
     .clamp(1, parts.len().max(1));
 
+    let searched = search_all(model, &parts, opts, started, threads);
+    let mut keys = searched.keys;
+    let verdict = keys.iter().fold(Verdict::Valid, |v, k| v.merge(k.verdict));
+    let verdict_us = started.elapsed().as_micros() as u64;
+
+    // Explanations, under their own budget, now that the verdict is known.
+    if opts.explain && !searched.invalid.is_empty() {
+        let mut wanted = searched.invalid;
+        if !opts.all_keys {
+            wanted.truncate(1);
+        }
+        let deadline = Instant::now() + opts.explain_timeout;
+        let explained = run_parallel(threads.min(wanted.len()), &wanted, |(p, longest)| {
+            explain::explain(history, model, &parts[*p], longest, keys[*p].steps, deadline)
+        });
+        for ((p, _), e) in wanted.iter().zip(explained) {
+            keys[*p].explanation = Some(e);
+        }
+    }
+    Ok(LinearizabilityReport {
+        verdict,
+        model: model.name(),
+        ops: history.ops.len(),
+        keys,
+        verdict_us,
+        elapsed_us: started.elapsed().as_micros() as u64,
+        peak_memory_bytes: searched.peak_memory,
+    })
+}
+
+/// What the searches found: a result per partition, and the invalid partitions in the order they were
+/// found, each with the longest linearizable prefix its search reached.
+struct Searched {
+    keys: Vec<KeyResult>,
+    invalid: Vec<(usize, Vec<usize>)>,
+    peak_memory: usize,
+}
+
+/// Searches every partition on `threads` workers, time-sliced (see the module documentation).
+fn search_all<M: Model>(
+    model: &M,
+    parts: &[Partition<M>],
+    opts: &CheckOptions,
+    started: Instant,
+    threads: usize,
+) -> Searched {
+    let memory_used = AtomicUsize::new(0);
+    let peak_memory = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let budget = Budget {
+        deadline: opts.timeout.map(|t| started + t),
+        memory_limit: opts.memory_limit,
+        memory_used: &memory_used,
+        cancel: &cancel,
+    };
+    // Largest partitions start first, so the slowest search starts early.
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
+    let max_open = MAX_OPEN_SEARCHES.max(2 * threads);
+
+    /// A started search, and the time spent in it so far.
+    struct Open<'a, M: Model> {
+        part: usize,
+        search: wgl::Search<'a, M>,
+        spent: Duration,
+    }
+    struct Queue<'a, M: Model> {
+        /// Suspended searches, in the order they will resume.
+        suspended: VecDeque<Open<'a, M>>,
+        /// The next partition (index into `order`) not started yet.
+        next_new: usize,
+        /// Searches started and not ended (suspended or running on a worker).
+        open: usize,
+        results: Vec<Option<KeyResult>>,
+        invalid: Vec<(usize, Vec<usize>)>,
+    }
+    let queue = Mutex::new(Queue {
+        suspended: VecDeque::new(),
+        next_new: 0,
+        open: 0,
+        results: vec![None; parts.len()],
+        invalid: Vec::new(),
+    });
+    let lock = || queue.lock().expect("a worker panicked while holding the queue");
+
     let worker = || {
         loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&p) = order.get(k) else { break };
-            let part = &parts[p];
-            let result = check_partition(history, model, part, &budget, opts);
-            if result.verdict == Verdict::Invalid && opts.stop_at_first_invalid {
-                cancel.store(true, Ordering::Relaxed);
+            // Start a new key while few are open (a new key may be the cheap invalid one), else resume
+            // the longest-waiting one; start a new key anyway rather than stay idle.
+            let mut task = {
+                let mut q = lock();
+                let start_new = q.next_new < order.len() && (q.open < max_open || q.suspended.is_empty());
+                if start_new {
+                    let part = order[q.next_new];
+                    q.next_new += 1;
+                    q.open += 1;
+                    drop(q);
+                    let p = &parts[part];
+                    Open {
+                        part,
+                        search: wgl::Search::new(model, p.init.clone(), &p.ops, budget),
+                        spent: Duration::ZERO,
+                    }
+                } else if let Some(task) = q.suspended.pop_front() {
+                    task
+                } else {
+                    // Nothing waiting: the searches still open are running on other workers.
+                    break;
+                }
+            };
+            let part = &parts[task.part];
+            let slice = Instant::now();
+            let outcome = if cancel.load(Ordering::Relaxed) {
+                Some(SearchResult::Aborted(Abort::Cancelled))
+            } else {
+                task.search.run(SLICE_STEPS)
+            };
+            task.spent += slice.elapsed();
+            peak_memory.fetch_max(memory_used.load(Ordering::Relaxed), Ordering::Relaxed);
+            let Some(outcome) = outcome else {
+                lock().suspended.push_back(task);
+                continue;
+            };
+            let stats = task.search.stats();
+            drop(task.search);
+            peak_memory.fetch_max(memory_used.load(Ordering::Relaxed) + stats.peak_bytes, Ordering::Relaxed);
+            let mut result = KeyResult {
+                key: part.key.clone(),
+                verdict: Verdict::Unknown,
+                ops: part.ops.len(),
+                indefinite_ops: part.ops.iter().filter(|o| o.ret.is_none()).count(),
+                unknown_reason: None,
+                explanation: None,
+                steps: stats.steps,
+                cache_entries: stats.cache_entries,
+                peak_bytes: stats.peak_bytes,
+                elapsed_us: task.spent.as_micros() as u64,
+            };
+            let mut longest = None;
+            match outcome {
+                SearchResult::Linearizable { .. } => result.verdict = Verdict::Valid,
+                SearchResult::NotLinearizable { longest: l } => {
+                    result.verdict = Verdict::Invalid;
+                    if !opts.all_keys {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                    longest = Some(l);
+                }
+                SearchResult::Aborted(a) => {
+                    result.unknown_reason = Some(match a {
+                        Abort::Timeout => UnknownReason::Timeout,
+                        Abort::Memory => UnknownReason::MemoryLimit,
+                        Abort::Cancelled => UnknownReason::Cancelled,
+                    });
+                }
             }
-            peak_memory.fetch_max(memory_used.load(Ordering::Relaxed) + result.peak_bytes, Ordering::Relaxed);
-            results.lock().expect("a worker panicked while holding the results lock")[p] = Some(result);
+            let mut q = lock();
+            q.open -= 1;
+            q.results[task.part] = Some(result);
+            if let Some(l) = longest {
+                q.invalid.push((task.part, l));
+            }
         }
     };
     if threads == 1 {
@@ -322,68 +496,149 @@ pub fn check_with_model<M: Model>(
             }
         });
     }
-    let keys: Vec<KeyResult> = results
-        .into_inner()
-        .expect("a worker panicked while holding the results lock")
-        .into_iter()
-        .map(|r| r.expect("every partition was checked by a worker"))
-        .collect();
-    let verdict = keys.iter().fold(Verdict::Valid, |v, k| v.merge(k.verdict));
-    Ok(LinearizabilityReport {
-        verdict,
-        model: model.name(),
-        ops: history.ops.len(),
-        keys,
-        elapsed_us: started.elapsed().as_micros() as u64,
-        peak_memory_bytes: peak_memory.load(Ordering::Relaxed),
-    })
+    let q = queue.into_inner().expect("a worker panicked while holding the queue");
+    let keys = q.results.into_iter().map(|r| r.expect("every partition was searched to an end")).collect();
+    Searched { keys, invalid: q.invalid, peak_memory: peak_memory.load(Ordering::Relaxed) }
 }
 
-fn check_partition<M: Model>(
-    history: &History,
-    model: &M,
-    part: &Partition<M>,
-    budget: &Budget<'_>,
-    opts: &CheckOptions,
-) -> KeyResult {
-    let started = Instant::now();
-    let mut result = KeyResult {
-        key: part.key.clone(),
-        verdict: Verdict::Unknown,
-        ops: part.ops.len(),
-        indefinite_ops: part.ops.iter().filter(|o| o.ret.is_none()).count(),
-        unknown_reason: None,
-        explanation: None,
-        steps: 0,
-        cache_entries: 0,
-        peak_bytes: 0,
-        elapsed_us: 0,
-    };
-    if budget.cancel.load(Ordering::Relaxed) {
-        result.unknown_reason = Some(UnknownReason::Cancelled);
-        return result;
+/// Maps `f` over `items` on up to `threads` threads; results in the order of `items`.
+fn run_parallel<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 {
+        return items.iter().map(f).collect();
     }
-    let (outcome, stats) = wgl::search(model, part.init.clone(), &part.ops, budget);
-    result.steps = stats.steps;
-    result.cache_entries = stats.cache_entries;
-    result.peak_bytes = stats.peak_bytes;
-    match outcome {
-        SearchResult::Linearizable { .. } => result.verdict = Verdict::Valid,
-        SearchResult::NotLinearizable { longest } => {
-            result.verdict = Verdict::Invalid;
-            if opts.explain {
-                result.explanation =
-                    Some(explain::explain(history, model, part, &longest, opts.explain_timeout));
-            }
-        }
-        SearchResult::Aborted(a) => {
-            result.unknown_reason = Some(match a {
-                Abort::Timeout => UnknownReason::Timeout,
-                Abort::Memory => UnknownReason::MemoryLimit,
-                Abort::Cancelled => UnknownReason::Cancelled,
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(k) else { break };
+                    let r = f(item);
+                    out.lock().expect("a worker panicked while holding the results")[k] = Some(r);
+                }
             });
         }
+    });
+    out.into_inner()
+        .expect("a worker panicked while holding the results")
+        .into_iter()
+        .map(|r| r.expect("every item was processed"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Format;
+    use crate::history::{Event, EventType, Process};
+    use crate::model::ModelSpec;
+    use serde_json::{Value, json};
+
+    fn ev(process: u64, kind: EventType, f: &str, key: &str, value: Value) -> Event {
+        Event {
+            process: Process::Client(process),
+            kind,
+            f: f.to_string(),
+            key: Some(key.to_string()),
+            value,
+            time: 0,
+            node: None,
+            error: None,
+        }
     }
-    result.elapsed_us = started.elapsed().as_micros() as u64;
-    result
+
+    /// Key `hard`: `writers` concurrent writes and, concurrent with all of them, a read of a value
+    /// nobody wrote. Proving it invalid means trying every subset of the writes (about `writers * 2^writers`
+    /// steps). Key `easy`: a read of 1 after a completed write of 2, invalid in a handful of steps.
+    fn hard_and_easy(writers: u64) -> History {
+        let mut events = Vec::new();
+        for p in 0..writers {
+            events.push(ev(p, EventType::Invoke, "write", "hard", json!(p + 1)));
+        }
+        events.push(ev(100, EventType::Invoke, "read", "hard", Value::Null));
+        for p in 0..writers {
+            events.push(ev(p, EventType::Ok, "write", "hard", json!(p + 1)));
+        }
+        events.push(ev(100, EventType::Ok, "read", "hard", json!(999)));
+        events.push(ev(200, EventType::Invoke, "write", "easy", json!(2)));
+        events.push(ev(200, EventType::Ok, "write", "easy", json!(2)));
+        events.push(ev(201, EventType::Invoke, "read", "easy", Value::Null));
+        events.push(ev(201, EventType::Ok, "read", "easy", json!(1)));
+        History::from_events("<test>", &events, None).unwrap()
+    }
+
+    fn check(history: &History, opts: &CheckOptions) -> LinearizabilityReport {
+        let spec = ModelSpec::new(ModelKind::CasRegister, Format::Jsonl);
+        check_linearizability(history, &spec, opts).unwrap()
+    }
+
+    fn key<'a>(r: &'a LinearizabilityReport, name: &str) -> &'a KeyResult {
+        r.keys.iter().find(|k| k.key.as_deref() == Some(name)).unwrap()
+    }
+
+    #[test]
+    fn a_cheap_invalid_key_cancels_an_expensive_one_even_on_one_thread() {
+        // The hard key is larger, so it starts first; time slicing lets the easy key run after one
+        // slice of it, and its violation cancels the hard key's search.
+        let h = hard_and_easy(14);
+        let r = check(&h, &CheckOptions { threads: 1, ..CheckOptions::default() });
+        assert_eq!(r.verdict, Verdict::Invalid);
+        let (hard, easy) = (key(&r, "hard"), key(&r, "easy"));
+        assert_eq!(easy.verdict, Verdict::Invalid);
+        assert!(easy.explanation.is_some(), "the key that decided the verdict is explained");
+        assert_eq!((hard.verdict, hard.unknown_reason), (Verdict::Unknown, Some(UnknownReason::Cancelled)));
+        assert_eq!(hard.steps, SLICE_STEPS, "the hard key ran one slice, not to its end");
+        assert!(r.verdict_us <= r.elapsed_us);
+        assert!(r.summary().contains("1 key not decided"), "{}", r.summary());
+    }
+
+    #[test]
+    fn all_keys_decides_and_explains_every_key() {
+        let h = hard_and_easy(10);
+        let opts = CheckOptions {
+            threads: 1,
+            all_keys: true,
+            explain_timeout: Duration::from_secs(2),
+            ..CheckOptions::default()
+        };
+        let r = check(&h, &opts);
+        let (hard, easy) = (key(&r, "hard"), key(&r, "easy"));
+        assert_eq!((hard.verdict, easy.verdict), (Verdict::Invalid, Verdict::Invalid));
+        assert!(hard.steps > SLICE_STEPS, "the hard key took several slices: {}", hard.steps);
+        assert!(hard.explanation.is_some() && easy.explanation.is_some());
+        // The read of a value nobody wrote is invalid on its own.
+        let cx = &hard.explanation.as_ref().unwrap().counterexample;
+        assert_eq!(cx.ops.iter().map(|o| o.describe()).collect::<Vec<_>>(), vec!["read hard -> 999"]);
+    }
+
+    #[test]
+    fn a_search_resumed_step_by_step_ends_as_an_uninterrupted_one() {
+        let h = hard_and_easy(6);
+        let model = Register {
+            name: "cas-register".into(),
+            allow_cas: true,
+            fail: crate::model::FailSemantics::NeverHappened,
+            nil_read: crate::model::NilRead::Absent,
+            initial: None,
+        };
+        let ops: Vec<&Operation> = h.ops.iter().filter(|o| o.key.as_deref() == Some("hard")).collect();
+        let part = prepare(&h, &model, Some("hard".into()), &ops).unwrap();
+        let (used, cancel) = (AtomicUsize::new(0), AtomicBool::new(false));
+        let budget = Budget { deadline: None, memory_limit: None, memory_used: &used, cancel: &cancel };
+        let (whole, stats) = wgl::search(&model, part.init, &part.ops, &budget);
+        let mut sliced = wgl::Search::new(&model, part.init, &part.ops, budget);
+        let mut held = 0;
+        let result = loop {
+            if let Some(r) = sliced.run(1) {
+                break r;
+            }
+            held = held.max(used.load(Ordering::Relaxed));
+        };
+        assert_eq!(result, whole);
+        assert_eq!(sliced.stats().steps, stats.steps);
+        assert!(held > 0, "a suspended search keeps its cache counted in the shared memory budget");
+        drop(sliced);
+        assert_eq!(used.load(Ordering::Relaxed), 0, "an ended search gives its memory back");
+    }
 }

@@ -60,10 +60,12 @@ pub trait Model: Sync {
         0
     }
 
-    /// Whether `op` never changes the state: whenever `step(s, op)` is `Some(t)`, `t == s` (a read, a
-    /// cas that failed having seen another value). The search linearizes such an operation as soon as
-    /// it is legal, without branching. Saying `false` is always safe; `true` for an operation that can
-    /// change some state makes the search wrong.
+    /// Whether `op` never changes the state: whenever `step(s, op)` is `Some(t)`, `t` stands for no
+    /// other concrete state than `s` does (a read, a cas that failed having seen another value). The
+    /// search linearizes such an operation as soon as it is legal, without branching, when the step
+    /// leaves the state equal (`t == s`); a step that narrows a symbolic state down (`t != s`) is
+    /// explored as a choice. Saying `false` is always safe; `true` for an operation that can change
+    /// some state makes the search wrong.
     fn is_read_only(&self, _op: &Self::Op) -> bool {
         false
     }

@@ -2,9 +2,13 @@
 //! wrapper that checks a whole multi-key history with a map state instead of partitioning it.
 //!
 //! Each keeps its state cheap to clone and hash: register values are interned ids; growing values
-//! (strings, lists, sets) sit behind an `Arc` next to a hash maintained incrementally on every step, so
-//! hashing a state is one word and cloning one reference count. Equality stays exact (the hash only
-//! short-cuts the comparison), so a hash collision can never turn an illegal step into a legal one.
+//! (lists, sets) sit behind an `Arc` next to a hash maintained incrementally on every step, so hashing a
+//! state is one word and cloning one reference count. Equality stays exact (the hash only short-cuts
+//! the comparison), so a hash collision can never turn an illegal step into a legal one.
+//!
+//! The kv model's state is symbolic ([`KvState`]): the appends since the last put or observing get are
+//! kept as a set, and ordered only when a get observes them, so the search does not tell apart orders
+//! that nothing observes.
 
 use crate::model::{FailSemantics, Interner, Model, ModelError, NilRead, mix64};
 use crate::ops::{Operation, Outcome};
@@ -175,19 +179,7 @@ fn poly_hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0u64, |h, b| h.wrapping_mul(POLY).wrapping_add(u64::from(*b) + 1))
 }
 
-fn poly_pow(n: usize) -> u64 {
-    let (mut result, mut base, mut e) = (1u64, POLY, n);
-    while e > 0 {
-        if e & 1 == 1 {
-            result = result.wrapping_mul(base);
-        }
-        base = base.wrapping_mul(base);
-        e >>= 1;
-    }
-    result
-}
-
-/// A string with its polynomial hash, so appending updates the hash without rereading the string.
+/// A string with its polynomial hash, compared by hash first.
 #[derive(Clone, Debug)]
 pub struct HashedStr {
     hash: u64,
@@ -201,16 +193,6 @@ impl HashedStr {
 
     pub fn as_str(&self) -> &str {
         &self.text
-    }
-
-    fn append(&self, suffix: &Suffix) -> HashedStr {
-        let mut s = String::with_capacity(self.text.len() + suffix.text.text.len());
-        s.push_str(&self.text);
-        s.push_str(&suffix.text.text);
-        HashedStr {
-            hash: self.hash.wrapping_mul(suffix.pow).wrapping_add(suffix.text.hash),
-            text: Arc::from(s),
-        }
     }
 }
 
@@ -260,11 +242,106 @@ impl PrefixHashes {
     }
 }
 
-/// An appended string with `POLY^len`, precomputed once per operation.
+/// An append as the kv state holds it until a get observes it: the string, and the operation's interval
+/// (positions in the history), which orders it after every append that returned before it was invoked.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Suffix {
+pub struct PendingAppend {
     text: HashedStr,
-    pow: u64,
+    call: usize,
+    /// `None`: indefinite (info or pending); nothing has to come after it.
+    ret: Option<usize>,
+}
+
+impl PendingAppend {
+    /// Whether `self` must come before `other` (it returned before `other` was invoked).
+    fn precedes(&self, other: &PendingAppend) -> bool {
+        self.ret.is_some_and(|r| r < other.call)
+    }
+}
+
+/// The state of one key of Porcupine's kv model, kept symbolic so that orders nobody observes are not
+/// told apart: the string as a put left it or a get last observed it, then the appends linearized
+/// since, as a set. Their order is fixed only when a get observes the string; if a put overwrites them
+/// first, it never is. A configuration of the search thus stands for every order of those appends that
+/// real time allows (each append after those that returned before it was invoked), all of which are
+/// reachable: the appends since the last get or put are the last operations linearized, so reordering
+/// them disturbs no other operation.
+///
+/// Why: with the string itself as the state, `k` appends that a put later overwrites make every order
+/// of every subset of them a distinct configuration (the sum over subsets `T` of `|T|!`, about 10
+/// million for `k = 10`). That is what made key 0 of Porcupine's `c50-bad` take 29 million steps and
+/// 2.3 GB. The symbolic state counts each subset once.
+#[derive(Clone, Debug)]
+pub struct KvState {
+    base: HashedStr,
+    /// Sorted by invocation position (unique per operation), so equal sets compare equal.
+    pending: Option<Arc<Vec<PendingAppend>>>,
+    /// XOR of the mixed invocation positions of `pending`, and the sum of their lengths.
+    pending_hash: u64,
+    pending_len: usize,
+}
+
+impl KvState {
+    fn concrete(base: HashedStr) -> KvState {
+        KvState { base, pending: None, pending_hash: 0, pending_len: 0 }
+    }
+
+    fn pending(&self) -> &[PendingAppend] {
+        self.pending.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether some order of the pending appends that real time allows spells out `rest` (all of it
+    /// when `whole`, a prefix of it otherwise). Matching goes left to right: at each position only
+    /// appends whose string starts there can come next, so with distinct strings (Porcupine writes
+    /// `x <client> <n> y`) this is linear in the length of `rest`.
+    fn spells(&self, rest: &str, whole: bool) -> bool {
+        let items = self.pending();
+        if self.pending_len > rest.len() || (whole && self.pending_len != rest.len()) {
+            return false;
+        }
+        fn go(items: &[PendingAppend], used: &mut [bool], left: usize, rest: &str) -> bool {
+            if left == 0 {
+                return true;
+            }
+            for i in 0..items.len() {
+                let ready = !used[i]
+                    && rest.starts_with(items[i].text.as_str())
+                    && (0..items.len()).all(|j| used[j] || !items[j].precedes(&items[i]));
+                // Two unused appends of the same string with the same constraints are interchangeable:
+                // try only the first.
+                let duplicate = (0..i).any(|j| {
+                    !used[j]
+                        && items[j].text == items[i].text
+                        && items[j].ret == items[i].ret
+                        && rest.starts_with(items[j].text.as_str())
+                });
+                if ready && !duplicate {
+                    used[i] = true;
+                    if go(items, used, left - 1, &rest[items[i].text.as_str().len()..]) {
+                        return true;
+                    }
+                    used[i] = false;
+                }
+            }
+            false
+        }
+        go(items, &mut vec![false; items.len()], items.len(), rest)
+    }
+}
+
+impl PartialEq for KvState {
+    fn eq(&self, other: &Self) -> bool {
+        self.base == other.base
+            && self.pending_hash == other.pending_hash
+            && self.pending_len == other.pending_len
+            && self.pending().iter().map(|p| p.call).eq(other.pending().iter().map(|p| p.call))
+    }
+}
+impl Eq for KvState {}
+impl Hash for KvState {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.base.hash ^ self.pending_hash.rotate_left(29));
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -272,11 +349,11 @@ pub enum KvOp {
     /// The string a get returned, with the hash of each of its prefixes (for pruning).
     Get(HashedStr, PrefixHashes),
     Put(HashedStr),
-    Append(Suffix),
+    Append(PendingAppend),
 }
 
 /// Porcupine's kv model for one key: `get` returns the string, `put` replaces it, `append` concatenates.
-/// The initial value is the empty string (absent keys read as `""`).
+/// The initial value is the empty string (absent keys read as `""`). The state is a [`KvState`].
 #[derive(Clone, Debug)]
 pub struct KvAppend {
     pub fail: FailSemantics,
@@ -293,15 +370,15 @@ fn as_text(v: &Value) -> Option<String> {
 }
 
 impl Model for KvAppend {
-    type State = HashedStr;
+    type State = KvState;
     type Op = KvOp;
 
     fn name(&self) -> String {
         "kv-append".to_string()
     }
 
-    fn init(&self, _values: &mut Interner) -> HashedStr {
-        HashedStr::new(&self.initial.as_ref().and_then(as_text).unwrap_or_default())
+    fn init(&self, _values: &mut Interner) -> KvState {
+        KvState::concrete(HashedStr::new(&self.initial.as_ref().and_then(as_text).unwrap_or_default()))
     }
 
     fn prepare(&self, op: &Operation, _values: &mut Interner) -> Result<Option<KvOp>, ModelError> {
@@ -332,7 +409,8 @@ impl Model for KvAppend {
                 }
                 let text = HashedStr::new(&s);
                 Ok(Some(if op.f == "append" {
-                    KvOp::Append(Suffix { pow: poly_pow(s.len()), text })
+                    let ret = if op.outcome.is_indefinite() { None } else { op.complete_index };
+                    KvOp::Append(PendingAppend { text, call: op.invoke_index, ret })
                 } else {
                     KvOp::Put(text)
                 }))
@@ -341,21 +419,46 @@ impl Model for KvAppend {
         }
     }
 
-    fn step(&self, state: &HashedStr, op: &KvOp) -> Option<HashedStr> {
+    fn step(&self, state: &KvState, op: &KvOp) -> Option<KvState> {
         match op {
-            KvOp::Get(v, _) => (state == v).then(|| state.clone()),
-            KvOp::Put(v) => Some(v.clone()),
-            KvOp::Append(s) => Some(state.append(s)),
+            KvOp::Get(v, prefixes) => {
+                if state.pending.is_none() {
+                    return (state.base == *v).then(|| state.clone());
+                }
+                let base = state.base.as_str();
+                let resolves = prefixes.may_be_prefix(base.len(), state.base.hash)
+                    && v.as_str().starts_with(base)
+                    && state.spells(&v.as_str()[base.len()..], true);
+                resolves.then(|| KvState::concrete(v.clone()))
+            }
+            KvOp::Put(v) => Some(KvState::concrete(v.clone())),
+            KvOp::Append(a) => {
+                let mut items = Vec::with_capacity(state.pending().len() + 1);
+                items.extend_from_slice(state.pending());
+                let at = items.partition_point(|p| p.call < a.call);
+                items.insert(at, a.clone());
+                Some(KvState {
+                    base: state.base.clone(),
+                    pending: Some(Arc::new(items)),
+                    pending_hash: state.pending_hash ^ mix64(a.call as u64 + 1),
+                    pending_len: state.pending_len + a.text.as_str().len(),
+                })
+            }
         }
     }
 
-    fn describe(&self, state: &HashedStr, _values: &Interner) -> String {
-        format!("{:?}", state.as_str())
+    fn describe(&self, state: &KvState, _values: &Interner) -> String {
+        if state.pending.is_none() {
+            return format!("{:?}", state.base.as_str());
+        }
+        let appended: Vec<String> =
+            state.pending().iter().map(|p| format!("{:?}", p.text.as_str())).collect();
+        format!("{:?} then, in an order not observed yet, {}", state.base.as_str(), appended.join(", "))
     }
 
-    fn state_heap_bytes(&self, state: &HashedStr) -> usize {
-        // Each appended state is a fresh allocation the cache keeps alive.
-        state.text.len() + 16
+    fn state_heap_bytes(&self, state: &KvState) -> usize {
+        // The strings are shared with the operations; only the set is the state's own.
+        state.pending.as_ref().map_or(0, |p| 16 + p.len() * std::mem::size_of::<PendingAppend>())
     }
 
     fn is_read_only(&self, op: &KvOp) -> bool {
@@ -366,11 +469,16 @@ impl Model for KvAppend {
         true
     }
 
-    /// Appends only extend the string: a get can still succeed only if the state is a prefix of what
-    /// it returned.
-    fn still_possible(&self, state: &HashedStr, op: &KvOp) -> bool {
+    /// Appends only extend the string: a get can still succeed only if the state's string is a prefix
+    /// of what it returned, the pending appends in some order real time allows.
+    fn still_possible(&self, state: &KvState, op: &KvOp) -> bool {
         match op {
-            KvOp::Get(_, prefixes) => prefixes.may_be_prefix(state.text.len(), state.hash),
+            KvOp::Get(v, prefixes) => {
+                let base = state.base.as_str();
+                prefixes.may_be_prefix(base.len(), state.base.hash)
+                    && (state.pending.is_none()
+                        || (v.as_str().starts_with(base) && state.spells(&v.as_str()[base.len()..], false)))
+            }
             _ => true,
         }
     }
@@ -748,16 +856,36 @@ mod tests {
     }
 
     #[test]
-    fn appending_keeps_the_hash_of_the_concatenation() {
+    fn a_get_fixes_the_order_of_the_appends_real_time_leaves_open() {
         let m = KvAppend { fail: FailSemantics::NeverHappened, nil_read: NilRead::Absent, initial: None };
         let mut i = Interner::default();
-        let s = m.init(&mut i);
-        let a = m.prepare(&op("append", "ab".into(), Value::Null, Outcome::Ok), &mut i).unwrap().unwrap();
-        let b = m.prepare(&op("append", "c".into(), Value::Null, Outcome::Ok), &mut i).unwrap().unwrap();
-        let s = m.step(&m.step(&s, &a).unwrap(), &b).unwrap();
-        assert_eq!(s, HashedStr::new("abc"));
-        let get = m.prepare(&op("get", Value::Null, "abc".into(), Outcome::Ok), &mut i).unwrap().unwrap();
-        assert!(m.step(&s, &get).is_some());
+        let append = |text: &str, call: usize, ret: usize, i: &mut Interner| {
+            let mut o = op("append", text.into(), Value::Null, Outcome::Ok);
+            (o.invoke_index, o.complete_index) = (call, Some(ret));
+            m.prepare(&o, i).unwrap().unwrap()
+        };
+        // "ab" and "c" overlap; "d" starts after "ab" returned.
+        let (ab, c, d) = (append("ab", 0, 3, &mut i), append("c", 1, 5, &mut i), append("d", 4, 6, &mut i));
+        let get = |v: &str, i: &mut Interner| {
+            m.prepare(&op("get", Value::Null, v.into(), Outcome::Ok), i).unwrap().unwrap()
+        };
+        let s0 = m.init(&mut i);
+        let s = m.step(&m.step(&m.step(&s0, &ab).unwrap(), &c).unwrap(), &d).unwrap();
+        // Linearized as ab, c, d, but the state stands for every order real time allows.
+        let s_other_order = m.step(&m.step(&m.step(&s0, &c).unwrap(), &ab).unwrap(), &d).unwrap();
+        assert_eq!(s, s_other_order);
+        assert!(m.step(&s, &get("abcd", &mut i)).is_some());
+        assert!(m.step(&s, &get("cabd", &mut i)).is_some());
+        assert!(m.step(&s, &get("abdc", &mut i)).is_some());
+        assert!(m.step(&s, &get("dabc", &mut i)).is_none(), "d cannot come before ab");
+        assert!(m.step(&s, &get("abc", &mut i)).is_none(), "every linearized append is in the string");
+        let observed = m.step(&s, &get("cabd", &mut i)).unwrap();
+        assert_ne!(observed, s, "a get narrows the state down to what it saw");
+        assert_eq!(m.describe(&observed, &i), "\"cabd\"");
+        // Pruning: "c" then "ab" is still a possible start of "cabdx"; nothing makes "xcab" possible.
+        let partial = m.step(&m.step(&s0, &ab).unwrap(), &c).unwrap();
+        assert!(m.still_possible(&partial, &get("cabdx", &mut i)));
+        assert!(!m.still_possible(&partial, &get("xcab", &mut i)));
     }
 
     #[test]

@@ -21,20 +21,26 @@
 //!   operation that would not change the state. Indefinite operations that prepare to the same model
 //!   operation are interchangeable, so only the earliest-invoked unlinearized one of each group is tried.
 //! - **Forced reads.** A definite read-only operation (one that changes no state it is legal in, see
-//!   [`Model::is_read_only`]) that is legal now is linearized without branching: any linearization from the current
-//!   configuration can move it to the front (it is already invoked, everything that returned before its
-//!   invocation is already linearized, and it changes nothing). If the search fails after it, the
-//!   configuration before it fails too, so backtracking skips the alternatives. Concurrent reads no
-//!   longer multiply the configurations by every subset of them.
+//!   [`Model::is_read_only`]) that is legal now, and whose step leaves the state exactly as it was, is
+//!   linearized without branching: any linearization from the current configuration can move it to the
+//!   front (it is already invoked, everything that returned before its invocation is already
+//!   linearized, and it changes nothing). If the search fails after it, the configuration before it
+//!   fails too, so backtracking skips the alternatives. Concurrent reads no longer multiply the
+//!   configurations by every subset of them. (A read that turns a symbolic state into one of the
+//!   concrete states it stands for, as a kv get does, is not forced: it is a choice.)
 //! - **Dead-branch pruning.** Models whose states only grow (appends, adds) tell the search, through
 //!   [`Model::still_possible`], when an operation that must still be linearized can no longer succeed
 //!   (a get whose string the current state is not a prefix of); the branch is abandoned at once
 //!   instead of after every order of the operations before that get.
 //! - **Budgets.** A deadline, a memory budget shared by all partitions, and a cancellation flag are
 //!   checked every few thousand steps; running out yields [`SearchResult::Aborted`], never a guess.
+//! - **Resumable.** [`Search::run`] takes a step limit and returns `None` when it is reached; the
+//!   caller resumes it later. That is how [`crate::linearizability`] time-slices the partitions, and
+//!   how [`crate::explain`] bounds each search of a candidate counterexample.
 
 use crate::model::{Model, fast_hash, mix64};
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -163,177 +169,284 @@ impl<S: Eq> Cache<S> {
     }
 }
 
-/// Searches for a linearization of `ops` from `init`.
+/// Searches for a linearization of `ops` from `init`, to the end (or until the budget runs out).
 pub fn search<M: Model>(
     model: &M,
     init: M::State,
     ops: &[SearchOp<M::Op>],
     budget: &Budget<'_>,
 ) -> (SearchResult, SearchStats) {
-    let n = ops.len();
-    let mut stats = SearchStats::default();
-    // Entries: 0 is the head sentinel; then calls and returns sorted by history position.
-    let mut events: Vec<(usize, bool, usize)> = Vec::with_capacity(2 * n);
-    for (i, o) in ops.iter().enumerate() {
-        events.push((o.call, true, i));
-        if let Some(r) = o.ret {
-            events.push((r, false, i));
-        }
-    }
-    // At equal positions a call sorts before a return (closed intervals overlap).
-    events.sort_unstable_by_key(|&(pos, is_call, _)| (pos, !is_call));
-    let len = events.len() + 1;
-    let mut next = vec![NONE; len];
-    let mut prev = vec![NONE; len];
-    let mut entry_op = vec![0usize; len];
-    let mut is_call = vec![false; len];
-    let mut ret_entry = vec![NONE; n];
-    for (k, &(_, c, i)) in events.iter().enumerate() {
-        let e = k + 1;
-        entry_op[e] = i;
-        is_call[e] = c;
-        if !c {
-            ret_entry[i] = e as u32;
-        }
-    }
-    for e in 0..len {
-        next[e] = if e + 1 < len { (e + 1) as u32 } else { NONE };
-        prev[e] = if e == 0 { NONE } else { (e - 1) as u32 };
-    }
+    let mut s = Search::new(model, init, ops, *budget);
+    let result = s.run(u64::MAX).expect("a search without a step limit always ends");
+    (result, s.stats())
+}
 
-    // Interchangeable indefinite operations: each points at the previous one (in call order) with an
-    // equal model operation; it may be linearized only once that one is.
-    let mut equiv_prev = vec![NONE; n];
-    {
-        let mut last: HashMap<&M::Op, u32> = HashMap::new();
-        let mut by_call: Vec<usize> = (0..n).filter(|&i| ops[i].ret.is_none()).collect();
-        by_call.sort_by_key(|&i| ops[i].call);
-        for i in by_call {
-            if let Some(&p) = last.get(&ops[i].op) {
-                equiv_prev[i] = p;
-            }
-            last.insert(&ops[i].op, i as u32);
-        }
+/// A search that can stop after a number of steps and resume later: the caller time-slices many
+/// searches on a few threads (so a cheap invalid partition is found while an expensive one is still
+/// running), or bounds one without a clock. The memory its cache holds stays counted in the budget's
+/// shared counter while it is suspended, and is given back when the search ends or is dropped.
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [SearchOp<M::Op>],
+    budget: Budget<'a>,
+    // The doubly linked list of call and return entries (0 is the head sentinel).
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    entry_op: Vec<usize>,
+    is_call: Vec<bool>,
+    ret_entry: Vec<u32>,
+    /// Interchangeable indefinite operations: each points at the previous one (in call order) with an
+    /// equal model operation; it may be linearized only once that one is.
+    equiv_prev: Vec<u32>,
+    zobrist: Vec<u64>,
+    /// The linearized set as a bitset, and its Zobrist hash.
+    lin: Vec<u64>,
+    set_hash: u64,
+    /// Definite operations not yet linearized.
+    finite_left: usize,
+    cache: Cache<M::State>,
+    /// Bytes of this search's cache currently counted in `budget.memory_used`.
+    reported: usize,
+    state: M::State,
+    /// The linearized calls, in order: entry, the state before it, whether it was forced.
+    calls: Vec<(u32, M::State, bool)>,
+    longest: Vec<usize>,
+    /// The list entry the walk is at.
+    entry: u32,
+    prunes: bool,
+    stats: SearchStats,
+    done: bool,
+}
+
+impl<M: Model> fmt::Debug for Search<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Search").field("ops", &self.ops.len()).field("stats", &self.stats).finish()
     }
+}
 
-    let zobrist: Vec<u64> = (0..n)
-        .map(|i| mix64(0x9e37_79b9_7f4a_7c15 ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d)))
-        .collect();
-    let words = n.div_ceil(64).max(1);
-    let mut lin = vec![0u64; words];
-    let mut set_hash = 0u64;
-    let mut finite_left = ops.iter().filter(|o| o.ret.is_some()).count();
-    let mut cache: Cache<M::State> = Cache::new(words);
-    let mut reported = 0usize;
-    let mut state = init;
-    let mut calls: Vec<(u32, M::State, bool)> = Vec::new();
-    let mut longest: Vec<usize> = Vec::new();
-    let mut entry = next[HEAD as usize];
-    let prunes = model.prunes();
-    let is_lin = |lin: &[u64], i: usize| lin[i / 64] & (1 << (i % 64)) != 0;
-
-    let finish = |stats: &mut SearchStats, cache: &Cache<M::State>, reported: usize| {
-        stats.cache_entries = cache.entries.len();
-        stats.peak_bytes = stats.peak_bytes.max(cache.bytes());
-        budget.memory_used.fetch_sub(reported, Ordering::Relaxed);
-    };
-
-    loop {
-        if finite_left == 0 {
-            let order = calls.iter().map(|(e, _, _)| entry_op[*e as usize]).collect();
-            finish(&mut stats, &cache, reported);
-            return (SearchResult::Linearizable { order }, stats);
-        }
-        stats.steps += 1;
-        if stats.steps % CHECK_EVERY == 0 {
-            let bytes = cache.bytes();
-            stats.peak_bytes = stats.peak_bytes.max(bytes);
-            if bytes > reported {
-                budget.memory_used.fetch_add(bytes - reported, Ordering::Relaxed);
-            } else {
-                budget.memory_used.fetch_sub(reported - bytes, Ordering::Relaxed);
-            }
-            reported = bytes;
-            let abort = if budget.cancel.load(Ordering::Relaxed) {
-                Some(Abort::Cancelled)
-            } else if budget.deadline.is_some_and(|d| Instant::now() >= d) {
-                Some(Abort::Timeout)
-            } else if budget.memory_limit.is_some_and(|m| budget.memory_used.load(Ordering::Relaxed) > m) {
-                Some(Abort::Memory)
-            } else {
-                None
-            };
-            if let Some(a) = abort {
-                finish(&mut stats, &cache, reported);
-                return (SearchResult::Aborted(a), stats);
+impl<'a, M: Model> Search<'a, M> {
+    /// Prepares a search of `ops` from `init` (no step is taken yet).
+    pub fn new(model: &'a M, init: M::State, ops: &'a [SearchOp<M::Op>], budget: Budget<'a>) -> Self {
+        let n = ops.len();
+        // Entries: 0 is the head sentinel; then calls and returns sorted by history position.
+        let mut events: Vec<(usize, bool, usize)> = Vec::with_capacity(2 * n);
+        for (i, o) in ops.iter().enumerate() {
+            events.push((o.call, true, i));
+            if let Some(r) = o.ret {
+                events.push((r, false, i));
             }
         }
-        if entry != NONE && is_call[entry as usize] {
-            let i = entry_op[entry as usize];
-            let op = &ops[i];
-            let indefinite = op.ret.is_none();
-            if indefinite && equiv_prev[i] != NONE && !is_lin(&lin, equiv_prev[i] as usize) {
-                entry = next[entry as usize];
-                continue;
+        // At equal positions a call sorts before a return (closed intervals overlap).
+        events.sort_unstable_by_key(|&(pos, is_call, _)| (pos, !is_call));
+        let len = events.len() + 1;
+        let mut entry_op = vec![0usize; len];
+        let mut is_call = vec![false; len];
+        let mut ret_entry = vec![NONE; n];
+        for (k, &(_, c, i)) in events.iter().enumerate() {
+            let e = k + 1;
+            entry_op[e] = i;
+            is_call[e] = c;
+            if !c {
+                ret_entry[i] = e as u32;
             }
-            match model.step(&state, &op.op) {
-                Some(new_state) if !(indefinite && new_state == state) => {
-                    // A definite read-only operation (one that changes no state it is legal in) that is
-                    // legal now can be linearized now without loss: any linearization from here can move
-                    // it to the front. So if that fails, this whole configuration fails. (A write of the
-                    // current value does not qualify: elsewhere in the order it may change the state.)
-                    let forced = !indefinite && model.is_read_only(&op.op);
-                    lin[i / 64] |= 1 << (i % 64);
-                    let new_hash = set_hash ^ zobrist[i];
-                    let key = new_hash ^ fast_hash(&new_state).rotate_left(17);
-                    let heap = model.state_heap_bytes(&new_state);
-                    if cache.insert(key, &lin, &new_state, heap)
-                        && (!prunes || viable(model, &new_state, ops, &next, &entry_op, &is_call, i))
-                    {
-                        calls.push((entry, std::mem::replace(&mut state, new_state), forced));
-                        set_hash = new_hash;
-                        if !indefinite {
-                            finite_left -= 1;
-                        }
-                        lift(&mut next, &mut prev, entry, ret_entry[i]);
-                        entry = next[HEAD as usize];
-                        continue;
-                    }
-                    lin[i / 64] &= !(1 << (i % 64));
-                    if !forced {
-                        entry = next[entry as usize];
-                        continue;
-                    }
+        }
+        let next = (0..len).map(|e| if e + 1 < len { (e + 1) as u32 } else { NONE }).collect();
+        let prev = (0..len).map(|e| if e == 0 { NONE } else { (e - 1) as u32 }).collect();
+
+        let mut equiv_prev = vec![NONE; n];
+        {
+            let mut last: HashMap<&M::Op, u32> = HashMap::new();
+            let mut by_call: Vec<usize> = (0..n).filter(|&i| ops[i].ret.is_none()).collect();
+            by_call.sort_by_key(|&i| ops[i].call);
+            for i in by_call {
+                if let Some(&p) = last.get(&ops[i].op) {
+                    equiv_prev[i] = p;
                 }
-                _ => {
-                    entry = next[entry as usize];
+                last.insert(&ops[i].op, i as u32);
+            }
+        }
+
+        let zobrist = (0..n)
+            .map(|i| mix64(0x9e37_79b9_7f4a_7c15 ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d)))
+            .collect();
+        let words = n.div_ceil(64).max(1);
+        Search {
+            model,
+            ops,
+            budget,
+            next,
+            prev,
+            entry_op,
+            is_call,
+            ret_entry,
+            equiv_prev,
+            zobrist,
+            lin: vec![0u64; words],
+            set_hash: 0,
+            finite_left: ops.iter().filter(|o| o.ret.is_some()).count(),
+            cache: Cache::new(words),
+            reported: 0,
+            state: init,
+            calls: Vec::new(),
+            longest: Vec::new(),
+            entry: if len > 1 { 1 } else { NONE },
+            prunes: model.prunes(),
+            stats: SearchStats::default(),
+            done: false,
+        }
+    }
+
+    /// What the search did so far.
+    pub fn stats(&self) -> SearchStats {
+        let mut stats = self.stats;
+        stats.cache_entries = self.cache.entries.len();
+        stats.peak_bytes = stats.peak_bytes.max(self.cache.bytes());
+        stats
+    }
+
+    /// Brings the budget's shared memory counter up to date with this search's cache.
+    fn report_memory(&mut self) {
+        let bytes = if self.done { 0 } else { self.cache.bytes() };
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.cache.bytes());
+        if bytes > self.reported {
+            self.budget.memory_used.fetch_add(bytes - self.reported, Ordering::Relaxed);
+        } else {
+            self.budget.memory_used.fetch_sub(self.reported - bytes, Ordering::Relaxed);
+        }
+        self.reported = bytes;
+    }
+
+    fn finish(&mut self, result: SearchResult) -> Option<SearchResult> {
+        self.done = true;
+        self.report_memory();
+        Some(result)
+    }
+
+    /// Takes up to `max_steps` more steps. `None`: not decided yet (call again to go on); otherwise the
+    /// outcome, after which the search is over (a further call panics).
+    pub fn run(&mut self, max_steps: u64) -> Option<SearchResult> {
+        assert!(!self.done, "the search already ended");
+        let model = self.model;
+        let ops = self.ops;
+        let is_lin = |lin: &[u64], i: usize| lin[i / 64] & (1 << (i % 64)) != 0;
+        let stop_at = self.stats.steps.saturating_add(max_steps);
+        loop {
+            if self.finite_left == 0 {
+                let order = self.calls.iter().map(|(e, _, _)| self.entry_op[*e as usize]).collect();
+                return self.finish(SearchResult::Linearizable { order });
+            }
+            if self.stats.steps >= stop_at {
+                self.report_memory();
+                return None;
+            }
+            self.stats.steps += 1;
+            if self.stats.steps.is_multiple_of(CHECK_EVERY) {
+                self.report_memory();
+                let budget = &self.budget;
+                let abort = if budget.cancel.load(Ordering::Relaxed) {
+                    Some(Abort::Cancelled)
+                } else if budget.deadline.is_some_and(|d| Instant::now() >= d) {
+                    Some(Abort::Timeout)
+                } else if budget.memory_limit.is_some_and(|m| budget.memory_used.load(Ordering::Relaxed) > m)
+                {
+                    Some(Abort::Memory)
+                } else {
+                    None
+                };
+                if let Some(a) = abort {
+                    return self.finish(SearchResult::Aborted(a));
+                }
+            }
+            let entry = self.entry;
+            if entry != NONE && self.is_call[entry as usize] {
+                let i = self.entry_op[entry as usize];
+                let op = &ops[i];
+                let indefinite = op.ret.is_none();
+                if indefinite && self.equiv_prev[i] != NONE && !is_lin(&self.lin, self.equiv_prev[i] as usize)
+                {
+                    self.entry = self.next[entry as usize];
                     continue;
                 }
+                match model.step(&self.state, &op.op) {
+                    Some(new_state) if !(indefinite && new_state == self.state) => {
+                        // A definite read-only operation (one that changes no state it is legal in) that
+                        // is legal now can be linearized now without loss: any linearization from here
+                        // can move it to the front. So if that fails, this whole configuration fails. (A
+                        // write of the current value does not qualify: elsewhere in the order it may
+                        // change the state.)
+                        // Only a step that leaves the state as it was: a symbolic state (see
+                        // `models::KvState`) stands for several concrete ones, and a read that picks
+                        // one of them is a choice, not a free move.
+                        let forced = !indefinite && model.is_read_only(&op.op) && new_state == self.state;
+                        self.lin[i / 64] |= 1 << (i % 64);
+                        let new_hash = self.set_hash ^ self.zobrist[i];
+                        let key = new_hash ^ fast_hash(&new_state).rotate_left(17);
+                        let heap = model.state_heap_bytes(&new_state);
+                        if self.cache.insert(key, &self.lin, &new_state, heap)
+                            && (!self.prunes
+                                || viable(
+                                    model,
+                                    &new_state,
+                                    ops,
+                                    &self.next,
+                                    &self.entry_op,
+                                    &self.is_call,
+                                    i,
+                                ))
+                        {
+                            let before = std::mem::replace(&mut self.state, new_state);
+                            self.calls.push((entry, before, forced));
+                            self.set_hash = new_hash;
+                            if !indefinite {
+                                self.finite_left -= 1;
+                            }
+                            lift(&mut self.next, &mut self.prev, entry, self.ret_entry[i]);
+                            self.entry = self.next[HEAD as usize];
+                            continue;
+                        }
+                        self.lin[i / 64] &= !(1 << (i % 64));
+                        if !forced {
+                            self.entry = self.next[entry as usize];
+                            continue;
+                        }
+                    }
+                    _ => {
+                        self.entry = self.next[entry as usize];
+                        continue;
+                    }
+                }
+            }
+            // A return of an operation not yet linearized, the end of the list, or a forced operation
+            // that failed: undo the last step, and keep undoing while the undone step was forced.
+            if self.calls.len() > self.longest.len() {
+                self.longest = self.calls.iter().map(|(e, _, _)| self.entry_op[*e as usize]).collect();
+            }
+            loop {
+                let Some((e, s, forced)) = self.calls.pop() else {
+                    let longest = std::mem::take(&mut self.longest);
+                    return self.finish(SearchResult::NotLinearizable { longest });
+                };
+                let i = self.entry_op[e as usize];
+                self.lin[i / 64] &= !(1 << (i % 64));
+                self.set_hash ^= self.zobrist[i];
+                if ops[i].ret.is_some() {
+                    self.finite_left += 1;
+                }
+                self.state = s;
+                unlift(&mut self.next, &mut self.prev, e, self.ret_entry[i]);
+                if !forced {
+                    self.entry = self.next[e as usize];
+                    break;
+                }
             }
         }
-        // A return of an operation not yet linearized, the end of the list, or a forced operation that
-        // failed: undo the last step, and keep undoing while the undone step was forced.
-        if calls.len() > longest.len() {
-            longest = calls.iter().map(|(e, _, _)| entry_op[*e as usize]).collect();
-        }
-        loop {
-            let Some((e, s, forced)) = calls.pop() else {
-                finish(&mut stats, &cache, reported);
-                return (SearchResult::NotLinearizable { longest }, stats);
-            };
-            let i = entry_op[e as usize];
-            lin[i / 64] &= !(1 << (i % 64));
-            set_hash ^= zobrist[i];
-            if ops[i].ret.is_some() {
-                finite_left += 1;
-            }
-            state = s;
-            unlift(&mut next, &mut prev, e, ret_entry[i]);
-            if !forced {
-                entry = next[e as usize];
-                break;
-            }
-        }
+    }
+}
+
+impl<M: Model> Drop for Search<'_, M> {
+    /// A search dropped before it ended (cancelled while suspended) gives its memory back too.
+    fn drop(&mut self) {
+        self.budget.memory_used.fetch_sub(self.reported, Ordering::Relaxed);
     }
 }
 

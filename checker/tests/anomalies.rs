@@ -295,7 +295,7 @@ fn jepsen_independent_history_is_checked_per_key() {
     let r = check_linearizability(
         &h,
         &ModelSpec::new(ModelKind::CasRegister, Format::Jepsen),
-        &CheckOptions { stop_at_first_invalid: false, ..CheckOptions::default() },
+        &CheckOptions { all_keys: true, ..CheckOptions::default() },
     )
     .expect("fits the model");
     assert_eq!(r.verdict, Verdict::Invalid);

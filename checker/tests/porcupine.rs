@@ -59,3 +59,24 @@ fn exhausted_budgets_yield_unknown_with_the_reason() {
     let r = check_linearizability(&parsed.history, &spec, &opts).unwrap();
     assert_eq!(r.undecided(), vec![(None, checker::UnknownReason::MemoryLimit)]);
 }
+
+/// Verdict first on `kv/c50-bad.txt`: every key is invalid, but key 0 takes 29 million steps to prove
+/// so. Key 0 is the largest and starts first; even on one thread, time slicing reaches a cheap key,
+/// whose violation decides the verdict and cancels the rest. Only that key is explained.
+#[test]
+fn c50_bad_verdict_comes_from_a_cheap_key_and_only_it_is_explained() {
+    let text = std::fs::read_to_string(data_dir().join("kv/c50-bad.txt")).unwrap();
+    let parsed = parse_history(&text, None, "c50-bad.txt").unwrap();
+    let spec = ModelSpec::parse("kv-partitioned", parsed.format).unwrap();
+    let opts = CheckOptions { threads: 1, ..CheckOptions::default() };
+    let r = check_linearizability(&parsed.history, &spec, &opts).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    let invalid = r.invalid_keys();
+    assert_eq!(invalid.len(), 1, "{}", r.summary());
+    assert!(invalid[0].explanation.is_some());
+    assert!(r.keys.iter().filter(|k| k.verdict == Verdict::Invalid).all(|k| k.explanation.is_some()));
+    assert_eq!(r.undecided().len(), 9);
+    assert!(r.undecided().iter().all(|(_, why)| *why == checker::UnknownReason::Cancelled));
+    let key0 = r.keys.iter().find(|k| k.key.as_deref() == Some("0")).unwrap();
+    assert!(key0.steps <= checker::linearizability::SLICE_STEPS, "key 0 was not searched to its end");
+}

@@ -13,13 +13,18 @@
 //! 4. a scan of every node's stdout and stderr for raft-node's `raft-node: PANIC` marker (etcd: Go
 //!    panics and fatal log lines).
 //!
-//! Check 3 does not apply to etcd (no `/debug/log`); it is listed in `skipped` with the reason.
+//! Check 3 applies to raft-node only (no other system serves `/debug/log`); elsewhere it is listed in
+//! `skipped` with the reason. Election Safety reads raft-node's logs and the status polls, and for a
+//! system file whose roles give a term, the polls alone (not etcd's: see [`crate::system`]).
+//! Output of Maelstrom nodes that was not a message is counted (`stray_output`, from `network.json`);
+//! it does not change the verdict.
 //!
 //! A part that cannot run (a missing node log, an unreadable file) makes the result `unknown` with the
 //! reason in `problems`; it never passes silently.
 
 use crate::store::{self, NodeFile, RunDir, StoreError, TestSpec};
 use crate::system::System;
+use crate::systemfile::SystemFileError;
 use checker::durability::{self, DurabilityReport, LogReport, NodeLog};
 use checker::timestamp::leading_timestamp;
 use checker::{CheckOptions, Format, History, LinearizabilityReport, ModelSpec, Verdict};
@@ -45,6 +50,9 @@ pub struct RunResults {
     /// and in results written before the check existed).
     #[serde(default)]
     pub election: Option<ElectionReport>,
+    /// Lines Maelstrom nodes wrote to stdout that were not messages (absent for other systems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stray_output: Option<StrayOutput>,
     /// Why a part could not be checked (each one makes the verdict at least unknown).
     pub problems: Vec<String>,
     /// Checks that do not apply to this system, with the reason (they do not change the verdict).
@@ -108,6 +116,14 @@ pub struct TwoLeaders {
     pub time: Option<u64>,
 }
 
+/// Node output that was not a Maelstrom message.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrayOutput {
+    pub lines: u64,
+    /// The first few, with node and line of its `stdout.log`.
+    pub first: Vec<crate::msgnet::StrayLine>,
+}
+
 /// The marker of the core's log line for a won election (`raft::raft`, `info!(node, term, ..,
 /// "became leader")`).
 const BECAME_LEADER: &str = "became leader";
@@ -121,6 +137,8 @@ pub enum AnalysisError {
     History { path: PathBuf, message: String },
     #[error("{path}: test.json was written by another version of faultline: {message}")]
     Model { path: PathBuf, message: String },
+    #[error("the run's system file: {0}")]
+    SystemFile(#[from] SystemFileError),
 }
 
 /// Budgets of the linearizability search.
@@ -162,7 +180,7 @@ pub fn check_run(
     budget: Budget,
 ) -> Result<RunResults, AnalysisError> {
     let started = Instant::now();
-    let system = spec.system();
+    let system = spec.system()?;
     let nodes = spec.node_names();
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
@@ -209,7 +227,12 @@ pub fn check_run(
     // A system that serves no committed log like raft-node's /debug/log: that check does not apply.
     let has_logs = system.capabilities().committed_log;
     if !has_logs {
-        skipped.push(format!("committed-log agreement: {} has no /debug/log to compare", system.name()));
+        skipped.push(match &system {
+            System::Described(_) => {
+                "committed-log agreement: only the built-in raft-node serves a /debug/log to compare".into()
+            }
+            other => format!("committed-log agreement: {} has no /debug/log to compare", other.name()),
+        });
     }
     for node in nodes.iter().filter(|_| has_logs) {
         let path = run.node_file(node, NodeFile::CommittedLog);
@@ -241,12 +264,27 @@ pub fn check_run(
         Some(report)
     };
 
-    let panics = scan_node_output(run, &nodes, system);
+    let panics = scan_node_output(run, &nodes, &system);
     verdict = verdict.merge(panics.verdict);
 
-    // Other systems' logs and status bodies do not carry our core's leadership records.
-    let election =
-        system.capabilities().leadership_log.then(|| check_election_safety(run, &nodes, &spec.started_at));
+    // Other systems' logs do not carry our core's leadership records; their status polls may carry
+    // terms.
+    let capabilities = system.capabilities();
+    let election = capabilities
+        .terms
+        .then(|| check_election_safety(run, &nodes, &spec.started_at, capabilities.leadership_log));
+    let stray_output = if run.network().is_file() {
+        match store::read_json::<crate::msgnet::Stats>(&run.network()) {
+            Ok(stats) => Some(StrayOutput { lines: stats.stray_lines, first: stats.stray }),
+            Err(e) => {
+                problems.push(e.to_string());
+                verdict = verdict.merge(Verdict::Unknown);
+                None
+            }
+        }
+    } else {
+        None
+    };
     if let Some(e) = &election {
         verdict = verdict.merge(e.verdict);
     }
@@ -261,6 +299,7 @@ pub fn check_run(
         committed_logs,
         panics,
         election,
+        stray_output,
         problems,
         skipped,
         checked_at: store::timestamp(store::unix_now(), true),
@@ -320,7 +359,7 @@ fn count(history: &checker::History) -> OpCounts {
 
 /// Scans `nodes/n*/stdout.log` and `stderr.log` for `system`'s crash lines (raft-node: the panic
 /// marker; etcd: [`crate::etcd::is_panic_line`]).
-pub fn scan_node_output(run: &RunDir, nodes: &[String], system: System) -> PanicScan {
+pub fn scan_node_output(run: &RunDir, nodes: &[String], system: &System) -> PanicScan {
     let mut found = Vec::new();
     let mut files_scanned = 0;
     for node in nodes {
@@ -352,10 +391,15 @@ struct Sighting {
     time: Option<u64>,
 }
 
-/// Election Safety (§5.2) over `nodes/n*/stderr.log` and `status.jsonl`; see the module
-/// documentation.
+/// Election Safety (§5.2) over `nodes/n*/stderr.log` (when `node_logs`: raft-node's) and
+/// `status.jsonl`; see the module documentation.
 /// `started_at` is `test.json`'s start stamp, which places the log lines' wall-clock times in the run.
-pub fn check_election_safety(run: &RunDir, nodes: &[String], started_at: &str) -> ElectionReport {
+pub fn check_election_safety(
+    run: &RunDir,
+    nodes: &[String],
+    started_at: &str,
+    node_logs: bool,
+) -> ElectionReport {
     use std::collections::BTreeMap;
     let started = leading_timestamp(started_at);
     // term -> leader -> first sighting
@@ -369,7 +413,7 @@ pub fn check_election_safety(run: &RunDir, nodes: &[String], started_at: &str) -
             *slot = s;
         }
     };
-    for node in nodes {
+    for node in nodes.iter().filter(|_| node_logs) {
         let Ok(bytes) = std::fs::read(run.node_file(node, NodeFile::Stderr)) else { continue };
         for (n, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
             let Some((who, term)) = parse_became_leader(line) else { continue };
@@ -468,6 +512,12 @@ pub fn summary(r: &RunResults) -> String {
         }
     }
     out.push_str(&format!("  node panics: {}\n", r.panics.found.len()));
+    if let Some(stray) = r.stray_output.as_ref().filter(|s| s.lines > 0) {
+        out.push_str(&format!("  node output that was not a message: {} lines\n", stray.lines));
+        for l in stray.first.iter().take(3) {
+            out.push_str(&format!("    {} stdout.log:{}: {}\n", l.node, l.line, l.text));
+        }
+    }
     for p in r.panics.found.iter().take(3) {
         out.push_str(&format!("    {} {}:{}: {}\n", p.node, p.file, p.line, p.text));
     }
@@ -496,7 +546,7 @@ mod tests {
         std::fs::write(n2.join("stderr.log"), "starting\nraft-node: PANIC at src/x.rs:3: boom\n").unwrap();
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stderr.log"), "all good\n").unwrap();
-        let scan = scan_node_output(&RunDir::at(dir.path()), &names(2), System::RaftNode);
+        let scan = scan_node_output(&RunDir::at(dir.path()), &names(2), &System::RaftNode);
         assert_eq!(scan.verdict, Verdict::Invalid);
         assert_eq!(scan.files_scanned, 2);
         assert_eq!(scan.found[0].node, "n2");
@@ -528,7 +578,7 @@ mod tests {
             "nodes/n2/stderr.log",
             "2026-11-22T03:21:11Z  INFO raft::raft: became leader node=n2 term=6 noop_index=10\n",
         );
-        let r = check_election_safety(&RunDir::at(d), &names(3), "2026-11-22T03:21:07Z");
+        let r = check_election_safety(&RunDir::at(d), &names(3), "2026-11-22T03:21:07Z", true);
         assert_eq!(r.verdict, Verdict::Invalid);
         assert_eq!(r.leaderships, 3);
         assert_eq!(r.violations.len(), 1);
@@ -562,12 +612,12 @@ mod tests {
                 "\n",
             ),
         );
-        let r = check_election_safety(&RunDir::at(d), &names(2), "2026-11-22T03:21:07Z");
+        let r = check_election_safety(&RunDir::at(d), &names(2), "2026-11-22T03:21:07Z", true);
         assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
         assert_eq!(r.leaderships, 2);
         // A poll alone also counts as evidence.
         write(d, "status.jsonl", r#"{"time":30,"node":"n2","status":{"role":"leader","term":2}}"#);
-        let r = check_election_safety(&RunDir::at(d), &names(2), "2026-11-22T03:21:07Z");
+        let r = check_election_safety(&RunDir::at(d), &names(2), "2026-11-22T03:21:07Z", true);
         assert_eq!(
             r.violations[0].evidence,
             vec!["n1 stderr.log:1".to_string(), "status.jsonl:1".to_string()]
@@ -593,7 +643,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("nodes/n1")).unwrap();
         std::fs::write(dir.path().join("nodes/n1/stdout.log"), "PANIC is a word here\n").unwrap();
         assert_eq!(
-            scan_node_output(&RunDir::at(dir.path()), &names(1), System::RaftNode).verdict,
+            scan_node_output(&RunDir::at(dir.path()), &names(1), &System::RaftNode).verdict,
             Verdict::Valid
         );
     }

@@ -23,9 +23,11 @@ use crate::cluster::Backend;
 use crate::config::{RunConfig, Setting};
 use crate::report;
 use crate::run::{self, RunError};
+use crate::shard::{self, Shard, ShardMeta};
 use crate::store::{self, RunDir, StoreError};
 use crate::system::{System, SystemKind};
 use crate::units::parse_duration;
+use anyhow::Context as _;
 use reports::CampaignIndex;
 use reports::campaign::{CampaignRun, CampaignSummary, EarlierCampaign, RunOutcome};
 use serde::Deserialize;
@@ -67,12 +69,25 @@ Runs are stored as usual (store/<test>/<time>/report.html); the campaign writes
 store/campaigns/<name>/<time>/index.html and summary.json and compares with the earlier campaigns
 of the same name. Exit code: 0 all valid, 1 any invalid, 2 unknowns (no invalid), 3 harness errors."#;
 
-/// `faultline campaign FILE.toml [--store DIR] [--time-budget D]`.
+/// `faultline campaign FILE.toml [--store DIR] [--time-budget D] [--shard I/N]`, `faultline campaign
+/// plan FILE.toml`, `faultline campaign merge DIR...`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_long_help = SCHEMA)]
+#[command(after_long_help = SCHEMA, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CampaignArgs {
+    #[command(subcommand)]
+    pub action: Option<CampaignAction>,
     /// The campaign file (TOML; `--help` shows the schema).
-    pub file: PathBuf,
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
+    /// Run only this share of the campaign: `I/N` (0-based), or `N` with the index taken from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs). Rows go to
+    /// store/campaigns/<name>/shards/<id>/; a retried shard skips the runs that already have results;
+    /// `faultline campaign merge` joins the shards.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// With --shard: the campaign instance the shards belong to [default: today's UTC date, YYYYmmdd].
+    #[arg(long)]
+    pub id: Option<String>,
     /// Store directory (overrides the file's `store`; default "store").
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -85,6 +100,34 @@ pub struct CampaignArgs {
     /// Validate the file and print the runs it would make, without running anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `faultline campaign plan` and `faultline campaign merge`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum CampaignAction {
+    /// Print the campaign's runs as JSON with stable run ids (a hash of each row), for a CI matrix or
+    /// a workflow engine to fan out over with `--shard`.
+    Plan {
+        /// The campaign file.
+        file: PathBuf,
+        /// Store directory (overrides the file's `store`).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The raft-node binary (overrides the file's `node_bin`).
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+    },
+    /// Join the shard directories of one sharded campaign (store/campaigns/<name>/shards/<id>) into
+    /// one index.html and summary.json, compared with the earlier campaigns like an unsharded one;
+    /// exits with the campaign's code.
+    Merge {
+        /// Shard directories (the same directory given by every shard is fine).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Store directory [default: the one the shard directories are in].
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
 }
 
 /// Why a campaign could not be loaded or stored.
@@ -140,6 +183,8 @@ struct RawFile {
 /// One run of the matrix: what it is and its validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedRun {
+    /// Stable across machines and file edits elsewhere ([`shard::run_id`]).
+    pub id: String,
     pub system: String,
     pub workload: String,
     pub nemesis: String,
@@ -344,7 +389,8 @@ pub fn parse(
                 Setting::RecoverTimeout => field(pick!(recover_timeout)),
                 Setting::Keys => int(pick!(keys)),
                 Setting::OpsPerKey => int(pick!(ops_per_key)),
-                Setting::Store => None,
+                // Campaign files name only built-in systems.
+                Setting::Store | Setting::SystemFile | Setting::NodeCmd | Setting::MessageTypes => None,
             }
         };
         let mut parsed_workloads = Vec::new();
@@ -422,6 +468,7 @@ pub fn parse(
                                 // One bar over the whole campaign; the run's own progress lines would tear it.
                                 c.progress = false;
                                 let run = PlannedRun {
+                                    id: String::new(),
                                     system: system.clone(),
                                     workload: workload.clone(),
                                     nemesis: nemesis.clone(),
@@ -448,6 +495,10 @@ pub fn parse(
                 }
             }
         }
+    }
+    let ids = shard::run_ids(runs.iter().map(|r| &r.config));
+    for (run, id) in runs.iter_mut().zip(ids) {
+        run.id = id;
     }
     Ok(Campaign { name, time_budget, store, runs })
 }
@@ -490,7 +541,7 @@ pub fn earlier_campaigns(dir: &Path, except: Option<&Path>) -> Vec<EarlierCampai
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && Some(p.as_path()) != except)
+        .filter(|p| p.is_dir() && Some(p.as_path()) != except && !p.ends_with("shards"))
         .collect();
     leaves.sort();
     leaves.reverse();
@@ -640,12 +691,49 @@ impl Progress {
 }
 
 /// Runs a validated campaign; see the module documentation.
+/// Which part of a campaign a process runs: all of it, or one shard of a campaign instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Share {
+    Whole,
+    Shard { shard: Shard, campaign_id: String },
+}
+
+impl Share {
+    /// Whether the run with this id is this process's to run.
+    pub fn includes(&self, run_id: &str) -> bool {
+        match self {
+            Share::Whole => true,
+            Share::Shard { shard, .. } => shard.takes(run_id),
+        }
+    }
+}
+
 pub fn run_campaign(
     campaign: &Campaign,
     time_budget: Option<Duration>,
+    share: &Share,
 ) -> Result<CampaignResult, CampaignError> {
-    let dir = create_campaign_dir(&campaign.store, &campaign.name)?;
-    let earlier = earlier_campaigns(&campaigns_dir(&campaign.store, &campaign.name), Some(&dir));
+    let (dir, earlier) = match share {
+        Share::Whole => {
+            let dir = create_campaign_dir(&campaign.store, &campaign.name)?;
+            let earlier = earlier_campaigns(&campaigns_dir(&campaign.store, &campaign.name), Some(&dir));
+            (dir, earlier)
+        }
+        Share::Shard { shard, campaign_id } => {
+            let dir = shard::shard_dir(&campaign.store, &campaign.name, campaign_id);
+            std::fs::create_dir_all(dir.join("rows"))
+                .map_err(|e| StoreError::Io { path: dir.join("rows"), source: e })?;
+            let meta = ShardMeta {
+                name: campaign.name.clone(),
+                campaign_id: campaign_id.clone(),
+                shard: shard.label(),
+                plan: campaign.runs.iter().map(|r| r.id.clone()).collect(),
+            };
+            store::write_json(&dir.join(shard::META_FILE), &meta)?;
+            // A shard's own page compares with nothing; `campaign merge` makes the real index.
+            (dir, Vec::new())
+        }
+    };
     let started_at = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut index = CampaignIndex {
         current: CampaignSummary { name: campaign.name.clone(), started_at, runs: Vec::new(), skipped: 0 },
@@ -664,12 +752,31 @@ pub fn run_campaign(
         .enable_all()
         .build()
         .map_err(|e| CampaignError::Read { path: dir.clone(), source: e })?;
-    let progress = Progress::new(campaign.runs.len());
+    let progress = Progress::new(campaign.runs.iter().filter(|r| share.includes(&r.id)).count());
     let started = Instant::now();
     // Setup, recovery, final reads and checking on top of the time limit, as measured so far.
     let mut overhead = Duration::ZERO;
     let mut previous_latest: Option<PathBuf> = None;
     for (i, planned) in campaign.runs.iter().enumerate() {
+        if !share.includes(&planned.id) {
+            continue;
+        }
+        let row_file = match share {
+            Share::Whole => None,
+            Share::Shard { .. } => Some(shard::row_path(&dir, &planned.id)),
+        };
+        // A retried shard keeps what an earlier attempt finished (a harness error has no results).
+        if let Some(done) = row_file.as_deref().filter(|p| p.is_file()) {
+            let row: CampaignRun = store::read_json(done)?;
+            if row.outcome != RunOutcome::HarnessError {
+                progress.done(
+                    i,
+                    &format!("{}: {} (done by an earlier attempt)", planned.label(), row.outcome.as_str()),
+                );
+                index.current.runs.push(row);
+                continue;
+            }
+        }
         if let Some(budget) = time_budget
             && started.elapsed() + planned.config.time_limit + overhead > budget
         {
@@ -718,11 +825,14 @@ pub fn run_campaign(
             row.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default(),
         );
         tracing::info!(run = i, outcome = row.outcome.as_str(), "campaign run done");
+        if let Some(path) = &row_file {
+            store::write_json(path, &row)?;
+        }
         index.current.runs.push(row);
         save(&dir, &index)?;
         progress.done(i, &line);
         if interrupted {
-            index.current.skipped += campaign.runs.len() - i - 1;
+            index.current.skipped += campaign.runs[i + 1..].iter().filter(|r| share.includes(&r.id)).count();
             save(&dir, &index)?;
             break;
         }
@@ -759,16 +869,72 @@ pub fn comparison_text(index: &CampaignIndex) -> String {
 
 /// `faultline campaign`: validate, run, write the index, print the comparison, exit with its code.
 pub fn main(args: CampaignArgs) -> anyhow::Result<i32> {
-    let campaign = load(&args.file, args.store.as_deref(), args.node_bin.as_deref())?;
+    match args.action {
+        Some(CampaignAction::Plan { file, store, node_bin }) => {
+            return plan(&file, store.as_deref(), node_bin.as_deref());
+        }
+        Some(CampaignAction::Merge { dirs, store }) => return merge(&dirs, store),
+        None => {}
+    }
+    let Some(file) = &args.file else {
+        anyhow::bail!("a campaign file is needed (faultline campaign FILE.toml)")
+    };
+    let campaign = load(file, args.store.as_deref(), args.node_bin.as_deref())?;
     let budget = args.time_budget.or(campaign.time_budget);
+    let share = match &args.shard {
+        None if args.id.is_some() => {
+            anyhow::bail!("--id names the campaign instance of a sharded run; give --shard too")
+        }
+        None => Share::Whole,
+        Some(s) => {
+            let index = std::env::var(shard::INDEX_ENV).ok();
+            let shard = Shard::parse(s, index.as_deref()).map_err(anyhow::Error::msg)?;
+            let campaign_id = args
+                .id
+                .clone()
+                .unwrap_or_else(|| store::timestamp(store::unix_now(), false)[..8].to_string());
+            let ok = !campaign_id.is_empty()
+                && campaign_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && !campaign_id.starts_with('.');
+            if !ok {
+                anyhow::bail!(
+                    "--id {campaign_id:?} is not a directory name (use letters, digits, '-', '_', '.')"
+                );
+            }
+            Share::Shard { shard, campaign_id }
+        }
+    };
     if args.dry_run {
         for (i, r) in campaign.runs.iter().enumerate() {
-            println!("{:>4}  {}  (line {}): {}", i + 1, r.label(), r.line, r.config.reproduce_command());
+            if !share.includes(&r.id) {
+                continue;
+            }
+            println!(
+                "{:>4}  {}  {}  (line {}): {}",
+                i + 1,
+                r.id,
+                r.label(),
+                r.line,
+                r.config.reproduce_command()
+            );
         }
         println!("{} runs; campaign {} in {}", campaign.runs.len(), campaign.name, campaign.store.display());
         return Ok(0);
     }
-    let result = run_campaign(&campaign, budget)?;
+    let result = run_campaign(&campaign, budget, &share)?;
+    print_result(&result);
+    if let Share::Shard { .. } = share {
+        println!(
+            "shard rows: {}; join the shards with: faultline campaign merge {}",
+            result.dir.join("rows").display(),
+            result.dir.display()
+        );
+    }
+    Ok(result.exit_code)
+}
+
+/// The closing lines of a campaign (whole, shard or merged).
+fn print_result(result: &CampaignResult) {
     let s = &result.summary;
     let n = |o: RunOutcome| s.runs.iter().filter(|r| r.outcome == o).count();
     println!(
@@ -787,7 +953,65 @@ pub fn main(args: CampaignArgs) -> anyhow::Result<i32> {
     print!("{}", comparison_text(&result.index));
     println!("index: {}", result.dir.join("index.html").display());
     println!("summary: {}", result.dir.join("summary.json").display());
-    Ok(result.exit_code)
+}
+
+/// `faultline campaign plan FILE`: the runs as JSON with their ids.
+fn plan(file: &Path, store: Option<&Path>, node_bin: Option<&Path>) -> anyhow::Result<i32> {
+    let campaign = load(file, store, node_bin)?;
+    let plan = shard::Plan {
+        name: campaign.name.clone(),
+        runs: campaign
+            .runs
+            .iter()
+            .map(|r| shard::PlanRun {
+                id: r.id.clone(),
+                label: r.label(),
+                system: r.system.clone(),
+                workload: r.workload.clone(),
+                nemesis: r.nemesis.clone(),
+                nodes: r.nodes,
+                seed: r.seed,
+                bugs: r.bugs.clone(),
+                time_limit_s: r.config.time_limit.as_secs_f64(),
+                line: r.line,
+                reproduce: r.config.reproduce_command(),
+            })
+            .collect(),
+    };
+    println!("{}", serde_json::to_string_pretty(&plan)?);
+    Ok(0)
+}
+
+/// `faultline campaign merge DIR...`: one index of a sharded campaign, written and compared like an
+/// unsharded one's.
+fn merge(dirs: &[PathBuf], store: Option<PathBuf>) -> anyhow::Result<i32> {
+    let mut shards = Vec::new();
+    for d in dirs {
+        shards.push(
+            shard::read_shard(d)
+                .with_context(|| format!("{}: not a campaign shard directory", d.display()))?,
+        );
+    }
+    let (runs, missing) = shard::merge_rows(&shards).map_err(anyhow::Error::msg)?;
+    let name = shards[0].meta.name.clone();
+    // <store>/campaigns/<name>/shards/<id>
+    let store = match store.or_else(|| Some(dirs[0].parent()?.parent()?.parent()?.parent()?.to_path_buf())) {
+        Some(s) => s,
+        None => anyhow::bail!("{}: cannot tell which store it is in; pass --store", dirs[0].display()),
+    };
+    let dir = create_campaign_dir(&store, &name)?;
+    let earlier = earlier_campaigns(&campaigns_dir(&store, &name), Some(&dir));
+    let started_at = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let index =
+        CampaignIndex { current: CampaignSummary { name, started_at, runs, skipped: missing }, earlier };
+    save(&dir, &index)?;
+    let exit_code = reports::campaign::exit_code(&index.current);
+    let result = CampaignResult { dir, summary: index.current.clone(), index, exit_code };
+    print_result(&result);
+    if missing > 0 {
+        println!("{missing} planned runs have no row in these shards (counted as skipped)");
+    }
+    Ok(exit_code)
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub struct CheckArgs {
     /// Print the report as JSON instead of a summary.
     #[arg(long)]
     pub json: bool,
-    /// Decide every key even after one is invalid (default: stop at the first invalid key).
+    /// Decide and explain every key (default: the first invalid key decides and is the one explained).
     #[arg(long)]
     pub all_keys: bool,
     /// What a `fail` completion means: never-happened (Jepsen) or observed-other-value (etcd logs).
@@ -129,7 +129,7 @@ fn check_file(args: &CheckArgs, path: &Path) -> Result<i32> {
     let opts = CheckOptions {
         timeout: Some(args.timeout),
         memory_limit: Some(args.memory_limit),
-        stop_at_first_invalid: !args.all_keys,
+        all_keys: args.all_keys,
         ..CheckOptions::default()
     };
     tracing::info!(path = %path.display(), format = %parsed.format, model = %spec.display_name(), ops = history.ops.len(), "checking history");

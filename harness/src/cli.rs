@@ -5,9 +5,10 @@
 //! (`check`, `matrix`, `repro`, `report`, `campaign`); this module only names them.
 
 use crate::cluster::Backend;
-use crate::config::{ConfigError, RunConfig, Setting, defaults};
+use crate::config::{ConfigError, RunConfig, Setting, defaults, split_command};
 use crate::etcd::EtcdOptions;
 use crate::system::{System, SystemKind};
+use crate::systemfile::SystemFile;
 use crate::units::parse_duration;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,7 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a test against a raft-node (or etcd) cluster, check it and store everything.
+    /// Run a test against a cluster (raft-node, etcd, a system file's, Maelstrom nodes), check it and
+    /// store everything.
     Run(RunArgs),
     /// Remove what crashed runs left behind (namespaces, links, node processes).
     Cleanup,
@@ -47,12 +49,25 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The system under test: raft-node (this repository's) or etcd (Debian's etcd 3.4, found on
-    /// PATH; install with `apt-get install -y etcd-server etcd-client`). etcd nodes run with
+    /// The system under test: raft-node (this repository's), etcd (Debian's etcd 3.4, found on
+    /// PATH; install with `apt-get install -y etcd-server etcd-client`) or maelstrom (nodes speaking
+    /// Maelstrom's protocol on stdin/stdout: give --node-cmd). etcd nodes run with
     /// --heartbeat-interval 10 --election-timeout 150 (ms), matching raft-node's 10 ms ticks and
-    /// 150-300 ms elections, and take the register workload only.
+    /// 150-300 ms elections, and take the register workload only; so do Maelstrom nodes (lin-kv).
     #[arg(long, value_enum, default_value_t = SystemKind::default())]
     pub system: SystemKind,
+    /// A system described in a TOML file: its start command, readiness, roles and client (see
+    /// README.md, "Testing your own system"). Instead of --system.
+    #[arg(long, conflicts_with = "system")]
+    pub system_file: Option<PathBuf>,
+    /// maelstrom only: the node's command line, e.g. 'python3 lin_kv.py --bug stale-reads' (split
+    /// like a shell would, without expansions; no shell runs it).
+    #[arg(long)]
+    pub node_cmd: Option<String>,
+    /// maelstrom only: the body types message faults act on (comma-separated): `drop` drops one of
+    /// them at a time, and loss, latency, duplicate and reorder touch only these (default: all).
+    #[arg(long)]
+    pub message_types: Option<String>,
     /// etcd only: the etcd binary (default: `etcd` on PATH).
     #[arg(long)]
     pub etcd_bin: Option<PathBuf>,
@@ -72,12 +87,14 @@ pub struct RunArgs {
     /// register or append.
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
-    /// Faults: comma-separated partition, kill, pause, loss, latency, drop, power-loss, corrupt; or
-    /// none. `drop` drops one kind of Raft message (appends or votes) on some links and delivers the
-    /// rest (raft-node only; latency and drop put every peer link through the harness's proxy).
-    /// `power-loss` kills nodes and loses what they wrote but did not fsync (root and /dev/fuse: each
-    /// data directory is mounted through the harness's lazyfs); `corrupt` stops one node or a
-    /// minority, flips bits in, truncates or zeroes part of one data file, and restarts them.
+    /// Faults: comma-separated partition, kill, pause, loss, latency, drop, duplicate, reorder,
+    /// power-loss, corrupt; or none. `drop` drops one kind of Raft message (appends or votes) on some
+    /// links and delivers the rest (raft-node; latency and drop put every peer link through the
+    /// harness's proxy), or one body type of --message-types (maelstrom); duplicate and reorder act on
+    /// single messages (maelstrom). `power-loss` kills nodes and loses what they wrote but did not
+    /// fsync (root and /dev/fuse: each data directory is mounted through the harness's lazyfs);
+    /// `corrupt` stops one node or a minority, flips bits in, truncates or zeroes part of one data
+    /// file, and restarts them.
     #[arg(long, default_value = defaults::NEMESIS)]
     pub nemesis: String,
     /// Time between a fault and its heal (and between a heal and the next fault).
@@ -92,7 +109,8 @@ pub struct RunArgs {
     /// Seed of every random choice (default: drawn from the clock and printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The raft-node binary (default: raft-node next to this executable).
+    /// The raft-node binary (default: raft-node next to this executable); with --system-file, the
+    /// program that replaces the first word of the file's node.command.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
     /// An extra argument for every node (repeatable), e.g. --node-arg=--bug --node-arg=stale-read.
@@ -143,6 +161,14 @@ impl RunArgs {
             kinds: NemesisSpec::parse_kinds(&self.nemesis)
                 .map_err(|e| ConfigError { setting: Setting::Nemesis, message: e.to_string() })?,
             interval: self.nemesis_interval.as_nanos() as u64,
+            message_types: self
+                .message_types
+                .iter()
+                .flat_map(|t| t.split(','))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
         };
         c.concurrency = self.concurrency;
         c.rate = self.rate;
@@ -153,8 +179,34 @@ impl RunArgs {
             c.node_bin = bin;
         }
         c.node_args = self.node_args;
+        if let Some(line) = &self.node_cmd {
+            let mut words =
+                split_command(line).map_err(|e| ConfigError { setting: Setting::NodeCmd, message: e })?;
+            if words.is_empty() {
+                return Err(ConfigError { setting: Setting::NodeCmd, message: "is empty".into() });
+            }
+            let program = words.remove(0);
+            c.node_bin = if program.contains('/') {
+                PathBuf::from(&program)
+            } else {
+                crate::system::find_on_path(&program).ok_or_else(|| ConfigError {
+                    setting: Setting::NodeCmd,
+                    message: format!("{program:?} is not on PATH"),
+                })?
+            };
+            words.extend(std::mem::take(&mut c.node_args));
+            c.node_args = words;
+        }
         c.store = self.store;
         if let Some(net) = self.net {
+            if c.system.capabilities().message_network {
+                return Err(ConfigError {
+                    setting: Setting::System,
+                    message: "--net: Maelstrom nodes talk over stdin and stdout through faultline, which is \
+                              their whole network"
+                        .into(),
+                });
+            }
             c.net = net;
         }
         c.lazyfs_metadata = self.lazyfs_metadata;
@@ -170,7 +222,47 @@ impl RunArgs {
             setting: Setting::System,
             message: format!("{flag}: {message}"),
         };
+        let only = |set: bool, flag: &str, system: &str| {
+            if set { Err(wrong(flag, format!("applies to {system} only"))) } else { Ok(()) }
+        };
+        if self.system != SystemKind::Maelstrom {
+            only(self.node_cmd.is_some(), "--node-cmd", "--system maelstrom")?;
+            only(self.message_types.is_some(), "--message-types", "--system maelstrom")?;
+        }
+        if let Some(path) = &self.system_file {
+            only(self.etcd_bin.is_some(), "--etcd-bin", "--system etcd (a system file names its program)")?;
+            only(
+                self.etcd_serializable_reads,
+                "--etcd-serializable-reads",
+                "--system etcd (an etcd-v3 system file says serializable_reads = true)",
+            )?;
+            only(self.etcd_pre_vote, "--etcd-pre-vote", "--system etcd")?;
+            let file = SystemFile::load(path)
+                .map_err(|e| ConfigError { setting: Setting::SystemFile, message: e.to_string() })?;
+            return Ok(System::described(file));
+        }
         match self.system {
+            SystemKind::File => Err(wrong("--system", "give the file with --system-file PATH".into())),
+            SystemKind::Maelstrom => {
+                only(
+                    self.etcd_bin.is_some() || self.etcd_serializable_reads || self.etcd_pre_vote,
+                    "--etcd-*",
+                    "--system etcd",
+                )?;
+                if self.node_bin.is_some() {
+                    return Err(wrong(
+                        "--node-bin",
+                        "with --system maelstrom give the whole command with --node-cmd".into(),
+                    ));
+                }
+                if self.node_cmd.is_none() {
+                    return Err(ConfigError {
+                        setting: Setting::NodeCmd,
+                        message: "--system maelstrom needs the node's command line, e.g. --node-cmd 'python3 node.py'".into(),
+                    });
+                }
+                Ok(System::Maelstrom)
+            }
             SystemKind::RaftNode => {
                 let etcd_only = [
                     (self.etcd_bin.is_some(), "--etcd-bin"),
@@ -266,6 +358,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.system, System::Etcd(EtcdOptions { serializable_reads: true, pre_vote: true }));
+        assert!(parse_run(&["--system", "etcd", "--node-cmd", "x"]).unwrap_err().contains("--node-cmd"));
         let cmd = c.reproduce_command();
         assert!(cmd.contains("--system etcd --etcd-serializable-reads --etcd-pre-vote"), "{cmd}");
         assert!(cmd.contains("--etcd-bin "), "{cmd}");
@@ -344,5 +437,60 @@ mod tests {
     fn a_duration_too_long_to_wait_for_is_a_usage_error() {
         let e = parse_run(&["--time-limit", "99999999999999999999s"]).unwrap_err();
         assert!(e.contains("--time-limit"), "{e}");
+    }
+
+    #[test]
+    fn maelstrom_takes_a_node_command_and_message_types() {
+        let c = parse_run(&[
+            "--system",
+            "maelstrom",
+            "--node-cmd",
+            "sh -c 'exit 0' extra",
+            "--node-arg=more",
+            "--nemesis",
+            "drop,duplicate,reorder,kill",
+            "--message-types",
+            "replicate, forward",
+        ])
+        .unwrap();
+        assert_eq!(c.system, System::Maelstrom);
+        assert!(c.node_bin.is_absolute() && c.node_bin.is_file(), "{c:?}");
+        assert_eq!(c.node_args, ["-c", "exit 0", "extra", "more"]);
+        assert_eq!(c.nemesis.message_types, ["replicate", "forward"]);
+        assert_eq!(c.net, Backend::Stdio);
+        // The reproduce command gives the whole command back in one flag.
+        let cmd = c.reproduce_command();
+        let start = cmd.find("--node-cmd ").unwrap() + "--node-cmd ".len();
+        let quoted = split_command(&cmd[start..]).unwrap();
+        let words = split_command(&quoted[0]).unwrap();
+        assert_eq!(&words[1..], ["-c", "exit 0", "extra", "more"]);
+        let e = parse_run(&["--system", "maelstrom"]).unwrap_err();
+        assert!(e.contains("--node-cmd"), "{e}");
+        let e = parse_run(&["--system", "maelstrom", "--node-cmd", "sh", "--net", "loopback"]).unwrap_err();
+        assert!(e.contains("--net"), "{e}");
+        let e = parse_run(&["--system", "maelstrom", "--node-cmd", "no-such-program-here"]).unwrap_err();
+        assert!(e.contains("no-such-program-here"), "{e}");
+    }
+
+    #[test]
+    fn a_system_file_is_read_and_its_errors_name_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.toml");
+        std::fs::write(
+            &path,
+            "name = \"db\"\n[node]\ncommand = [\"sh\", \"-c\", \"sleep 1\"]\n[client]\nkind = \"http-kv\"\n",
+        )
+        .unwrap();
+        let c = parse_run(&["--system-file", path.to_str().unwrap(), "--net", "loopback"]).unwrap();
+        assert_eq!(c.system.name(), "db");
+        assert!(c.node_bin.is_absolute() && c.node_bin.is_file());
+        assert!(c.reproduce_command().contains("--system-file "), "{}", c.reproduce_command());
+        assert!(c.test_name().starts_with("db-register-"));
+        std::fs::write(&path, "[node]\ncommand = [\"sh\"]\nport = 3\n[client]\nkind = \"http-kv\"\n")
+            .unwrap();
+        let e = parse_run(&["--system-file", path.to_str().unwrap()]).unwrap_err();
+        assert!(e.starts_with("--system-file: ") && e.contains("db.toml:3: node.port"), "{e}");
+        let e = parse_run(&["--system-file", path.to_str().unwrap(), "--system", "etcd"]).unwrap_err();
+        assert!(e.contains("--system"), "{e}");
     }
 }

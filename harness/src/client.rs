@@ -1,14 +1,24 @@
-//! Clients: one per process, pinned to a node, speaking the system's HTTP/JSON protocol (the request
-//! and the reading of the answer come from [`crate::system`]).
+//! Clients: one per process slot, pinned to a node, speaking the system's protocol: HTTP/JSON
+//! ([`Client`]; the request and the reading of the answer come from [`crate::system`]), a shim process
+//! ([`crate::shim`]) or Maelstrom RPCs through the harness's message network ([`crate::msgnet`]).
+//! [`ProcessClient`] is the one face the interpreter sees; [`ClientSetup`] makes one per slot.
 //!
-//! The outcome of every operation is decided in one place, [`classify`], from the HTTP status and
-//! body or the transport error, following CONTRACTS.md section 2 and Jepsen's rule: `ok` when the
-//! server acknowledged it, `fail` only when the server proved the operation was not applied (or the
-//! request provably never left: connection refused), `info` whenever the effect is unknown.
+//! The outcome of every operation is decided in one place, [`classify`], from the system's reading of
+//! the reply or the transport error, following CONTRACTS.md section 2 and Jepsen's rule: `ok` when
+//! the server acknowledged it, `fail` only when the server proved the operation was not applied (or
+//! the request provably never left: connection refused, a node or shim that was not running), `info`
+//! whenever the effect is unknown.
 
-use crate::protocol::{Answer, Method, Request, Response};
-use crate::system::System;
+use crate::msgnet::Network;
+use crate::nodes::NodeSpec;
+pub use crate::protocol::Transport;
+use crate::protocol::{Answer, Method, Reply, Request, Response};
+use crate::shim::Shim;
+use crate::system::{ClientProtocol, System};
+use crate::systemfile::{ClientContext, ClientKind};
 use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use workloads::Op;
 
@@ -34,27 +44,16 @@ impl Outcome {
     }
 }
 
-/// Why no response came back.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Transport {
-    /// The request provably never reached the server (connection refused, no route).
-    NotSent(String),
-    /// No answer within the operation timeout.
-    Timeout,
-    /// The connection failed after the request may have been sent (reset, closed, bad response).
-    Lost(String),
-}
-
 /// The single place where an operation's outcome is decided. `empty_read` is what a read of a missing
 /// key returns in this workload (null for registers, `[]` for lists).
-pub fn classify(system: System, op: &Op, empty_read: &Value, result: Result<Response, Transport>) -> Outcome {
-    let resp = match result {
-        Ok(resp) => resp,
+pub fn classify(system: &System, op: &Op, empty_read: &Value, result: Result<Reply, Transport>) -> Outcome {
+    let reply = match result {
+        Ok(reply) => reply,
         Err(Transport::NotSent(why)) => return Outcome::Fail(format!("not sent: {why}")),
         Err(Transport::Timeout) => return Outcome::Info("timeout".into()),
         Err(Transport::Lost(why)) => return Outcome::Info(why),
     };
-    match system.answer(op, empty_read, resp) {
+    match system.answer(op, empty_read, reply) {
         Answer::Ok(v) => Outcome::Ok(v),
         Answer::NotApplied(why) => Outcome::Fail(why),
         Answer::Unknown(why) => Outcome::Info(why),
@@ -100,11 +99,11 @@ impl Client {
         {
             let leader = format!("http://{leader}");
             if leader != base {
-                let second = self.send(&leader, &request).await;
-                return (classify(self.system, op, &self.empty_read, second), leader);
+                let second = self.send(&leader, &request).await.map(Reply::Http);
+                return (classify(&self.system, op, &self.empty_read, second), leader);
             }
         }
-        (classify(self.system, op, &self.empty_read, first), base.to_string())
+        (classify(&self.system, op, &self.empty_read, first.map(Reply::Http)), base.to_string())
     }
 
     async fn send(&self, base: &str, request: &Request) -> Result<Response, Transport> {
@@ -131,9 +130,10 @@ impl Client {
         }
     }
 
-    /// The node's status body as the system gives it (see [`crate::system::StatusReader`]).
+    /// The node's status body as the system gives it (see [`crate::system::StatusReader`]); None
+    /// without an answer or when the system has no status.
     pub async fn raw_status(&self, base: &str) -> Option<Value> {
-        match self.send(base, &self.system.status_request()).await {
+        match self.send(base, &self.system.status_request()?).await {
             Ok(Response { status: 200..=299, body }) => body,
             _ => None,
         }
@@ -145,6 +145,103 @@ impl Client {
         let status = resp.status();
         let text = resp.text().await.map_err(|e| e.to_string())?;
         if status.is_success() { Ok(text) } else { Err(format!("http {status}: {text}")) }
+    }
+}
+
+/// The client of one process slot, whatever the system's protocol.
+#[derive(Debug)]
+pub enum ProcessClient {
+    Http { client: Client, urls: Arc<[String]> },
+    Shim { shim: Box<Shim>, system: System, empty_read: Value, nodes: Arc<[NodeSpec]> },
+    Maelstrom { net: Network, id: String, system: System, empty_read: Value, timeout: Duration },
+}
+
+impl ProcessClient {
+    /// Performs `op` against node `node` and classifies the outcome; returns the outcome and the
+    /// node that answered (an HTTP client follows a leader hint).
+    pub async fn invoke(&mut self, node: usize, op: &Op) -> (Outcome, usize) {
+        match self {
+            ProcessClient::Http { client, urls } => {
+                let (outcome, answered) = client.invoke(&urls[node], op).await;
+                (outcome, urls.iter().position(|u| *u == answered).unwrap_or(node))
+            }
+            ProcessClient::Shim { shim, system, empty_read, nodes } => {
+                let n = &nodes[node];
+                let reply = shim.call(op, &n.name, &n.listen_client.to_string()).await.map(Reply::Json);
+                (classify(system, op, empty_read, reply), node)
+            }
+            ProcessClient::Maelstrom { net, id, system, empty_read, timeout } => {
+                let reply = match crate::maelstrom::request(op) {
+                    Ok(body) => net.call(id, node, body, *timeout).await.map(Reply::Json),
+                    Err(why) => Err(Transport::NotSent(why)),
+                };
+                (classify(system, op, empty_read, reply), node)
+            }
+        }
+    }
+}
+
+/// What it takes to make the client of any slot.
+#[derive(Clone, Debug)]
+pub struct ClientSetup {
+    pub system: System,
+    pub nodes: Arc<[NodeSpec]>,
+    pub timeout: Duration,
+    /// What a read of a missing key returns in the workload.
+    pub empty_read: Value,
+    pub seed: u64,
+    /// Where shims' stderr goes (`clients/` in the run directory).
+    pub shim_logs: PathBuf,
+    /// The message network (Maelstrom nodes).
+    pub network: Option<Network>,
+}
+
+impl ClientSetup {
+    /// The client of slot `slot`; a shim is started at once, so one that cannot start is an error
+    /// here rather than a run of failed operations.
+    pub fn client(&self, slot: usize) -> Result<ProcessClient, String> {
+        match self.system.client_kind() {
+            ClientProtocol::Http => {
+                let client = Client::new(self.system.clone(), self.timeout, self.empty_read.clone())
+                    .map_err(|e| format!("could not set up the HTTP client: {e}"))?;
+                Ok(ProcessClient::Http { client, urls: self.nodes.iter().map(NodeSpec::url).collect() })
+            }
+            ClientProtocol::Shim => {
+                let file = self.system.file().ok_or("a shim client needs a system file")?;
+                let ClientKind::Shim { command, env } = &file.client else {
+                    return Err("the system file's client is not a shim".into());
+                };
+                let ctx = ClientContext { all: &self.nodes, seed: self.seed, slot };
+                let dir = file.dir();
+                let mut argv: Vec<String> = command.iter().map(|t| t.expand_client(&ctx, &dir)).collect();
+                if argv[0].contains('/') && !argv[0].starts_with('/') {
+                    argv[0] = dir.join(&argv[0]).display().to_string();
+                }
+                let env = env.iter().map(|(k, v)| (k.clone(), v.expand_client(&ctx, &dir))).collect();
+                let log = self.shim_logs.join(format!("c{slot}.stderr.log"));
+                let mut shim = Shim::new(argv.clone(), env, log, self.timeout);
+                shim.start().map_err(|e| {
+                    format!(
+                        "{}: cannot start the shim {:?}: {e}",
+                        file.place("client.command"),
+                        argv.join(" ")
+                    )
+                })?;
+                Ok(ProcessClient::Shim {
+                    shim: Box::new(shim),
+                    system: self.system.clone(),
+                    empty_read: self.empty_read.clone(),
+                    nodes: self.nodes.clone(),
+                })
+            }
+            ClientProtocol::Maelstrom => Ok(ProcessClient::Maelstrom {
+                net: self.network.clone().ok_or("Maelstrom clients need the cluster's message network")?,
+                id: format!("c{}", slot + 1),
+                system: self.system.clone(),
+                empty_read: self.empty_read.clone(),
+                timeout: self.timeout,
+            }),
+        }
     }
 }
 
@@ -177,24 +274,24 @@ mod tests {
         Op { key: "k".into(), kind, node: None }
     }
 
-    fn resp(status: u16, body: Value) -> Result<Response, Transport> {
-        Ok(Response { status, body: Some(body) })
+    fn resp(status: u16, body: Value) -> Result<Reply, Transport> {
+        Ok(Reply::Http(Response { status, body: Some(body) }))
     }
 
     #[test]
     fn acknowledged_operations_are_ok_with_their_values() {
         let null = Value::Null;
         assert_eq!(
-            classify(System::RaftNode, &op(OpKind::Read), &null, resp(200, json!({"value": "5"}))),
+            classify(&System::RaftNode, &op(OpKind::Read), &null, resp(200, json!({"value": "5"}))),
             Outcome::Ok(json!("5"))
         );
         assert_eq!(
-            classify(System::RaftNode, &op(OpKind::Read), &null, resp(200, json!({"value": ["a", "b"]}))),
+            classify(&System::RaftNode, &op(OpKind::Read), &null, resp(200, json!({"value": ["a", "b"]}))),
             Outcome::Ok(json!(["a", "b"]))
         );
         assert_eq!(
             classify(
-                System::RaftNode,
+                &System::RaftNode,
                 &op(OpKind::Write("7".into())),
                 &null,
                 resp(200, json!({"index": 3, "term": 1}))
@@ -203,7 +300,7 @@ mod tests {
         );
         let cas = op(OpKind::Cas { from: None, to: "2".into() });
         assert_eq!(
-            classify(System::RaftNode, &cas, &null, resp(200, json!({"applied": true}))),
+            classify(&System::RaftNode, &cas, &null, resp(200, json!({"applied": true}))),
             Outcome::Ok(json!([null, "2"]))
         );
     }
@@ -212,16 +309,16 @@ mod tests {
     fn missing_keys_read_as_the_workloads_empty_value() {
         let r = resp(404, json!({"error": "not_found"}));
         assert_eq!(
-            classify(System::RaftNode, &op(OpKind::Read), &Value::Null, r.clone()),
+            classify(&System::RaftNode, &op(OpKind::Read), &Value::Null, r.clone()),
             Outcome::Ok(Value::Null)
         );
         assert_eq!(
-            classify(System::RaftNode, &op(OpKind::Read), &json!([]), r.clone()),
+            classify(&System::RaftNode, &op(OpKind::Read), &json!([]), r.clone()),
             Outcome::Ok(json!([]))
         );
         // A 404 for a write is not a read of an absent key: unknown.
         assert!(matches!(
-            classify(System::RaftNode, &op(OpKind::Write("1".into())), &Value::Null, r),
+            classify(&System::RaftNode, &op(OpKind::Write("1".into())), &Value::Null, r),
             Outcome::Info(_)
         ));
     }
@@ -231,12 +328,12 @@ mod tests {
         let w = op(OpKind::Write("1".into()));
         for code in ["not_leader", "not_applied", "bad_request"] {
             let r = resp(421, json!({"error": code, "message": "", "leader": null}));
-            assert_eq!(classify(System::RaftNode, &w, &Value::Null, r), Outcome::Fail(code.into()));
+            assert_eq!(classify(&System::RaftNode, &w, &Value::Null, r), Outcome::Fail(code.into()));
         }
         let cas = op(OpKind::Cas { from: Some("1".into()), to: "2".into() });
         assert_eq!(
             classify(
-                System::RaftNode,
+                &System::RaftNode,
                 &cas,
                 &Value::Null,
                 resp(200, json!({"applied": false, "value": "3"}))
@@ -244,7 +341,7 @@ mod tests {
             Outcome::Fail("cas mismatch".into())
         );
         assert!(matches!(
-            classify(System::RaftNode, &w, &Value::Null, Err(Transport::NotSent("refused".into()))),
+            classify(&System::RaftNode, &w, &Value::Null, Err(Transport::NotSent("refused".into()))),
             Outcome::Fail(_)
         ));
     }
@@ -254,25 +351,30 @@ mod tests {
         let w = op(OpKind::Append("1".into()));
         for code in ["timeout", "unavailable", "something_new"] {
             assert_eq!(
-                classify(System::RaftNode, &w, &json!([]), resp(503, json!({"error": code}))),
+                classify(&System::RaftNode, &w, &json!([]), resp(503, json!({"error": code}))),
                 Outcome::Info(code.into())
             );
         }
         assert_eq!(
-            classify(System::RaftNode, &w, &json!([]), Err(Transport::Timeout)),
+            classify(&System::RaftNode, &w, &json!([]), Err(Transport::Timeout)),
             Outcome::Info("timeout".into())
         );
         assert!(matches!(
-            classify(System::RaftNode, &w, &json!([]), Err(Transport::Lost("reset".into()))),
+            classify(&System::RaftNode, &w, &json!([]), Err(Transport::Lost("reset".into()))),
             Outcome::Info(_)
         ));
         assert!(matches!(
-            classify(System::RaftNode, &w, &json!([]), Ok(Response { status: 502, body: None })),
+            classify(
+                &System::RaftNode,
+                &w,
+                &json!([]),
+                Ok(Reply::Http(Response { status: 502, body: None }))
+            ),
             Outcome::Info(_)
         ));
         // A 2xx whose body lacks the fields we need is not proof of anything.
         assert!(matches!(
-            classify(System::RaftNode, &op(OpKind::Read), &Value::Null, resp(200, json!({}))),
+            classify(&System::RaftNode, &op(OpKind::Read), &Value::Null, resp(200, json!({}))),
             Outcome::Info(_)
         ));
     }
@@ -283,30 +385,67 @@ mod tests {
         let w = op(OpKind::Write("1".into()));
         // Transport: a timed-out or reset write is unknown, a refused connection proves nothing left.
         assert_eq!(
-            classify(etcd, &w, &Value::Null, Err(Transport::Timeout)),
+            classify(&etcd, &w, &Value::Null, Err(Transport::Timeout)),
             Outcome::Info("timeout".into())
         );
         assert!(matches!(
-            classify(etcd, &w, &Value::Null, Err(Transport::Lost("reset".into()))),
+            classify(&etcd, &w, &Value::Null, Err(Transport::Lost("reset".into()))),
             Outcome::Info(_)
         ));
         assert!(matches!(
-            classify(etcd, &w, &Value::Null, Err(Transport::NotSent("refused".into()))),
+            classify(&etcd, &w, &Value::Null, Err(Transport::NotSent("refused".into()))),
             Outcome::Fail(_)
         ));
         let header = json!({"header": {"member_id": "1", "revision": "2", "raft_term": "2"}});
-        assert_eq!(classify(etcd, &w, &Value::Null, resp(200, header.clone())), Outcome::Ok(json!("1")));
+        assert_eq!(classify(&etcd, &w, &Value::Null, resp(200, header.clone())), Outcome::Ok(json!("1")));
         let unavailable = json!({"error": "etcdserver: request timed out", "code": 14,
             "message": "etcdserver: request timed out"});
-        assert!(matches!(classify(etcd, &w, &Value::Null, resp(503, unavailable.clone())), Outcome::Info(_)));
+        assert!(matches!(
+            classify(&etcd, &w, &Value::Null, resp(503, unavailable.clone())),
+            Outcome::Info(_)
+        ));
         // The same answer to a read: the read had no effect.
         assert!(matches!(
-            classify(etcd, &op(OpKind::Read), &Value::Null, resp(503, unavailable)),
+            classify(&etcd, &op(OpKind::Read), &Value::Null, resp(503, unavailable)),
             Outcome::Fail(_)
         ));
         assert_eq!(
-            classify(etcd, &op(OpKind::Read), &Value::Null, resp(200, header)),
+            classify(&etcd, &op(OpKind::Read), &Value::Null, resp(200, header)),
             Outcome::Ok(Value::Null)
         );
+    }
+
+    #[test]
+    fn shim_and_maelstrom_answers_go_through_the_same_classifier() {
+        let text = "[node]\ncommand = [\"x\"]\n[client]\nkind = \"shim\"\ncommand = [\"s\"]\n";
+        let shim =
+            System::described(crate::systemfile::SystemFile::parse(text, std::path::Path::new("f")).unwrap());
+        let w = op(OpKind::Write("1".into()));
+        let line = |v: Value| Ok(Reply::Json(v));
+        assert_eq!(
+            classify(&shim, &w, &Value::Null, line(json!({"id": 1, "type": "ok"}))),
+            Outcome::Ok(json!("1"))
+        );
+        assert_eq!(
+            classify(&shim, &w, &Value::Null, line(json!({"id": 1, "type": "fail", "error": "no"}))),
+            Outcome::Fail("no".into())
+        );
+        // A shim that crashed with the request, or did not answer in time: unknown.
+        assert!(matches!(
+            classify(&shim, &w, &Value::Null, Err(Transport::Lost("exited".into()))),
+            Outcome::Info(_)
+        ));
+        assert!(matches!(classify(&shim, &w, &Value::Null, Err(Transport::Timeout)), Outcome::Info(_)));
+        let m = System::Maelstrom;
+        let err = |code: u64| line(json!({"type": "error", "code": code}));
+        assert!(matches!(classify(&m, &w, &Value::Null, err(22)), Outcome::Fail(_)));
+        assert!(matches!(classify(&m, &w, &Value::Null, err(11)), Outcome::Fail(_)));
+        assert!(matches!(classify(&m, &w, &Value::Null, err(0)), Outcome::Info(_)));
+        assert!(matches!(classify(&m, &w, &Value::Null, err(13)), Outcome::Info(_)));
+        // A node that was down when the request was due: nothing was delivered.
+        assert!(matches!(
+            classify(&m, &w, &Value::Null, Err(Transport::NotSent("down".into()))),
+            Outcome::Fail(_)
+        ));
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::cluster::Backend;
 use crate::raftnode;
-use crate::store::TestSpec;
+use crate::store::{SystemFileRecord, TestSpec};
 use crate::system::System;
 use crate::units::{format_duration, parse_duration};
 use std::path::{Path, PathBuf};
@@ -90,6 +90,9 @@ pub enum Setting {
     Keys,
     OpsPerKey,
     Store,
+    SystemFile,
+    NodeCmd,
+    MessageTypes,
 }
 
 impl Setting {
@@ -129,6 +132,9 @@ impl Setting {
             Setting::Keys => "--keys",
             Setting::OpsPerKey => "--ops-per-key",
             Setting::Store => "--store",
+            Setting::SystemFile => "--system-file",
+            Setting::NodeCmd => "--node-cmd",
+            Setting::MessageTypes => "--message-types",
         }
     }
 
@@ -150,6 +156,9 @@ impl Setting {
             Setting::Keys => "keys",
             Setting::OpsPerKey => "ops_per_key",
             Setting::Store => "store",
+            Setting::SystemFile => "system_file",
+            Setting::NodeCmd => "node_cmd",
+            Setting::MessageTypes => "message_types",
         }
     }
 }
@@ -180,15 +189,16 @@ impl RunConfig {
     /// The defaults for `system`: its binary where it is usually found, a fresh seed, the netns backend
     /// when root with `ip` and `iptables` (loopback otherwise).
     pub fn new(system: System) -> RunConfig {
+        let net = if system.capabilities().message_network { Backend::Stdio } else { Backend::auto() };
         RunConfig {
             nodes: defaults::NODES,
-            system,
             time_limit: default_duration(defaults::TIME_LIMIT),
             workload: defaults::WORKLOAD.parse().expect("the default workload exists"),
             workload_options: WorkloadOptions::default(),
             nemesis: NemesisSpec {
                 kinds: NemesisSpec::parse_kinds(defaults::NEMESIS).expect("the default nemesis parses"),
                 interval: default_duration(defaults::NEMESIS_INTERVAL).as_nanos() as u64,
+                message_types: Vec::new(),
             },
             concurrency: defaults::CONCURRENCY,
             rate: None,
@@ -196,7 +206,8 @@ impl RunConfig {
             node_bin: system.default_binary().unwrap_or_default(),
             node_args: Vec::new(),
             store: PathBuf::from(defaults::STORE),
-            net: Backend::auto(),
+            net,
+            system,
             op_timeout: default_duration(defaults::OP_TIMEOUT),
             recover_timeout: default_duration(defaults::RECOVER_TIMEOUT),
             record: true,
@@ -249,15 +260,53 @@ impl RunConfig {
         c.workload_options.validate().map_err(|e| invalid(Setting::Workload, e.to_string()))?;
         c.system.check_workload(c.workload).map_err(|e| invalid(Setting::Workload, e))?;
         let capabilities = c.system.capabilities();
-        if c.nemesis.kinds.contains(&FaultKind::Drop) && !capabilities.message_drops {
-            return Err(invalid(
-                Setting::Nemesis,
-                format!(
-                    "drop: dropping one kind of Raft message reads raft-node's peer frames; {}'s peer \
-                     traffic is not raft-node frames (use partition, loss or latency)",
-                    c.system.name()
-                ),
-            ));
+        if capabilities.message_network {
+            if c.net != Backend::Stdio {
+                return Err(invalid(
+                    Setting::System,
+                    "Maelstrom nodes talk over stdin and stdout through faultline, which is their whole \
+                     network: --net does not apply",
+                ));
+            }
+            if c.nemesis.kinds.contains(&FaultKind::Drop) && c.nemesis.message_types.is_empty() {
+                return Err(invalid(
+                    Setting::MessageTypes,
+                    "drop on Maelstrom nodes drops one body type at a time: name the types to choose \
+                     from, e.g. --message-types replicate,append_entries",
+                ));
+            }
+        } else {
+            if c.net == Backend::Stdio {
+                return Err(invalid(
+                    Setting::System,
+                    format!("{} does not run on the message network", c.system.name()),
+                ));
+            }
+            if let Some(kind) =
+                c.nemesis.kinds.iter().find(|k| matches!(k, FaultKind::Duplicate | FaultKind::Reorder))
+            {
+                return Err(invalid(
+                    Setting::Nemesis,
+                    format!(
+                        "{kind}: only a message network can {kind} single messages (Maelstrom nodes); \
+                         {}'s peer traffic is TCP streams (use partition, loss or latency)",
+                        c.system.name()
+                    ),
+                ));
+            }
+            if !c.nemesis.message_types.is_empty() {
+                return Err(invalid(Setting::MessageTypes, "applies to --system maelstrom only"));
+            }
+            if c.nemesis.kinds.contains(&FaultKind::Drop) && !capabilities.message_drops {
+                return Err(invalid(
+                    Setting::Nemesis,
+                    format!(
+                        "drop: dropping one kind of Raft message reads raft-node's peer frames; {}'s peer \
+                         traffic is not raft-node frames (use partition, loss or latency)",
+                        c.system.name()
+                    ),
+                ));
+            }
         }
         if c.lazyfs_mounted()
             && let Some(reason) = crate::lazyfs::unavailable()
@@ -271,8 +320,10 @@ impl RunConfig {
         // A schedule that cannot be drawn for this cluster (partitions of one node) fails here.
         workloads::nemesis::schedule(&c.nemesis, c.nodes, c.time_limit.as_nanos() as u64, c.seed)
             .map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
-        let bugs = raftnode::planted_bugs(&c.node_args);
-        if raftnode::planted_bug_arg(&c.node_args).is_some() && !capabilities.planted_bugs {
+        // Other systems' arguments are their own business (a Maelstrom node or a system file's program
+        // may well have a --bug flag); etcd has none.
+        let bugs = if capabilities.planted_bugs { raftnode::planted_bugs(&c.node_args) } else { Vec::new() };
+        if raftnode::planted_bug_arg(&c.node_args).is_some() && matches!(c.system, System::Etcd(_)) {
             return Err(invalid(
                 Setting::NodeArgs,
                 format!("planted bugs (--bug) exist only in raft-node, not in {}", c.system.name()),
@@ -287,7 +338,7 @@ impl RunConfig {
                 ),
             ));
         }
-        let bin_setting = Setting::NodeBin;
+        let bin_setting = if capabilities.message_network { Setting::NodeCmd } else { Setting::NodeBin };
         if c.node_bin.as_os_str().is_empty() {
             return Err(invalid(
                 bin_setting,
@@ -307,6 +358,19 @@ impl RunConfig {
         }
         self.node_bin = std::fs::canonicalize(&self.node_bin)
             .map_err(|e| invalid(bin_setting, format!("{}: {e}", self.node_bin.display())))?;
+        // Nodes run in their own directories: a Maelstrom node's arguments that name files here (its
+        // script) are made absolute, so the nodes and the reproduce command find them from anywhere.
+        if capabilities.message_network {
+            for a in &mut self.node_args {
+                if (a.contains('/') || a.contains('.'))
+                    && !a.starts_with('-')
+                    && Path::new(a.as_str()).is_file()
+                    && let Ok(abs) = std::fs::canonicalize(a.as_str())
+                {
+                    *a = abs.display().to_string();
+                }
+            }
+        }
         Ok(self)
     }
 
@@ -319,8 +383,13 @@ impl RunConfig {
     /// later do not change what it runs.
     pub fn reproduce_command(&self) -> String {
         use Setting as S;
-        let mut parts =
-            vec!["faultline run".to_string(), format!("{} {}", S::System.flag(), self.system.name())];
+        let mut parts = vec!["faultline run".to_string()];
+        match &self.system {
+            System::Described(f) => {
+                parts.push(format!("--system-file {}", shell_quote(&f.path.display().to_string())))
+            }
+            other => parts.push(format!("{} {}", S::System.flag(), other.name())),
+        }
         if let Some(o) = self.system.etcd_options() {
             if o.serializable_reads {
                 parts.push("--etcd-serializable-reads".into());
@@ -354,14 +423,25 @@ impl RunConfig {
             parts.push("--lazyfs-metadata ordered".into());
         }
         parts.push(format!("--seed {}", self.seed));
-        parts.push(format!("--net {}", self.net.name()));
-        parts.push(format!(
-            "{} {}",
-            self.system.binary_flag(),
-            shell_quote(&self.node_bin.display().to_string())
-        ));
-        for a in &self.node_args {
-            parts.push(format!("{}={}", S::NodeArgs.flag(), shell_quote(a)));
+        if !self.nemesis.message_types.is_empty() {
+            parts.push(format!("--message-types {}", shell_quote(&self.nemesis.message_types.join(","))));
+        }
+        if self.system.capabilities().message_network {
+            let words: Vec<String> = std::iter::once(self.node_bin.display().to_string())
+                .chain(self.node_args.iter().cloned())
+                .map(|w| shell_quote(&w))
+                .collect();
+            parts.push(format!("--node-cmd {}", shell_quote(&words.join(" "))));
+        } else {
+            parts.push(format!("--net {}", self.net.name()));
+            parts.push(format!(
+                "{} {}",
+                self.system.binary_flag(),
+                shell_quote(&self.node_bin.display().to_string())
+            ));
+            for a in &self.node_args {
+                parts.push(format!("{}={}", S::NodeArgs.flag(), shell_quote(a)));
+            }
         }
         parts.push(format!("{} {}", S::Store.flag(), shell_quote(&self.store.display().to_string())));
         if !self.check {
@@ -382,6 +462,11 @@ impl RunConfig {
             name: self.test_name(),
             system: self.system.kind(),
             etcd: self.system.etcd_options(),
+            system_file: self
+                .system
+                .file()
+                .map(|f| SystemFileRecord { path: f.path.display().to_string(), text: f.text.clone() }),
+            message_types: self.nemesis.message_types.clone(),
             workload: self.workload,
             models: self.workload.models().to_vec(),
             workload_options: self.workload_options.clone(),
@@ -410,13 +495,19 @@ impl RunConfig {
 
     /// The configuration a stored run was made with (its replays go to `store`), validated.
     pub fn from_spec(spec: &TestSpec, store: PathBuf) -> Result<RunConfig, ConfigError> {
-        let mut c = RunConfig::new(spec.system());
+        let system = spec
+            .system()
+            .map_err(|e| invalid(Setting::SystemFile, format!("test.json's system_file: {e}")))?;
+        let mut c = RunConfig::new(system);
         c.nodes = spec.nodes;
         c.time_limit = Duration::from_millis(spec.time_limit_ms);
         c.workload = spec.workload;
         c.workload_options = spec.workload_options.clone();
-        c.nemesis =
-            NemesisSpec { kinds: spec.nemesis.clone(), interval: spec.nemesis_interval_ms * 1_000_000 };
+        c.nemesis = NemesisSpec {
+            kinds: spec.nemesis.clone(),
+            interval: spec.nemesis_interval_ms * 1_000_000,
+            message_types: spec.message_types.clone(),
+        };
         c.concurrency = spec.concurrency;
         c.rate = spec.rate;
         c.seed = spec.seed;
@@ -444,6 +535,54 @@ fn nemesis_words(kinds: &[FaultKind], sep: &str) -> String {
 /// The command that replays a stored run (printed by runs whose schedule was given, not drawn).
 pub fn replay_command(run_dir: &Path) -> String {
     format!("faultline repro {} --runs 3", shell_quote(&run_dir.display().to_string()))
+}
+
+/// Splits a command line into words as a POSIX shell would for plain words, single and double quotes
+/// and backslashes (no variables, globs or other expansions): the inverse of [`shell_quote`].
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed ' in {line:?}")),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err(format!("unclosed \" in {line:?}")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed \" in {line:?}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err(format!("a trailing backslash in {line:?}")),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
@@ -505,14 +644,14 @@ mod tests {
     #[test]
     fn what_etcd_cannot_do_is_refused_up_front() {
         let etcd = System::Etcd(EtcdOptions::default());
-        let mut c = config(etcd);
+        let mut c = config(etcd.clone());
         c.workload = Workload::Append;
         assert_eq!(c.validate().unwrap_err().setting, Setting::Workload);
-        let mut c = config(etcd);
+        let mut c = config(etcd.clone());
         c.nemesis.kinds = vec![FaultKind::Kill, FaultKind::Drop];
         let e = c.validate().unwrap_err();
         assert!(e.message.contains("drop") && e.message.contains("raft-node"), "{e}");
-        let mut c = config(etcd);
+        let mut c = config(etcd.clone());
         c.node_args = vec!["--bug=stale-read".into()];
         assert!(c.validate().unwrap_err().message.contains("only in raft-node"));
     }
@@ -581,5 +720,46 @@ mod tests {
         assert_eq!(shell_quote("/a/b-c"), "/a/b-c");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(replay_command(Path::new("/s/t x")), "faultline repro '/s/t x' --runs 3");
+    }
+
+    #[test]
+    fn command_lines_split_like_a_shell_and_round_trip_through_quoting() {
+        assert_eq!(
+            split_command("python3  a.py --bug 'x y' \"q\\\"\" z\\ w").unwrap(),
+            ["python3", "a.py", "--bug", "x y", "q\"", "z w"]
+        );
+        assert_eq!(split_command("''").unwrap(), [""]);
+        assert!(split_command("a 'b").is_err());
+        let words = ["/usr/bin/python3", "it's here", "plain"];
+        let line = words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
+        assert_eq!(split_command(&line).unwrap(), words);
+    }
+
+    #[test]
+    fn message_faults_belong_to_the_message_network() {
+        let mut c = config(System::RaftNode);
+        c.nemesis.kinds = vec![FaultKind::Duplicate];
+        assert_eq!(c.validate().unwrap_err().setting, Setting::Nemesis);
+        let mut c = config(System::RaftNode);
+        c.nemesis.message_types = vec!["x".into()];
+        assert_eq!(c.validate().unwrap_err().setting, Setting::MessageTypes);
+        let mut c = config(System::Maelstrom);
+        c.net = Backend::Stdio;
+        c.workload = Workload::Register;
+        c.nemesis.kinds = vec![FaultKind::Drop, FaultKind::Reorder];
+        assert_eq!(c.clone().validate().unwrap_err().setting, Setting::MessageTypes);
+        c.nemesis.message_types = vec!["replicate".into()];
+        let c = c.validate().unwrap();
+        let cmd = c.reproduce_command();
+        assert!(
+            cmd.contains("--system maelstrom")
+                && cmd.contains("--message-types replicate")
+                && cmd.contains("--node-cmd "),
+            "{cmd}"
+        );
+        assert!(!cmd.contains("--net"), "{cmd}");
+        let mut wrong_net = c.clone();
+        wrong_net.net = Backend::Loopback;
+        assert_eq!(wrong_net.validate().unwrap_err().setting, Setting::System);
     }
 }

@@ -421,6 +421,7 @@ mod tests {
             listen_peer: format!("10.1.2.{}:7000", 11 + i).parse().unwrap(),
             advertise_peer: None,
             listen_client: format!("10.1.2.{}:8000", 11 + i).parse().unwrap(),
+            peer_addrs: Vec::new(),
             peers_arg: String::new(),
             client_addrs_arg: String::new(),
             dir: format!("/s/nodes/n{}", i + 1).into(),

@@ -12,7 +12,7 @@
 //! may still take effect, so the process may never invoke again) and the slot continues as a fresh
 //! process; a `fail` backs the slot off briefly, since during an election every attempt fails at once.
 
-use crate::client::{Client, Outcome};
+use crate::client::{Outcome, ProcessClient};
 use crate::nodes::NodeSpec;
 use crate::recorder::{Draft, Recorder};
 use crate::stop::Stop;
@@ -49,12 +49,11 @@ struct Completion {
 pub async fn drive(
     mut generator: Box<dyn Generator>,
     table: &mut ProcessTable,
-    clients: Vec<Client>,
+    clients: Vec<ProcessClient>,
     nodes: &[NodeSpec],
     recorder: Arc<Recorder>,
     stop: &Stop,
 ) -> Box<dyn Generator> {
-    let urls: Arc<[String]> = nodes.iter().map(NodeSpec::url).collect();
     let names: Arc<[String]> = nodes.iter().map(|n| n.name.clone()).collect();
     let (done_tx, mut done_rx) = mpsc::channel::<Completion>(clients.len().max(1));
     let mut workers = JoinSet::new();
@@ -62,15 +61,7 @@ pub async fn drive(
     for (slot, client) in clients.into_iter().enumerate() {
         let (tx, rx) = mpsc::channel(1);
         senders.push(Some(tx));
-        workers.spawn(worker(
-            slot,
-            client,
-            rx,
-            done_tx.clone(),
-            recorder.clone(),
-            urls.clone(),
-            names.clone(),
-        ));
+        workers.spawn(worker(slot, client, rx, done_tx.clone(), recorder.clone(), names.clone()));
     }
     drop(done_tx);
     // Free slots in the order they became free, each with the time it may invoke again. Asking
@@ -93,7 +84,7 @@ pub async fn drive(
             let ctx = Context { time: now, process: table.process(slot), in_flight };
             match generator.next(&ctx) {
                 Next::Op(op) => {
-                    let node = op.node.unwrap_or(table.node(slot)).min(urls.len() - 1);
+                    let node = op.node.unwrap_or(table.node(slot)).min(names.len() - 1);
                     let a = Assignment { process: ctx.process, node, op };
                     // The worker is idle (its slot was free) and its channel holds one: this cannot
                     // wait. A worker that is gone has stopped with the run.
@@ -154,11 +145,10 @@ pub async fn drive(
 
 async fn worker(
     slot: usize,
-    client: Client,
+    mut client: ProcessClient,
     mut assignments: mpsc::Receiver<Assignment>,
     done: mpsc::Sender<Completion>,
     recorder: Arc<Recorder>,
-    urls: Arc<[String]>,
     names: Arc<[String]>,
 ) {
     while let Some(Assignment { process, node, op }) = assignments.recv().await {
@@ -173,16 +163,14 @@ async fn worker(
         };
         let outcome = async {
             recorder.record(draft(EventType::Invoke, op.invoke_value(), None)).map_err(|e| e.to_string())?;
-            let (outcome, answered) = client.invoke(&urls[node], &op).await;
+            let (outcome, answered) = client.invoke(node, &op).await;
             let mut completion = match &outcome {
                 Outcome::Ok(v) => draft(EventType::Ok, v.clone(), None),
                 Outcome::Fail(e) => draft(EventType::Fail, op.invoke_value(), Some(e.clone())),
                 Outcome::Info(e) => draft(EventType::Info, op.invoke_value(), Some(e.clone())),
             };
             // The completion names the node that answered (a redirect goes to the leader).
-            if let Some(i) = urls.iter().position(|u| *u == answered) {
-                completion.node = Some(names[i].clone());
-            }
+            completion.node = Some(names[answered].clone());
             recorder.record(completion).map_err(|e| e.to_string())?;
             Ok(outcome)
         }
@@ -259,6 +247,7 @@ mod tests {
             client_addrs_arg: String::new(),
             dir: std::path::PathBuf::new(),
             netns: None,
+            peer_addrs: vec![addr],
         }
     }
 
@@ -277,8 +266,13 @@ mod tests {
             Rate::new(base, 200.0, 7),
             Duration::from_millis(1500).as_nanos() as u64,
         ));
+        let urls: Arc<[String]> = vec![format!("http://{addr}")].into();
         let clients = (0..slots)
-            .map(|_| Client::new(System::RaftNode, Duration::from_secs(2), Value::Null).unwrap())
+            .map(|_| ProcessClient::Http {
+                client: crate::client::Client::new(System::RaftNode, Duration::from_secs(2), Value::Null)
+                    .unwrap(),
+                urls: urls.clone(),
+            })
             .collect();
         let mut table = ProcessTable::new(slots, 1);
         let stop = Stop::new();

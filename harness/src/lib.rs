@@ -10,16 +10,20 @@
 //! [`analysis`] -> [`report`]. The modules, outside in (no module imports one that imports it back):
 //!
 //! - [`cli`]: `faultline`'s arguments, parsed and handed to [`config`]; the subcommands own theirs:
-//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`].
+//!   [`check`], [`matrix`], [`repro`], [`report`], [`campaign`] (split over machines by [`shard`]).
 //! - [`config`]: the one [`config::RunConfig`]: defaults, validation, `test.json` mapping, the
 //!   reproduce command. Every subcommand builds its runs through it.
 //! - [`run`]: one test from start to verdict, as phases; [`interpreter`] owns the generator and
 //!   feeds the client workers; [`nemesis`] executes the fault schedule; [`observe`] records statuses
 //!   and committed logs ([`logwatch`]); [`progress`] shows it; [`stop`] stops every task at once.
 //! - [`system`]: the system-under-test seam (how to start a node, speak to it, read its status);
-//!   [`raftnode`] and [`etcd`] are the two systems; [`client`] sends their requests and is the one
-//!   place outcomes are classified; [`protocol`] and [`nodes`] are the vocabulary they share.
-//! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns` and `loopback` backends.
+//!   [`raftnode`] and [`etcd`] are the built-in systems, [`systemfile`] reads a system described in
+//!   TOML (its client `http-kv`, `etcd-v3` or a [`shim`] process), [`maelstrom`] is Maelstrom's node
+//!   protocol; [`client`] sends every kind of request and is the one place outcomes are classified;
+//!   [`ready`] waits for nodes to take operations; [`protocol`] and [`nodes`] are the vocabulary they
+//!   share.
+//! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns`, `loopback` and `stdio` (Maelstrom
+//!   nodes, with [`msgnet`], the message network the harness is for them) backends.
 //! - [`store`]: [`store::RunDir`], the only module that knows a run directory's file names, and the
 //!   [`durable`] the one writer of whole files (fsynced, atomic); [`recorder`] writes `history.jsonl`
 //!   and keeps it in memory.
@@ -44,22 +48,29 @@ pub mod findings;
 pub mod interpreter;
 pub mod lazyfs;
 pub mod logwatch;
+pub mod maelstrom;
 pub mod matrix;
+pub mod msgnet;
 pub mod nemesis;
 pub mod netcmd;
 pub mod nodes;
 pub mod observe;
+pub mod programs;
 pub mod progress;
 pub mod protocol;
 pub mod proxy;
 pub mod raftnode;
+pub mod ready;
 pub mod recorder;
 pub mod report;
 pub mod repro;
 pub mod run;
+pub mod shard;
+pub mod shim;
 pub mod signals;
 pub mod state;
 pub mod stop;
 pub mod store;
 pub mod system;
+pub mod systemfile;
 pub mod units;

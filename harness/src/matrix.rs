@@ -363,7 +363,9 @@ impl Scenario {
                 Fault::Pause { .. } => FaultKind::Pause,
                 Fault::Loss { .. } => FaultKind::Loss,
                 Fault::Latency { .. } => FaultKind::Latency,
-                Fault::Drop { .. } | Fault::Deliver { .. } => FaultKind::Drop,
+                Fault::Drop { .. } | Fault::DropType { .. } | Fault::Deliver { .. } => FaultKind::Drop,
+                Fault::Duplicate { .. } => FaultKind::Duplicate,
+                Fault::Reorder { .. } => FaultKind::Reorder,
                 Fault::PowerLoss { .. } => FaultKind::PowerLoss,
                 Fault::Corrupt { .. } => FaultKind::Corrupt,
                 Fault::Restart { .. } | Fault::Heal => continue,
@@ -524,7 +526,11 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> Resu
     c.workload = Workload::Register;
     c.workload_options =
         WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
-    c.nemesis = NemesisSpec { kinds: scenario.kinds(), interval: scenario.cycle_len.as_nanos() as u64 };
+    c.nemesis = NemesisSpec {
+        kinds: scenario.kinds(),
+        interval: scenario.cycle_len.as_nanos() as u64,
+        message_types: Vec::new(),
+    };
     c.concurrency = config.concurrency;
     c.rate = Some(pace(config.time_limit));
     c.seed = seed;

@@ -203,6 +203,32 @@ impl Nemesis {
                 self.network_faulty |= !grudge.is_empty();
                 network(json!({ "topology": topology, "messages": messages, "links": links(&grudge) }))
             }
+            Fault::DropType { topology, body_type } => {
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
+                if !cluster.drop_type(&grudge, body_type)? {
+                    return Ok(skipped(
+                        "dropping messages by body type needs the message network (Maelstrom nodes)",
+                    ));
+                }
+                self.network_faulty |= !grudge.is_empty();
+                network(json!({ "topology": topology, "body_type": body_type, "links": links(&grudge) }))
+            }
+            Fault::Duplicate { topology, probability } => {
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
+                if !cluster.duplicate(&grudge, *probability)? {
+                    return Ok(skipped("duplicating messages needs the message network (Maelstrom nodes)"));
+                }
+                self.network_faulty |= !grudge.is_empty();
+                network(json!({ "topology": topology, "probability": probability, "links": links(&grudge) }))
+            }
+            Fault::Reorder { topology, window_ms } => {
+                let grudge = topology.grudge_in(&names, view, &mut self.rng);
+                if !cluster.reorder(&grudge, Duration::from_millis(*window_ms))? {
+                    return Ok(skipped("reordering messages needs the message network (Maelstrom nodes)"));
+                }
+                self.network_faulty |= !grudge.is_empty();
+                network(json!({ "topology": topology, "window_ms": window_ms, "links": links(&grudge) }))
+            }
             Fault::Deliver { topology } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
                 if !cluster.deliver_messages(&grudge)? {

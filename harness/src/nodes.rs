@@ -15,7 +15,8 @@ pub struct NodeSpec {
     pub name: String,
     /// Raft id: index + 1.
     pub id: u64,
-    /// Where the node listens for peers.
+    /// Where the node listens for peers (unused, `0.0.0.0:0`, for Maelstrom nodes: they talk over
+    /// stdin and stdout).
     pub listen_peer: SocketAddr,
     /// Where every other node reaches this node's peer port when that is not `listen_peer` and the
     /// same for all of them (etcd on loopback: the relay in front of it).
@@ -23,7 +24,11 @@ pub struct NodeSpec {
     pub advertise_peer: Option<SocketAddr>,
     /// Where the node serves HTTP (clients use this address).
     pub listen_client: SocketAddr,
-    /// This node's `--peers` argument (its own view: through proxies where there are any).
+    /// Where this node reaches every node's peer port, in node order (its own view: through proxies
+    /// where there are any; its own entry is its own listen address). Maelstrom nodes have none.
+    #[serde(default)]
+    pub peer_addrs: Vec<SocketAddr>,
+    /// This node's `--peers` argument (`1=ADDR,2=ADDR,...` of `peer_addrs`).
     pub peers_arg: String,
     pub client_addrs_arg: String,
     pub dir: PathBuf,

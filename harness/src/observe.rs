@@ -41,8 +41,8 @@ impl Observer {
     /// up a look at the others for long).
     pub fn new(system: System, nodes: &[NodeSpec], timeout: Duration) -> Result<Observer, reqwest::Error> {
         Ok(Observer {
+            reader: StatusReader::new(system.clone(), nodes),
             client: Client::new(system, timeout, Value::Null)?,
-            reader: StatusReader::new(system, nodes.len()),
             names: nodes.iter().map(|n| n.name.clone()).collect(),
             urls: nodes.iter().map(NodeSpec::url).collect(),
         })
@@ -52,8 +52,12 @@ impl Observer {
         &self.names
     }
 
-    /// One status of every node (None: no answer), asked of all nodes at once.
+    /// One status of every node (None: no answer, or a system without a status), asked of all
+    /// nodes at once.
     pub async fn poll(&mut self) -> Vec<Option<Value>> {
+        if !self.reader.has_status() {
+            return vec![None; self.urls.len()];
+        }
         let futures = self.urls.iter().map(|u| {
             let (client, url) = (self.client.clone(), u.clone());
             async move { client.raw_status(&url).await }
@@ -63,7 +67,8 @@ impl Observer {
     }
 
     /// Waits until every node names the same leader in the same term (or, at the deadline, at least a
-    /// majority does). Returns the leader.
+    /// majority does). Returns the leader. A status without a term (a system file's roles may give
+    /// none) counts as term 0.
     pub async fn wait_for_leader(&mut self, timeout: Duration, stop: &Stop) -> Option<String> {
         let deadline = Instant::now() + timeout;
         let n = self.urls.len();
@@ -73,7 +78,7 @@ impl Observer {
             let views: Vec<(u64, u64)> = statuses
                 .iter()
                 .flatten()
-                .filter_map(|s| Some((s["leader"].as_u64()?, s["term"].as_u64()?)))
+                .filter_map(|s| Some((s["leader"].as_u64()?, s["term"].as_u64().unwrap_or(0))))
                 .collect();
             if let Some(&first) = views.first() {
                 let agree = views.iter().filter(|v| **v == first).count();

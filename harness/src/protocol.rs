@@ -1,8 +1,9 @@
 //! What goes over the wire between a client and a node, in neutral terms: a [`Request`] a system's
-//! protocol module builds, the [`Response`] that came back, and the [`Answer`] that module reads out
-//! of it. [`crate::client`] sends requests and alone turns answers (or transport failures) into
-//! outcomes; [`crate::raftnode`] and [`crate::etcd`] only translate. A leaf module, so the system
-//! modules and the client do not depend on each other.
+//! protocol module builds, the [`Reply`] that came back (an HTTP [`Response`], or one JSON line of a
+//! shim or a Maelstrom node), and the [`Answer`] that module reads out of it. [`crate::client`] sends
+//! requests and alone turns answers (or transport failures) into outcomes; [`crate::raftnode`],
+//! [`crate::etcd`], [`crate::shim`] and [`crate::maelstrom`] only translate. A leaf module, so the
+//! system modules and the client do not depend on each other.
 
 use serde_json::Value;
 
@@ -45,6 +46,15 @@ pub struct Response {
     pub body: Option<Value>,
 }
 
+/// What came back for an operation, whichever way it travelled.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// An HTTP response (raft-node, etcd, `http-kv` and `etcd-v3` system files).
+    Http(Response),
+    /// A JSON value: a shim's answer line, or the body of a Maelstrom node's reply.
+    Json(Value),
+}
+
 /// What a server's answer says about an operation, in the system's own terms already read: each
 /// system's protocol module turns a [`Response`] into one of these, and
 /// [`crate::client::classify`] alone decides the outcome.
@@ -56,4 +66,17 @@ pub enum Answer {
     NotApplied(String),
     /// The effect is unknown.
     Unknown(String),
+}
+
+/// Why no answer came back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transport {
+    /// The request provably never reached the server (connection refused, no route, a node or shim
+    /// that was not running).
+    NotSent(String),
+    /// No answer within the operation timeout.
+    Timeout,
+    /// The connection failed after the request may have been sent (reset, closed, bad response, a
+    /// shim or node that died with the request in hand).
+    Lost(String),
 }

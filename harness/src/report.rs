@@ -110,7 +110,10 @@ fn run_report(
     let outcome = spec.outcome.clone().unwrap_or_default();
     let meta = RunMeta {
         test_name: spec.name.clone(),
-        system: spec.system().name().to_string(),
+        system: spec.system().map_or_else(
+            |_| spec.system_file.as_ref().map_or("file".into(), |f| f.path.clone()),
+            |s| s.name().to_string(),
+        ),
         nodes: spec.node_names(),
         workload: spec.workload.to_string(),
         nemeses: spec.nemesis.iter().map(|k| k.name().to_string()).collect(),

@@ -1,14 +1,16 @@
 //! `faultline run`: one test from start to verdict, as a sequence of phases.
 //!
 //! 1. **Set up**: the run directory ([`RunDir`]) with `test.json`, the history recorder, the cluster;
-//!    start every node and wait for a leader.
+//!    start every node and wait until it is ready ([`ready`]: a system file's probe, a Maelstrom
+//!    node's `init_ok`) and, for systems whose status says who leads, for a leader.
 //! 2. **Run**: the [`interpreter`] drives the workload with `concurrency` client slots while the
 //!    nemesis follows its schedule, [`observe`] records every node's status (and follows raft-node's
 //!    committed logs) and [`progress`] shows what happens.
-//! 3. **Recover**: heal everything, restart what is down, wait for a leader.
+//! 3. **Recover**: heal everything, restart what is down, wait for readiness and a leader.
 //! 4. **Final reads** of every key the run touched from every node; then the committed logs.
 //! 5. **Tear down** the cluster (on success, on error and on Ctrl-C; its `Drop` is the last resort),
-//!    and write the outcome into `test.json`.
+//!    keep a system file's data files, write the message network's counters (`network.json`) and the
+//!    outcome into `test.json`.
 //! 6. **Check** the history, handed over in memory, exactly as `faultline check` would check the
 //!    stored run ([`analysis`]), and write `report.html`.
 //!
@@ -16,7 +18,7 @@
 //! failed `iptables` call) stops them all, and the run ends with that error (exit 3).
 
 use crate::analysis::{self, RunResults};
-use crate::client::Client;
+use crate::client::{Client, ClientSetup};
 use crate::cluster::{self, Cluster, ClusterConfig, ClusterError};
 use crate::config::{ConfigError, RunConfig, replay_command};
 use crate::interpreter;
@@ -25,9 +27,11 @@ use crate::nemesis::{FaultOutcome, Nemesis, NemesisError};
 use crate::nodes::NodeSpec;
 use crate::observe::{self, Observer, laggard_of, leader_of};
 use crate::progress;
+use crate::ready::{self, NotReady};
 use crate::recorder::{RecordError, Recorder};
 use crate::stop::Stop;
 use crate::store::{self, ExecutedFault, NodeFile, RunDir, RunOutcome, StoreError, TestSpec};
+use crate::systemfile::{NodeContext, Probe};
 use checker::history::{Event, EventType, Process};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -53,6 +57,8 @@ pub enum RunError {
     Http(#[from] reqwest::Error),
     #[error("no leader emerged within {secs}s of starting the cluster; see the node logs in {dir}/nodes/")]
     NoLeader { secs: u64, dir: PathBuf },
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
     #[error("interrupted (Ctrl-C); the cluster was torn down")]
     Interrupted,
     #[error("{0}")]
@@ -127,7 +133,7 @@ pub async fn run_with_schedule(
     });
     let cluster_config = ClusterConfig {
         nodes: config.nodes,
-        system: config.system,
+        system: config.system.clone(),
         node_bin: config.node_bin.clone(),
         node_args: config.node_args.clone(),
         nodes_dir: run_dir.nodes_dir(),
@@ -135,20 +141,35 @@ pub async fn run_with_schedule(
         proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy()),
         lazyfs: config.lazyfs_mounted().then_some(config.lazyfs_metadata),
         state_dir: crate::state::state_dir(),
+        message_types: config.nemesis.message_types.clone(),
     };
-    let cluster = cluster::create(config.net, cluster_config).await?;
+    let mut cluster = cluster::create(config.net, cluster_config).await?;
     let nodes: Vec<NodeSpec> = cluster.nodes().to_vec();
+    let network = cluster.network();
+    let token = cluster.procs().0.token().to_string();
     let cluster: SharedCluster = Arc::new(Mutex::new(cluster));
     let mut outcome = RunOutcome { cluster: nodes.clone(), ..RunOutcome::default() };
 
     let stop = Stop::new();
+    let clients = ClientSetup {
+        system: config.system.clone(),
+        nodes: nodes.clone().into(),
+        timeout: config.op_timeout,
+        empty_read: if config.workload == Workload::Append { json!([]) } else { Value::Null },
+        seed: config.seed,
+        shim_logs: run_dir.clients_dir(),
+        network: network.clone(),
+    };
     let phases = Phases {
         config: &config,
         run_dir: &run_dir,
         cluster: cluster.clone(),
-        nodes,
+        nodes: nodes.clone(),
         recorder: recorder.clone(),
         stop: stop.clone(),
+        clients,
+        network: network.clone(),
+        token: token.clone(),
     };
     let result = tokio::select! {
         r = phases.all(sched, &mut outcome) => r,
@@ -165,6 +186,25 @@ pub async fn run_with_schedule(
         .map_err(|e| RunError::Failed(format!("tearing down the cluster: {e}")))
         .and_then(|r| r.map_err(RunError::from))
     };
+    if let Some(file) = config.system.file() {
+        for node in &nodes {
+            let ctx = NodeContext {
+                spec: node,
+                all: &nodes,
+                seed: config.seed,
+                token: &token,
+                shared_peers: config.system.shared_peer_addresses(),
+            };
+            for kept in file.keep_data_files(&ctx) {
+                if let Err(e) = kept {
+                    tracing::warn!(node = %node.name, error = %e, "could not keep a data file");
+                }
+            }
+        }
+    }
+    if let Some(net) = &network {
+        store::write_json(&run_dir.network(), &net.stats())?;
+    }
     let events = recorder.take_events();
     if let Err(e) = &result {
         outcome.error = Some(e.to_string());
@@ -208,14 +248,18 @@ struct Phases<'a> {
     nodes: Vec<NodeSpec>,
     recorder: Arc<Recorder>,
     stop: Stop,
+    clients: ClientSetup,
+    network: Option<crate::msgnet::Network>,
+    /// The run's cluster token (a system file's `{token}`).
+    token: String,
 }
 
 impl Phases<'_> {
     /// Every phase before teardown; records phase times into `outcome`.
     async fn all(&self, sched: Vec<ScheduledFault>, outcome: &mut RunOutcome) -> Result<(), RunError> {
         let config = self.config;
-        let system = config.system;
-        // Set up: start every node, then wait for a leader.
+        let system = &config.system;
+        // Set up: start every node, then wait until each is ready and (where known) one leads.
         blocking(&self.cluster, |c| {
             for i in 0..c.nodes().len() {
                 c.start(i)?;
@@ -223,20 +267,26 @@ impl Phases<'_> {
             Ok(())
         })
         .await?;
-        let mut observer = Observer::new(system, &self.nodes, Duration::from_millis(500))?;
-        let Some(first_leader) = observer.wait_for_leader(config.recover_timeout, &self.stop).await else {
-            return Err(RunError::NoLeader {
-                secs: config.recover_timeout.as_secs(),
-                dir: self.run_dir.path().to_path_buf(),
-            });
+        self.wait_ready().await?;
+        let mut observer = Observer::new(system.clone(), &self.nodes, Duration::from_millis(500))?;
+        let first_leader = if system.capabilities().roles {
+            let Some(leader) = observer.wait_for_leader(config.recover_timeout, &self.stop).await else {
+                return Err(RunError::NoLeader {
+                    secs: config.recover_timeout.as_secs(),
+                    dir: self.run_dir.path().to_path_buf(),
+                });
+            };
+            Some(leader)
+        } else {
+            None
         };
 
         // Observers for the run phase, the recovery and the final reads.
         let observers = Stop::new();
-        let (leader_tx, leader_rx) = watch::channel(Some(first_leader));
+        let (leader_tx, leader_rx) = watch::channel(first_leader);
         let (faults_tx, faults_rx) = watch::channel(String::new());
         let poller = tokio::spawn(observe::poll_status(
-            Observer::new(system, &self.nodes, Duration::from_millis(500))?,
+            Observer::new(system.clone(), &self.nodes, Duration::from_millis(500))?,
             self.recorder.clone(),
             self.run_dir.status(),
             leader_tx,
@@ -244,7 +294,7 @@ impl Phases<'_> {
         ));
         let log_watch = system.capabilities().committed_log.then(|| {
             // A node that does not answer within 2 s is asked again at its next round.
-            let client = Client::new(system, Duration::from_secs(2), Value::Null)?;
+            let client = Client::new(system.clone(), Duration::from_secs(2), Value::Null)?;
             Ok::<_, RunError>(tokio::spawn(observe::watch_logs(
                 self.nodes.clone(),
                 client,
@@ -280,7 +330,7 @@ impl Phases<'_> {
             self.cluster.clone(),
             nemesis.clone(),
             // The nemesis's own look at the leader: short, so a paused node cannot hold a fault back.
-            Observer::new(system, &self.nodes, Duration::from_millis(100))?,
+            Observer::new(system.clone(), &self.nodes, Duration::from_millis(100))?,
             leader_rx,
             faults_tx.clone(),
             self.recorder.clone(),
@@ -303,10 +353,19 @@ impl Phases<'_> {
             .await?;
         }
         faults_tx.send_replace("recovering".into());
-        outcome.recovered_at =
-            observer.wait_for_leader(config.recover_timeout, &self.stop).await.map(|_| self.recorder.now());
+        outcome.recovered_at = match self.wait_ready().await {
+            Err(e) => {
+                tracing::warn!(error = %e, "not every node is ready after recovery; final reads will likely fail");
+                None
+            }
+            Ok(()) if system.capabilities().roles => observer
+                .wait_for_leader(config.recover_timeout, &self.stop)
+                .await
+                .map(|_| self.recorder.now()),
+            Ok(()) => Some(self.recorder.now()),
+        };
         if outcome.recovered_at.is_none() {
-            tracing::warn!("no leader after recovery; final reads will likely fail");
+            tracing::warn!("the cluster did not recover; final reads will likely fail");
         }
 
         // Final reads: every key the run touched, from every node.
@@ -327,6 +386,37 @@ impl Phases<'_> {
             self.store_committed_logs(watches).await?;
         }
         self.check_stop()
+    }
+
+    /// Waits until every node is ready: a Maelstrom node has answered `init`, a system file's probe
+    /// passes. Systems without either are ready when started (raft-node and etcd then wait for a
+    /// leader).
+    async fn wait_ready(&self) -> Result<(), RunError> {
+        if let Some(net) = &self.network {
+            ready::wait_init(net, &self.nodes, self.config.recover_timeout).await?;
+        }
+        let system = &self.config.system;
+        if let (Some(r), Some(file)) = (system.readiness(), system.file()) {
+            let commands: Vec<Vec<String>> = match &r.probe {
+                Probe::Command(words) => self
+                    .nodes
+                    .iter()
+                    .map(|spec| {
+                        let ctx = NodeContext {
+                            spec,
+                            all: &self.nodes,
+                            seed: self.config.seed,
+                            token: &self.token,
+                            shared_peers: system.shared_peer_addresses(),
+                        };
+                        words.iter().map(|w| w.expand(&ctx, &file.dir())).collect()
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            ready::wait_probe(&r.probe, &self.nodes, &commands, r.timeout, &self.stop).await?;
+        }
+        Ok(())
     }
 
     /// A stop signal for a helper task that fires when the run stops or when `phase` ends.
@@ -366,11 +456,10 @@ impl Phases<'_> {
         generator: Box<dyn Generator>,
         table: &mut ProcessTable,
     ) -> Result<Box<dyn Generator>, RunError> {
-        let config = self.config;
-        let empty = if config.workload == Workload::Append { json!([]) } else { Value::Null };
-        let clients = (0..config.concurrency)
-            .map(|_| Client::new(config.system, config.op_timeout, empty.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let clients = (0..self.config.concurrency)
+            .map(|slot| self.clients.client(slot))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(RunError::Failed)?;
         let generator =
             interpreter::drive(generator, table, clients, &self.nodes, self.recorder.clone(), &self.stop)
                 .await;
@@ -381,7 +470,7 @@ impl Phases<'_> {
     /// One last whole fetch of each node's committed log joins what the watcher saw during the run;
     /// the union and any replaced entries are stored for the checker.
     async fn store_committed_logs(&self, mut watches: Vec<NodeWatch>) -> Result<(), RunError> {
-        let client = Client::new(self.config.system, Duration::from_secs(10), Value::Null)?;
+        let client = Client::new(self.config.system.clone(), Duration::from_secs(10), Value::Null)?;
         for (node, watch) in self.nodes.iter().zip(watches.iter_mut()) {
             match client.get_text(&format!("{}/debug/log?from=0", node.url())).await {
                 Ok(text) => {

@@ -197,7 +197,9 @@ mod tests {
     fn a_dead_owners_processes_are_cleaned_up_and_a_live_owners_are_not() {
         let dir = tempfile::tempdir().unwrap();
         let argv: Vec<String> = ["sleep", "30"].iter().map(|s| s.to_string()).collect();
-        let child = signals::spawn(&argv, &dir.path().join("o"), &dir.path().join("e")).unwrap();
+        let (out, err) = (dir.path().join("o"), dir.path().join("e"));
+        let launch = signals::Launch { argv: &argv, env: &[], cwd: None, stdout: &out, stderr: &err };
+        let child = signals::spawn(launch).unwrap();
 
         // A live run (this test process) is left alone.
         let mut live = StateFile::create(dir.path(), "live", "loopback").unwrap();

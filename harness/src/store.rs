@@ -2,8 +2,9 @@
 //!
 //! Layout (CONTRACTS.md section 5): `store/<test-name>/<YYYYmmddTHHMMSS>/` holds `test.json` (every
 //! input of the run plus, once it ended, what was executed), `history.jsonl`, `status.jsonl`,
-//! `results.json`, `report.html` and `nodes/<name>/{stdout.log,stderr.log,data/,log.json,
-//! log-changes.json}`; `store/latest` is a symlink to the newest run. Two runs starting in the same
+//! `results.json`, `report.html`, `nodes/<name>/{stdout.log,stderr.log,data/,log.json,
+//! log-changes.json}`, for shim clients `clients/c<slot>.stderr.log`, and for Maelstrom nodes
+//! `network.json` (what the message network did); `store/latest` is a symlink to the newest run. Two runs starting in the same
 //! second get `-1`, `-2` suffixes instead of sharing a directory.
 //!
 //! [`RunDir`] is the only place that knows these names: every reader and writer of a run directory
@@ -13,6 +14,7 @@ use crate::cluster::Backend;
 use crate::etcd::EtcdOptions;
 use crate::nodes::NodeSpec;
 use crate::system::{System, SystemKind};
+use crate::systemfile::{SystemFile, SystemFileError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -107,6 +109,16 @@ impl RunDir {
         self.root.join("nodes")
     }
 
+    /// `clients/`: shim clients' stderr (`c<slot>.stderr.log`).
+    pub fn clients_dir(&self) -> PathBuf {
+        self.root.join("clients")
+    }
+
+    /// `network.json`: the message network's counters (Maelstrom nodes).
+    pub fn network(&self) -> PathBuf {
+        self.root.join("network.json")
+    }
+
     /// `nodes/<name>/`.
     pub fn node_dir(&self, node: &str) -> PathBuf {
         self.nodes_dir().join(node)
@@ -135,11 +147,17 @@ impl RunDir {
 pub struct TestSpec {
     /// `<system>-<workload>-<nemeses>`, the store's directory name.
     pub name: String,
-    /// The system under test (`raft-node` or `etcd`); see [`TestSpec::system`].
+    /// The system under test (`raft-node`, `etcd`, `maelstrom` or `file`); see [`TestSpec::system`].
     pub system: SystemKind,
     /// etcd's options when the system is etcd (absent in older runs and raft-node runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdOptions>,
+    /// The system file of a `file` system: where it was and its whole text (a replay runs this text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_file: Option<SystemFileRecord>,
+    /// Body types the message faults act on (Maelstrom nodes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_types: Vec<String>,
     pub workload: Workload,
     /// Checker models the history is checked under.
     pub models: Vec<checker::ModelKind>,
@@ -176,6 +194,14 @@ pub struct TestSpec {
     pub outcome: Option<RunOutcome>,
 }
 
+/// A system file as `test.json` keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemFileRecord {
+    /// Absolute path it was read from (relative paths in it are relative to its directory).
+    pub path: String,
+    pub text: String,
+}
+
 /// What happened, written into test.json at the end of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunOutcome {
@@ -205,9 +231,20 @@ pub struct ExecutedFault {
 }
 
 impl TestSpec {
-    /// The system with its options.
-    pub fn system(&self) -> System {
-        System::new(self.system, self.etcd)
+    /// The system with its options; a system file is parsed again from its recorded text.
+    pub fn system(&self) -> Result<System, SystemFileError> {
+        match (self.system, &self.system_file) {
+            (SystemKind::File, Some(f)) => {
+                Ok(System::described(SystemFile::parse(&f.text, Path::new(&f.path))?))
+            }
+            (SystemKind::File, None) => Err(SystemFileError {
+                path: PathBuf::from("test.json"),
+                line: 0,
+                key: "system_file".into(),
+                message: "a run of a system file must record the file's text".into(),
+            }),
+            (kind, _) => Ok(System::new(kind, self.etcd)),
+        }
     }
 
     /// The node names of this run (`n1` ... `nN`).

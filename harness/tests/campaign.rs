@@ -172,3 +172,96 @@ fn campaign_writes_index_and_summary_and_compares_with_the_previous_campaign() {
     assert!(stderr.contains("bad.toml:3: matrix[0].nodes"), "{stderr}");
     assert_eq!(dirs().len(), 2, "a refused campaign left a directory");
 }
+
+/// What identifies a campaign row regardless of where and when it ran.
+fn row_keys(summary: &serde_json::Value) -> Vec<(String, String, u64, String)> {
+    let mut keys: Vec<(String, String, u64, String)> = summary["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| {
+            (
+                r["test_name"].as_str().unwrap_or_default().to_string(),
+                r["nemeses"].to_string(),
+                r["seed"].as_u64().unwrap_or_default(),
+                r["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn a_campaign_run_as_three_shards_and_merged_equals_the_campaign_run_whole() {
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap();
+    let file = workspace().join("examples/campaigns/smoke.toml");
+    let file = file.to_str().unwrap();
+    let bin = node_bin().to_str().unwrap();
+
+    // The plan: stable ids, the same from any store.
+    let plan = faultline(&["campaign", "plan", file, "--node-bin", bin]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let again = faultline(&["campaign", "plan", file, "--store", "/elsewhere", "--node-bin", bin]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let ids = |p: &serde_json::Value| -> Vec<String> {
+        p["runs"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&plan).len(), 2);
+    assert_eq!(ids(&plan), ids(&again));
+
+    let whole = faultline(&["campaign", file, "--store", s, "--node-bin", bin]);
+    let whole_dir = std::fs::read_dir(store.path().join("campaigns/smoke"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.ends_with("shards"))
+        .expect("the whole campaign's directory");
+    let whole_summary = read_json(&whole_dir.join("summary.json"));
+
+    // Three shards in three processes, the index from the environment as Kubernetes sets it.
+    for i in 0..3 {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["campaign", file, "--store", s, "--node-bin", bin, "--shard", "3", "--id", "night1"])
+            .env("JOB_COMPLETION_INDEX", i.to_string())
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0..=2)), "shard {i}: {}", text(&out));
+    }
+    let shard_dir = store.path().join("campaigns/smoke/shards/night1");
+    let rows = std::fs::read_dir(shard_dir.join("rows")).unwrap().count();
+    assert_eq!(rows, 2, "every run has one row");
+
+    // A retried shard redoes nothing that has results.
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let retry = faultline(&[
+            "campaign",
+            file,
+            "--store",
+            s,
+            "--node-bin",
+            bin,
+            "--shard",
+            &shard,
+            "--id",
+            "night1",
+        ]);
+        let retry_text = text(&retry);
+        assert!(!retry_text.contains("run directory"), "a finished run was run again: {retry_text}");
+    }
+
+    let merged = faultline(&["campaign", "merge", shard_dir.to_str().unwrap()]);
+    assert_eq!(merged.status.code(), whole.status.code(), "{}\n{}", text(&merged), text(&whole));
+    let merged_dir = std::fs::read_dir(store.path().join("campaigns/smoke"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.ends_with("shards") && *p != whole_dir)
+        .expect("the merged campaign's directory");
+    let merged_summary = read_json(&merged_dir.join("summary.json"));
+    assert_eq!(row_keys(&merged_summary), row_keys(&whole_summary));
+    assert!(merged_dir.join("index.html").is_file());
+    // Merged like an unsharded campaign: compared with the whole one before it.
+    assert!(String::from_utf8_lossy(&merged.stdout).contains("compared with"), "{}", text(&merged));
+}

@@ -50,7 +50,7 @@ fn run(store: &Path, seconds: u64, faults: Vec<(u64, Fault)>, seed: u64) -> harn
             _ => workloads::FaultKind::Corrupt,
         })
         .collect();
-    c.nemesis = NemesisSpec { kinds, interval: SECOND };
+    c.nemesis = NemesisSpec { kinds, interval: SECOND, message_types: Vec::new() };
     c.concurrency = 8;
     c.seed = seed;
     c.node_bin = node_bin().to_path_buf();

@@ -120,7 +120,11 @@ fn etcd_config(
     c.nodes = 3;
     c.time_limit = limit;
     c.workload = Workload::Register;
-    c.nemesis = NemesisSpec { kinds: vec![workloads::FaultKind::Partition], interval: 2_000_000_000 };
+    c.nemesis = NemesisSpec {
+        kinds: vec![workloads::FaultKind::Partition],
+        interval: 2_000_000_000,
+        message_types: Vec::new(),
+    };
     c.concurrency = 6;
     c.seed = seed;
     c.node_bin = etcd.to_path_buf();

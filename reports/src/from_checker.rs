@@ -41,7 +41,8 @@ fn cex_op(op: &Operation) -> CexOp {
 /// counterexample kept), and the class [`checker::anomaly::classify`] gives the explanation.
 pub fn counterexample(key: &KeyResult, model: &str, e: &Explanation) -> Counterexample {
     let mut kept: Vec<&Operation> = e.counterexample.ops.iter().collect();
-    kept.sort_by_key(|op| (op.invoke_time, op.id));
+    // Position order (a Jepsen history's times may go backwards between operations).
+    kept.sort_by_key(|op| op.invoke_index);
     let index: HashMap<usize, usize> = kept.iter().enumerate().map(|(i, op)| (op.id, i)).collect();
     let linearization: Vec<usize> = e.longest_prefix.iter().filter_map(|id| index.get(id).copied()).collect();
     let stuck = e.culprit();
@@ -214,7 +215,7 @@ mod tests {
         let run: RunReport = serde_json::from_str(include_str!("../tests/fixtures/run.json")).unwrap();
         let history = History::from_events("fixture", &run.history, None).unwrap();
         let spec = ModelSpec::new(ModelKind::CasRegister, Format::Jsonl);
-        let opts = CheckOptions { threads: 1, stop_at_first_invalid: false, ..CheckOptions::default() };
+        let opts = CheckOptions { threads: 1, all_keys: true, ..CheckOptions::default() };
         let report = checker::check_linearizability(&history, &spec, &opts).unwrap();
         (history, report)
     }

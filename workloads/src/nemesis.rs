@@ -31,9 +31,15 @@ pub enum FaultKind {
     Loss,
     /// Added latency on some links (through the harness's proxy).
     Latency,
-    /// One kind of Raft message dropped on some links, the others delivered (raft-node only: the
-    /// harness's proxy reads raft-node's frames).
+    /// One kind of message dropped on some links, the others delivered: a kind of Raft message for
+    /// raft-node (the harness's proxy reads its frames), a body type of `message_types` for
+    /// Maelstrom nodes (the harness is their network).
     Drop,
+    /// Some messages delivered twice on some links (message networks only: Maelstrom nodes).
+    Duplicate,
+    /// Messages held back by random times on some links, so they overtake one another (message
+    /// networks only: Maelstrom nodes).
+    Reorder,
     /// Power cut: SIGKILL, and every write not yet fsynced is lost (each node's data directory is
     /// mounted through the harness's lazyfs); restarted at the next heal.
     #[serde(rename = "power-loss")]
@@ -44,13 +50,15 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Partition,
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Loss,
         FaultKind::Latency,
         FaultKind::Drop,
+        FaultKind::Duplicate,
+        FaultKind::Reorder,
         FaultKind::PowerLoss,
         FaultKind::Corrupt,
     ];
@@ -73,9 +81,16 @@ impl FaultKind {
             FaultKind::Loss => "loss",
             FaultKind::Latency => "latency",
             FaultKind::Drop => "drop",
+            FaultKind::Duplicate => "duplicate",
+            FaultKind::Reorder => "reorder",
             FaultKind::PowerLoss => "power-loss",
             FaultKind::Corrupt => "corrupt",
         }
+    }
+
+    /// Whether this kind acts on single messages (it needs a network that sees message boundaries).
+    pub fn is_message_level(self) -> bool {
+        matches!(self, FaultKind::Drop | FaultKind::Duplicate | FaultKind::Reorder)
     }
 }
 
@@ -185,6 +200,25 @@ pub enum Fault {
         topology: Topology,
         messages: Messages,
     },
+    /// Drop every message whose body `type` is `body_type` on the topology's links and deliver the
+    /// rest (message networks: Maelstrom nodes).
+    #[serde(rename = "drop-type")]
+    DropType {
+        topology: Topology,
+        body_type: String,
+    },
+    /// Deliver each message on the topology's links a second time with this probability (message
+    /// networks only).
+    Duplicate {
+        topology: Topology,
+        probability: f64,
+    },
+    /// Hold each message on the topology's links back by a random time up to `window_ms`, so later
+    /// messages overtake earlier ones (message networks only).
+    Reorder {
+        topology: Topology,
+        window_ms: u64,
+    },
     /// Stop dropping messages on the topology's links (undoes `drop` there; cuts, loss and latency stay).
     Deliver {
         topology: Topology,
@@ -221,7 +255,9 @@ impl Fault {
             Fault::Pause { .. } => "pause",
             Fault::Loss { .. } => "loss",
             Fault::Latency { .. } => "latency",
-            Fault::Drop { .. } => "drop",
+            Fault::Drop { .. } | Fault::DropType { .. } => "drop",
+            Fault::Duplicate { .. } => "duplicate",
+            Fault::Reorder { .. } => "reorder",
             Fault::Deliver { .. } => "deliver",
             Fault::PowerLoss { .. } => "power-loss",
             Fault::Corrupt { .. } => "corrupt",
@@ -273,6 +309,9 @@ impl Fault {
             | Fault::Loss { topology, .. }
             | Fault::Latency { topology, .. }
             | Fault::Drop { topology, .. }
+            | Fault::DropType { topology, .. }
+            | Fault::Duplicate { topology, .. }
+            | Fault::Reorder { topology, .. }
             | Fault::Deliver { topology } => topology.needs_leader(),
             Fault::Kill { target }
             | Fault::Pause { target }
@@ -297,6 +336,10 @@ pub struct NemesisSpec {
     pub kinds: Vec<FaultKind>,
     /// Time between a fault and its heal, and between a heal and the next fault.
     pub interval: Nanos,
+    /// Body types of a message network's messages (Maelstrom nodes): a `drop` fault drops one of
+    /// these, drawn from the seed. Empty: `drop` drops a kind of Raft message (raft-node).
+    #[serde(default)]
+    pub message_types: Vec<String>,
 }
 
 impl NemesisSpec {
@@ -379,9 +422,20 @@ pub fn schedule(
                         topology,
                         delay_ms: *[20, 50, 100].choose(&mut rng).expect("non-empty"),
                     },
-                    FaultKind::Drop => Fault::Drop {
+                    FaultKind::Drop => match spec.message_types.choose(&mut rng) {
+                        Some(body_type) => Fault::DropType { topology, body_type: body_type.clone() },
+                        None => Fault::Drop {
+                            topology,
+                            messages: *Messages::ALL.choose(&mut rng).expect("non-empty"),
+                        },
+                    },
+                    FaultKind::Duplicate => Fault::Duplicate {
                         topology,
-                        messages: *Messages::ALL.choose(&mut rng).expect("non-empty"),
+                        probability: *[0.2, 0.5, 1.0].choose(&mut rng).expect("non-empty"),
+                    },
+                    FaultKind::Reorder => Fault::Reorder {
+                        topology,
+                        window_ms: *[20, 50, 200].choose(&mut rng).expect("non-empty"),
                     },
                     FaultKind::PowerLoss => Fault::PowerLoss {
                         target: *[Target::One, Target::Minority, Target::Majority, Target::All]
@@ -409,7 +463,11 @@ mod tests {
     use crate::generator::SECOND;
 
     fn spec(kinds: &str) -> NemesisSpec {
-        NemesisSpec { kinds: NemesisSpec::parse_kinds(kinds).unwrap(), interval: 10 * SECOND }
+        NemesisSpec {
+            kinds: NemesisSpec::parse_kinds(kinds).unwrap(),
+            interval: 10 * SECOND,
+            message_types: Vec::new(),
+        }
     }
 
     #[test]
@@ -523,6 +581,29 @@ mod tests {
         // Drawn schedules can drop messages too when asked to.
         let s = schedule(&spec("drop"), 3, 100 * SECOND, 3).unwrap();
         assert!(s.iter().any(|f| matches!(f.fault, Fault::Drop { .. })));
+    }
+
+    #[test]
+    fn message_networks_drop_one_body_type_at_a_time() {
+        let mut with_types = spec("drop,duplicate,reorder");
+        with_types.message_types = vec!["replicate".into(), "forward".into()];
+        let s = schedule(&with_types, 3, 300 * SECOND, 5).unwrap();
+        let dropped: std::collections::BTreeSet<&str> = s
+            .iter()
+            .filter_map(|f| match &f.fault {
+                Fault::DropType { body_type, .. } => Some(body_type.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dropped, ["forward", "replicate"].into_iter().collect());
+        assert!(!s.iter().any(|f| matches!(f.fault, Fault::Drop { .. })));
+        assert!(s.iter().any(|f| matches!(f.fault, Fault::Duplicate { .. })));
+        assert!(s.iter().any(|f| matches!(f.fault, Fault::Reorder { .. })));
+        // The record names the body type under its own tag.
+        let drop = s.iter().find(|f| f.fault.name() == "drop").unwrap();
+        let json = serde_json::to_value(&drop.fault).unwrap();
+        assert_eq!(json["f"], "drop-type");
+        assert!(FaultKind::Duplicate.is_message_level() && !FaultKind::Loss.is_message_level());
     }
 
     #[test]

@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
             let mut config = RunConfig::new(System::RaftNode);
             config.nodes = args.nodes;
             config.time_limit = Duration::from_secs(args.seconds);
-            config.nemesis = NemesisSpec { kinds: Vec::new(), interval: 0 };
+            config.nemesis = NemesisSpec { kinds: Vec::new(), interval: 0, message_types: Vec::new() };
             config.concurrency = args.concurrency;
             config.seed = 1 + round as u64;
             config.node_bin = node_bin.clone();

@@ -6,13 +6,13 @@
 //! (see [`crate::proxy`] for what they mean on a TCP stream). Ports are picked free by the kernel, so
 //! parallel runs never collide.
 //!
-//! etcd members must all use one advertised peer URL per member, so for etcd there is one relay per
-//! destination `j` (member `j` advertises it), which tells the directed link `i -> j` of each
-//! connection from the `X-PeerURLs` header etcd sends ([`proxy::Sender::FromPeerUrlsHeader`]).
+//! etcd members must all use one advertised peer URL per member, so for etcd (and systems whose file
+//! says `peer_addresses = "shared"`) there is one relay per destination `j` (member `j` advertises
+//! it), which tells the directed link `i -> j` of each connection from the `X-PeerURLs` header etcd
+//! sends ([`proxy::Sender::FromPeerUrlsHeader`]).
 
 use super::{
-    Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
-    set_links,
+    Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, addr_list, node_names, run_id, set_links,
 };
 use crate::proxy::{self, LinkState, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
@@ -27,8 +27,9 @@ pub struct LoopbackCluster {
     procs: Procs,
     links: LinkTable,
     proxies: Vec<Proxy>,
-    /// etcd's relays carry HTTP, not raft-node frames: no message can be told from another.
-    etcd: bool,
+    /// One relay per member (etcd): they carry HTTP, not raft-node frames, so no message can be told
+    /// from another.
+    shared: bool,
 }
 
 /// `n` distinct free ports (held together while choosing so they differ).
@@ -79,9 +80,10 @@ impl LoopbackCluster {
         let mut proxies = Vec::new();
         // proxy_addr[i][j]: where node i reaches node j.
         let mut proxy_addr = vec![vec![None; n]; n];
-        // etcd: member j's advertised peer address, its relay.
+        // Shared peer addresses (etcd): member j's advertised peer address, its relay.
+        let shared = config.system.shared_peer_addresses();
         let mut advertised = vec![None; n];
-        if matches!(config.system, System::Etcd(_)) {
+        if shared {
             let relay: Vec<SocketAddr> = (0..n).map(|j| local(ports[2 * n + j])).collect();
             let urls: Vec<PeerUrl> = (0..n)
                 .map(|i| PeerUrl { url: format!("http://{}", relay[i]), node: i, source: None })
@@ -96,7 +98,7 @@ impl LoopbackCluster {
                 proxies.push(p);
             }
         }
-        for (i, row) in proxy_addr.iter_mut().enumerate().filter(|_| config.system == System::RaftNode) {
+        for (i, row) in proxy_addr.iter_mut().enumerate().filter(|_| !shared) {
             for (j, slot) in row.iter_mut().enumerate().filter(|(j, _)| *j != i) {
                 let p = proxy::start(local(0), peer[j], None, Sender::Node(i), j, links.clone(), config.seed)
                     .await
@@ -114,6 +116,7 @@ impl LoopbackCluster {
                 listen_peer: peer[i],
                 advertise_peer: advertised[i],
                 listen_client: client[i],
+                peer_addrs: (0..n).map(|j| proxy_addr[i][j].unwrap_or(peer[j])).collect(),
                 peers_arg: addr_list((0..n).map(|j| proxy_addr[i][j].unwrap_or(peer[j]))),
                 client_addrs_arg: addr_list(client.iter().copied()),
                 dir: config.nodes_dir.join(&names[i]),
@@ -121,13 +124,12 @@ impl LoopbackCluster {
             })
             .collect();
         tracing::info!(run_id = %rid, nodes = n, "loopback cluster ready");
-        let etcd = matches!(config.system, System::Etcd(_));
         Ok(LoopbackCluster {
             state: Some(state),
             procs: Procs::new(specs, &config, &rid),
             links,
             proxies,
-            etcd,
+            shared,
         })
     }
 }
@@ -155,7 +157,7 @@ impl Cluster for LoopbackCluster {
     }
 
     fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError> {
-        if self.etcd {
+        if self.shared {
             return Ok(false);
         }
         set_links(&self.links, self.procs.specs(), grudge, |l| l.drop_messages(messages))?;
@@ -163,7 +165,7 @@ impl Cluster for LoopbackCluster {
     }
 
     fn deliver_messages(&mut self, grudge: &Grudge) -> Result<bool, ClusterError> {
-        if self.etcd {
+        if self.shared {
             return Ok(false);
         }
         set_links(&self.links, self.procs.specs(), grudge, LinkState::deliver_messages)?;

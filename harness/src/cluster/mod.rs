@@ -1,5 +1,5 @@
-//! Clusters: real processes of the system under test (raft-node or etcd) on a network the harness
-//! controls.
+//! Clusters: real processes of the system under test (raft-node, etcd, a system file's, Maelstrom
+//! nodes) on a network the harness controls.
 //!
 //! [`Cluster`] is what the run and the nemesis see: start, kill, pause and resume nodes, and cut, lose
 //! or delay traffic on directed peer links. Two backends implement it:
@@ -7,21 +7,25 @@
 //! - [`netns`] (root with `ip` and `iptables`): one network namespace per node on a private bridge,
 //!   partitions as DROP rules in a chain of our own inside each namespace;
 //! - [`loopback`] (anyone, anywhere): nodes on 127.0.0.1 ports, every peer link through the harness's
-//!   [`crate::proxy`].
+//!   [`crate::proxy`];
+//! - [`stdio`] (Maelstrom nodes, whatever `--net` says): nodes talk over stdin and stdout, and the
+//!   harness's [`crate::msgnet`] is their whole network.
 //!
 //! Process management is the same for both and lives in [`Procs`] (the [`Cluster`] trait's process
 //! methods are written once, over [`Cluster::procs`]); the backends differ only in addresses, the
 //! command prefix (`ip netns exec`) and how a link is cut. What a node's command line looks like
-//! depends on the [`System`]: raft-node's flags (CONTRACTS.md section 2) or etcd's
-//! ([`crate::etcd::argv`]). Every resource is recorded in
+//! depends on the [`System`]: raft-node's flags (CONTRACTS.md section 2), etcd's
+//! ([`crate::etcd::argv`]) or a system file's template. Every resource is recorded in
 //! the [`StateFile`] before it exists, and [`Cluster::teardown`] removes all of it.
 
 pub mod loopback;
 pub mod netns;
+pub mod stdio;
 
 use crate::lazyfs::Disk;
+use crate::msgnet::Network;
 pub use crate::nodes::{Hit, NodeSpec};
-use crate::signals::{self, Spawned};
+use crate::signals::{self, Launch, Spawned};
 use crate::state::{ProcRecord, StateFile};
 use crate::system::System;
 use serde::{Deserialize, Serialize};
@@ -36,6 +40,9 @@ use workloads::{Grudge, Messages};
 pub enum Backend {
     Netns,
     Loopback,
+    /// Maelstrom nodes: stdin and stdout through the harness (chosen by the system, not by `--net`).
+    #[value(skip)]
+    Stdio,
 }
 
 impl Backend {
@@ -55,6 +62,7 @@ impl Backend {
         match self {
             Backend::Netns => "netns",
             Backend::Loopback => "loopback",
+            Backend::Stdio => "stdio",
         }
     }
 }
@@ -89,7 +97,7 @@ pub enum ClusterError {
 pub struct ClusterConfig {
     pub nodes: usize,
     pub system: System,
-    /// The system's binary (raft-node or etcd).
+    /// The system's binary (raft-node, etcd, a system file's program, a Maelstrom node's).
     pub node_bin: PathBuf,
     pub node_args: Vec<String>,
     /// `<run dir>/nodes`; each node gets `<name>/{stdout.log,stderr.log,data/}`.
@@ -101,9 +109,11 @@ pub struct ClusterConfig {
     /// power-loss faults).
     pub lazyfs: Option<crate::lazyfs::Metadata>,
     pub state_dir: PathBuf,
+    /// Body types message faults act on (Maelstrom nodes; empty: all).
+    pub message_types: Vec<String>,
 }
 
-/// A cluster of raft-node processes under the harness's control.
+/// A cluster of the system's processes under the harness's control.
 pub trait Cluster: Send + std::fmt::Debug {
     fn backend(&self) -> Backend;
     fn nodes(&self) -> &[NodeSpec];
@@ -118,6 +128,23 @@ pub trait Cluster: Send + std::fmt::Debug {
     fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError>;
     /// Stops dropping messages by kind on the grudge's links; Ok(false) where nothing can be dropped.
     fn deliver_messages(&mut self, grudge: &Grudge) -> Result<bool, ClusterError>;
+    /// Drops every message of body type `body_type` on the grudge's links; Ok(false) when this
+    /// cluster's network does not see messages (every backend but the message network).
+    fn drop_type(&mut self, _grudge: &Grudge, _body_type: &str) -> Result<bool, ClusterError> {
+        Ok(false)
+    }
+    /// Delivers messages on the grudge's links twice with this probability; Ok(false) as above.
+    fn duplicate(&mut self, _grudge: &Grudge, _probability: f64) -> Result<bool, ClusterError> {
+        Ok(false)
+    }
+    /// Holds messages on the grudge's links back by random times below `window`; Ok(false) as above.
+    fn reorder(&mut self, _grudge: &Grudge, _window: Duration) -> Result<bool, ClusterError> {
+        Ok(false)
+    }
+    /// The message network, for clusters that are one (Maelstrom nodes).
+    fn network(&self) -> Option<Network> {
+        None
+    }
     /// Removes every cut, loss and delay.
     fn heal_network(&mut self) -> Result<(), ClusterError>;
     /// Kills every node and removes every resource; safe to call after errors.
@@ -161,11 +188,15 @@ pub trait Cluster: Send + std::fmt::Debug {
     }
 }
 
-/// Creates the cluster on the chosen backend (nodes not started yet).
+/// Creates the cluster on the chosen backend (nodes not started yet). Maelstrom nodes always get the
+/// message network.
 pub async fn create(backend: Backend, config: ClusterConfig) -> Result<Box<dyn Cluster>, ClusterError> {
+    if config.system.capabilities().message_network {
+        return Ok(Box::new(stdio::StdioCluster::create(config)?));
+    }
     Ok(match backend {
         Backend::Netns => Box::new(netns::NetnsCluster::create(config).await?),
-        Backend::Loopback => Box::new(loopback::LoopbackCluster::create(config).await?),
+        Backend::Loopback | Backend::Stdio => Box::new(loopback::LoopbackCluster::create(config).await?),
     })
 }
 
@@ -203,6 +234,8 @@ pub struct Procs {
     lazyfs: Option<crate::lazyfs::Metadata>,
     /// Node `i`'s data directory mounted through lazyfs (from its first start on, with `lazyfs`).
     disks: Vec<Option<Disk>>,
+    /// The message network the nodes' stdin and stdout are connected to (Maelstrom nodes).
+    network: Option<Network>,
 }
 
 impl Procs {
@@ -211,7 +244,7 @@ impl Procs {
         let n = specs.len();
         Procs {
             specs,
-            system: config.system,
+            system: config.system.clone(),
             token: format!("faultline-{run_id}-{}", config.seed),
             node_bin: config.node_bin.clone(),
             node_args: config.node_args.clone(),
@@ -220,11 +253,23 @@ impl Procs {
             paused: vec![false; n],
             lazyfs: config.lazyfs,
             disks: (0..n).map(|_| None).collect(),
+            network: None,
         }
+    }
+
+    /// Connects every start of a node to `network` (stdin and stdout as pipes, `init` sent).
+    pub fn with_network(mut self, network: Network) -> Procs {
+        self.network = Some(network);
+        self
     }
 
     pub fn specs(&self) -> &[NodeSpec] {
         &self.specs
+    }
+
+    /// This run's cluster token (etcd's `--initial-cluster-token`, a system file's `{token}`).
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// The full command line of node `i`.
@@ -267,9 +312,29 @@ impl Procs {
         }
         let spec = &self.specs[i];
         let argv = self.argv(i);
-        let p = signals::spawn(&argv, &spec.stdout_log(), &spec.stderr_log()).map_err(|e| {
-            ClusterError::Spawn { node: spec.name.clone(), command: argv.join(" "), source: e }
-        })?;
+        let env = self.system.node_env(spec, &self.specs, self.seed, &self.token);
+        let cwd = self.system.node_cwd(spec, &self.specs, self.seed, &self.token);
+        let spawn_error =
+            |e| ClusterError::Spawn { node: spec.name.clone(), command: argv.join(" "), source: e };
+        std::fs::create_dir_all(&cwd).map_err(spawn_error)?;
+        let launch = Launch {
+            argv: &argv,
+            env: &env,
+            cwd: Some(&cwd),
+            stdout: &spec.stdout_log(),
+            stderr: &spec.stderr_log(),
+        };
+        let p = match &self.network {
+            None => signals::spawn(launch).map_err(spawn_error)?,
+            Some(net) => {
+                let (p, stdin, stdout) = signals::spawn_piped(launch).map_err(spawn_error)?;
+                if let Err(e) = net.attach(i, stdin, stdout) {
+                    let _ = p.kill();
+                    return Err(spawn_error(e));
+                }
+                p
+            }
+        };
         let pid = p.pid();
         state
             .add_process(ProcRecord { node: spec.name.clone(), pid, start_time: p.start_time() })
@@ -287,6 +352,9 @@ impl Procs {
         {
             tracing::warn!(node = %self.specs[i].name, pid = p.pid(), %status, "node exited on its own");
             let pid = p.pid();
+            if let Some(net) = &self.network {
+                net.detach(i);
+            }
             self.running[i] = None;
             self.paused[i] = false;
             let _ = state.remove_process(pid);
@@ -298,6 +366,9 @@ impl Procs {
         let Some(p) = self.running[i].take() else { return Ok(None) };
         let pid = p.pid();
         let _ = p.kill();
+        if let Some(net) = &self.network {
+            net.detach(i);
+        }
         self.paused[i] = false;
         state
             .remove_process(pid)
@@ -355,12 +426,39 @@ impl Procs {
             .collect()
     }
 
-    /// Kills every node, then unmounts every disk (writing each back into its data directory).
-    /// Carries on past failures and returns the first.
-    pub fn shutdown(&mut self, state: &mut StateFile) -> Result<(), ClusterError> {
+    /// Stops every node at teardown: with the system's stop signal and its grace where it has one
+    /// (all nodes signalled first, so the graces run together), SIGKILL otherwise.
+    pub fn kill_all(&mut self, state: &mut StateFile) {
+        if let Some((signal, grace)) = self.system.stop_signal() {
+            let running: Vec<(usize, Spawned)> =
+                (0..self.specs.len()).filter_map(|i| Some((i, self.running[i].take()?))).collect();
+            let handles: Vec<_> = running
+                .into_iter()
+                .map(|(i, p)| {
+                    let pid = p.pid();
+                    (i, pid, std::thread::spawn(move || p.stop(signal, grace)))
+                })
+                .collect();
+            for (i, pid, h) in handles {
+                let _ = h.join();
+                if let Some(net) = &self.network {
+                    net.detach(i);
+                }
+                let _ = state.remove_process(pid);
+            }
+        }
         for i in 0..self.specs.len() {
             let _ = self.kill(i, state);
         }
+        if let Some(net) = &self.network {
+            net.shutdown();
+        }
+    }
+
+    /// Stops every node ([`Procs::kill_all`]), then unmounts every disk (writing each back into its
+    /// data directory). Carries on past failures and returns the first.
+    pub fn shutdown(&mut self, state: &mut StateFile) -> Result<(), ClusterError> {
+        self.kill_all(state);
         let mut first = None;
         for disk in self.disks.iter_mut().filter_map(Option::take) {
             let dir = disk.path().to_path_buf();
@@ -424,6 +522,7 @@ mod tests {
             listen_peer: "10.1.2.11:7000".parse().unwrap(),
             advertise_peer: None,
             listen_client: "10.1.2.11:8000".parse().unwrap(),
+            peer_addrs: Vec::new(),
             peers_arg: "1=10.1.2.11:7000,2=10.1.2.12:7000".into(),
             client_addrs_arg: "1=10.1.2.11:8000,2=10.1.2.12:8000".into(),
             dir: "/s/nodes/n1".into(),
@@ -439,6 +538,7 @@ mod tests {
             proxied: false,
             lazyfs: None,
             state_dir: "/tmp".into(),
+            message_types: Vec::new(),
         };
         let procs = Procs::new(vec![spec], &config, "abc");
         let argv = procs.argv(0).join(" ");

@@ -16,9 +16,7 @@
 //! and is jumped to from their INPUT chains; healing flushes that chain alone. Deleting a namespace
 //! deletes its rules and veth end, so teardown is "kill the nodes, delete the namespaces and the bridge".
 
-use super::{
-    Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, System, addr_list, node_names, run_id,
-};
+use super::{Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, Procs, addr_list, node_names, run_id};
 use crate::netcmd::{self, drop_from, drop_some_from, ip, ip_in, iptables_in};
 use crate::proxy::{self, LinkTable, PeerUrl, Proxy, Sender};
 use crate::state::StateFile;
@@ -40,7 +38,7 @@ pub struct NetnsCluster {
     ips: Vec<Ipv4Addr>,
     aliases: Vec<Ipv4Addr>,
     proxied: bool,
-    /// etcd members: one sniffing relay per member instead of one relay per link.
+    /// Shared peer addresses (etcd): one sniffing relay per member instead of one relay per link.
     etcd: bool,
     links: LinkTable,
     proxies: Vec<Proxy>,
@@ -102,9 +100,10 @@ impl NetnsCluster {
                     name: names[i].clone(),
                     id: i as u64 + 1,
                     listen_peer: sock(ips[i], PEER_PORT),
-                    advertise_peer: (config.proxied && matches!(config.system, System::Etcd(_)))
+                    advertise_peer: (config.proxied && config.system.shared_peer_addresses())
                         .then(|| sock(aliases[i], PROXY_BASE_PORT)),
                     listen_client: sock(ips[i], CLIENT_PORT),
+                    peer_addrs: peers.clone().collect(),
                     peers_arg: addr_list(peers),
                     client_addrs_arg: client_addrs.clone(),
                     dir: config.nodes_dir.join(&names[i]),
@@ -123,7 +122,7 @@ impl NetnsCluster {
             ips,
             aliases,
             proxied: config.proxied,
-            etcd: matches!(config.system, System::Etcd(_)),
+            etcd: config.system.shared_peer_addresses(),
             links: LinkTable::default(),
             proxies: Vec::new(),
         };
