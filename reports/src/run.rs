@@ -237,6 +237,8 @@ fn legend() -> Markup {
             span.sw.f-partition {} "partition"
             span.sw.f-kill {} "kill"
             span.sw.f-pause {} "pause"
+            span.sw.f-power {} "power loss"
+            span.sw.f-corrupt {} "corrupt"
             span.sw.f-other {} "other fault"
         }
     }
