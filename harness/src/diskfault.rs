@@ -3,8 +3,9 @@
 //! # The contract
 //!
 //! The caller has stopped the node. [`plan`] (pure) draws, from the run's seeded generator, one file
-//! among the node's data files that hold at least one byte (in path order, so a seed always picks
-//! the same one from the same files) and an offset among its bytes; [`apply`] does it:
+//! among the node's data files that hold at least one byte and match the system's globs (a system
+//! file's `corrupt`; any file by default), in path order, so a seed always picks the same one from
+//! the same files, and an offset among its bytes; [`apply`] does it:
 //!
 //! - [`Damage::FlipBits`]: one bit flipped in each of up to [`FLIP_BYTES`] bytes from the offset on;
 //! - [`Damage::Truncate`]: the file cut at the offset;
@@ -61,10 +62,21 @@ pub struct DiskFaultError {
     pub source: io::Error,
 }
 
-/// Chooses the file, the offset and the bytes to damage among `files` (relative path and size);
-/// None when no file holds a byte.
-pub fn plan(files: &[(PathBuf, u64)], damage: Damage, rng: &mut ChaCha8Rng) -> Option<Plan> {
-    let mut candidates: Vec<&(PathBuf, u64)> = files.iter().filter(|(_, size)| *size > 0).collect();
+/// Chooses the file, the offset and the bytes to damage among `files` (relative path and size) that
+/// match one of `globs` (`*` and `?`, over the whole relative path; none: every file); None when no
+/// such file holds a byte.
+pub fn plan(
+    files: &[(PathBuf, u64)],
+    globs: &[String],
+    damage: Damage,
+    rng: &mut ChaCha8Rng,
+) -> Option<Plan> {
+    let wanted = |p: &Path| {
+        let p = p.display().to_string();
+        globs.is_empty() || globs.iter().any(|g| crate::systemfile::wildcard(g, &p))
+    };
+    let mut candidates: Vec<&(PathBuf, u64)> =
+        files.iter().filter(|(path, size)| *size > 0 && wanted(path)).collect();
     candidates.sort();
     let (file, size) = candidates.get(rng.random_range(0..candidates.len().max(1)))?;
     let offset = rng.random_range(0..*size);
@@ -127,9 +139,10 @@ pub fn apply(dir: &Path, plan: &Plan) -> Result<Corruption, DiskFaultError> {
     })
 }
 
-/// Plans and applies one damage to a file of `dir`; None when it holds no byte to damage.
+/// Plans and applies one damage to a file of `dir` matching `globs`; None when none holds a byte.
 pub fn corrupt(
     dir: &Path,
+    globs: &[String],
     damage: Damage,
     rng: &mut ChaCha8Rng,
 ) -> Result<Option<Corruption>, DiskFaultError> {
@@ -138,7 +151,7 @@ pub fn corrupt(
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(source) => return Err(DiskFaultError { path: dir.to_path_buf(), source }),
     };
-    match plan(&list, damage, rng) {
+    match plan(&list, globs, damage, rng) {
         Some(p) => apply(dir, &p).map(Some),
         None => Ok(None),
     }
@@ -159,8 +172,8 @@ mod tests {
             vec![(PathBuf::from("wal/2.log"), 100), (PathBuf::from("empty"), 0), ("hardstate".into(), 30)];
         for seed in 0..50 {
             for damage in Damage::ALL {
-                let p = plan(&files, damage, &mut rng(seed)).unwrap();
-                assert_eq!(Some(&p), plan(&files, damage, &mut rng(seed)).as_ref());
+                let p = plan(&files, &[], damage, &mut rng(seed)).unwrap();
+                assert_eq!(Some(&p), plan(&files, &[], damage, &mut rng(seed)).as_ref());
                 assert_ne!(p.file, PathBuf::from("empty"));
                 assert!(p.offset < p.size && p.offset + p.len <= p.size && p.len >= 1, "{p:?}");
                 match damage {
@@ -170,7 +183,14 @@ mod tests {
                 }
             }
         }
-        assert_eq!(plan(&[("empty".into(), 0)], Damage::Zero, &mut rng(1)), None);
+        assert_eq!(plan(&[("empty".into(), 0)], &[], Damage::Zero, &mut rng(1)), None);
+        // A system's globs narrow the draw.
+        let wal = ["wal/*.log".to_string()];
+        for seed in 0..20 {
+            let p = plan(&files, &wal, Damage::Zero, &mut rng(seed)).unwrap();
+            assert_eq!(p.file, PathBuf::from("wal/2.log"));
+        }
+        assert_eq!(plan(&files, &["*.db".to_string()], Damage::Zero, &mut rng(1)), None);
     }
 
     #[test]
@@ -182,7 +202,7 @@ mod tests {
         let read = || std::fs::read(dir.path().join("wal/1.log")).unwrap();
         for damage in Damage::ALL {
             write();
-            let rec = corrupt(dir.path(), damage, &mut rng(9)).unwrap().unwrap();
+            let rec = corrupt(dir.path(), &[], damage, &mut rng(9)).unwrap().unwrap();
             assert_eq!(rec.file, "wal/1.log");
             let (o, n) = (rec.offset as usize, rec.bytes as usize);
             let now = read();
@@ -201,7 +221,7 @@ mod tests {
             }
         }
         let empty = tempfile::tempdir().unwrap();
-        assert_eq!(corrupt(empty.path(), Damage::Zero, &mut rng(1)).unwrap(), None);
-        assert_eq!(corrupt(&empty.path().join("missing"), Damage::Zero, &mut rng(1)).unwrap(), None);
+        assert_eq!(corrupt(empty.path(), &[], Damage::Zero, &mut rng(1)).unwrap(), None);
+        assert_eq!(corrupt(&empty.path().join("missing"), &[], Damage::Zero, &mut rng(1)).unwrap(), None);
     }
 }

@@ -288,7 +288,8 @@ impl Nemesis {
                     let pid = cluster.kill(i)?;
                     self.paused.remove(&i);
                     let dir = cluster.nodes()[i].data_dir();
-                    let corruption = crate::diskfault::corrupt(&dir, *damage, &mut self.rng)?;
+                    let globs = cluster.procs().0.system().corruptible().to_vec();
+                    let corruption = crate::diskfault::corrupt(&dir, &globs, *damage, &mut self.rng)?;
                     // It comes back at once, on the damaged disk (unless a fault had it down already).
                     let restarted = if self.killed.contains(&i) { None } else { Some(cluster.start(i)?) };
                     if let Some(c) = corruption {

@@ -139,6 +139,12 @@ impl System {
         }
     }
 
+    /// Globs (relative to a node's data directory) of the files the `corrupt` fault may damage;
+    /// empty: any file there.
+    pub fn corruptible(&self) -> &[String] {
+        self.file().map_or(&[], |f| &f.node.corrupt)
+    }
+
     pub fn capabilities(&self) -> Capabilities {
         let ours = *self == System::RaftNode;
         let roles = self.file().and_then(|f| f.roles.as_ref());

@@ -267,6 +267,10 @@ impl Procs {
         &self.specs
     }
 
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+
     /// This run's cluster token (etcd's `--initial-cluster-token`, a system file's `{token}`).
     pub fn token(&self) -> &str {
         &self.token
