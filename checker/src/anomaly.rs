@@ -29,9 +29,9 @@
 //!   records, which this crate never sees); their words live here so every class has one spelling.
 //!
 //! A [`Finding`] is one instance of a class with where and when it was found. Only linearizability
-//! and transactional findings carry a time: the history dates their evidence. Durability and log findings are judged
-//! on the final reads and logs, which the history does not date; the caller knows when those were
-//! taken.
+//! and transactional findings carry a time: the history dates their evidence. Durability and log
+//! findings are judged on the final reads and logs, which the history does not date; the caller
+//! knows when those were taken.
 
 use crate::LinearizabilityReport;
 use crate::durability::{
