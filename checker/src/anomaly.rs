@@ -851,6 +851,7 @@ mod tests {
         let put = |v: &str| LogCommand {
             op: "put".into(),
             key: "y".into(),
+            ops: None,
             value: Some(json!(v)),
             from: None,
             to: None,

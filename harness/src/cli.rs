@@ -50,7 +50,7 @@ pub struct RunArgs {
     /// The system under test: raft-node (this repository's) or etcd (Debian's etcd 3.4, found on
     /// PATH; install with `apt-get install -y etcd-server etcd-client`). etcd nodes run with
     /// --heartbeat-interval 10 --election-timeout 150 (ms), matching raft-node's 10 ms ticks and
-    /// 150-300 ms elections, and take the register workload only.
+    /// 150-300 ms elections, and take the register, txn-append and txn-rw workloads.
     #[arg(long, value_enum, default_value_t = SystemKind::default())]
     pub system: SystemKind,
     /// etcd only: the etcd binary (default: `etcd` on PATH).
@@ -69,7 +69,8 @@ pub struct RunArgs {
     /// Length of the run phase (e.g. 60s, 2m).
     #[arg(long, default_value = defaults::TIME_LIMIT, value_parser = parse_duration)]
     pub time_limit: Duration,
-    /// register or append.
+    /// register, append, txn-append or txn-rw (transactions of appends and list reads, or of register
+    /// writes and reads, checked for strict serializability by the transactional checker).
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
     /// Faults: comma-separated partition, kill, pause, loss, latency, drop; or none. `drop` drops one

@@ -29,14 +29,14 @@ use crate::recorder::{RecordError, Recorder};
 use crate::stop::Stop;
 use crate::store::{self, ExecutedFault, NodeFile, RunDir, RunOutcome, StoreError, TestSpec};
 use checker::history::{Event, EventType, Process};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::generator::{Rate, TimeLimit};
 use workloads::nemesis::schedule;
-use workloads::{Generator, ProcessTable, ScheduledFault, Workload};
+use workloads::{Generator, ProcessTable, ScheduledFault};
 
 /// Why a run could not complete. Each is a harness error (exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -366,7 +366,7 @@ impl Phases<'_> {
         table: &mut ProcessTable,
     ) -> Result<Box<dyn Generator>, RunError> {
         let config = self.config;
-        let empty = if config.workload == Workload::Append { json!([]) } else { Value::Null };
+        let empty = config.workload.empty_read();
         let clients = (0..config.concurrency)
             .map(|_| Client::new(config.system, config.op_timeout, empty.clone()))
             .collect::<Result<Vec<_>, _>>()?;

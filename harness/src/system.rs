@@ -89,9 +89,9 @@ impl System {
     /// Whether this system's client can run `workload`; the reason when not.
     pub fn check_workload(self, workload: Workload) -> Result<(), String> {
         match self {
-            System::Etcd(_) if workload != Workload::Register => {
-                Err(format!("--system etcd runs the register workload only, not {workload}"))
-            }
+            System::Etcd(_) if workload == Workload::Append => Err(format!(
+                "--system etcd runs the register, txn-append and txn-rw workloads, not {workload}"
+            )),
             _ => Ok(()),
         }
     }
@@ -147,11 +147,13 @@ impl System {
     }
 
     /// The request that performs `op`; Err when this system's client cannot express it (then
-    /// nothing is sent and the operation provably did not happen).
-    pub fn request(self, op: &Op) -> Result<Request, String> {
+    /// nothing is sent and the operation provably did not happen). `empty_read` is what a read of a
+    /// missing key returns in the workload (`[]` for lists), which tells a transaction's list reads
+    /// from register reads.
+    pub fn request(self, op: &Op, empty_read: &Value) -> Result<Request, String> {
         match self {
             System::RaftNode => Ok(raftnode::request(op)),
-            System::Etcd(options) => etcd::request(op, options),
+            System::Etcd(options) => etcd::request(op, options, empty_read),
         }
     }
 
@@ -257,6 +259,8 @@ mod tests {
         let etcd = System::Etcd(EtcdOptions::default()).capabilities();
         assert!(!etcd.committed_log && !etcd.message_drops && !etcd.planted_bugs && !etcd.leadership_log);
         assert!(System::Etcd(EtcdOptions::default()).check_workload(Workload::Append).is_err());
+        assert!(System::Etcd(EtcdOptions::default()).check_workload(Workload::TxnAppend).is_ok());
+        assert!(System::Etcd(EtcdOptions::default()).check_workload(Workload::TxnRw).is_ok());
         assert!(System::RaftNode.check_workload(Workload::Append).is_ok());
     }
 
