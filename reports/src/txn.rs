@@ -14,7 +14,7 @@ const SIZE: f64 = 300.0;
 const RING: f64 = 100.0;
 const NODE: f64 = 22.0;
 /// How far an arrow's middle bends off the straight line between its ends.
-const BEND: f64 = 26.0;
+const BEND: f64 = 36.0;
 
 /// The picture of one anomaly's cycle (empty for an anomaly without steps).
 pub fn svg(a: &TxnAnomaly) -> Markup {
@@ -43,7 +43,9 @@ pub fn svg(a: &TxnAnomaly) -> Markup {
                 Some(k) => format!("{} {k}", s.kind),
                 None => s.kind.clone(),
             };
-            (path, ((sx + 2.0 * cx + ex) / 4.0, (sy + 2.0 * cy + ey) / 4.0), s.kind.clone(), label)
+            // The label sits just outside the curve's middle, on the side it bends to.
+            let (lx, ly) = ((x1 + x2) / 2.0 + uy * (BEND * 0.5 + 14.0), (y1 + y2) / 2.0 - ux * (BEND * 0.5 + 14.0));
+            (path, (lx, ly + 4.0), s.kind.clone(), label)
         })
         .collect();
     html! {
