@@ -44,7 +44,8 @@ pub fn svg(a: &TxnAnomaly) -> Markup {
                 None => s.kind.clone(),
             };
             // The label sits just outside the curve's middle, on the side it bends to.
-            let (lx, ly) = ((x1 + x2) / 2.0 + uy * (BEND * 0.5 + 14.0), (y1 + y2) / 2.0 - ux * (BEND * 0.5 + 14.0));
+            let (lx, ly) =
+                ((x1 + x2) / 2.0 + uy * (BEND * 0.5 + 14.0), (y1 + y2) / 2.0 - ux * (BEND * 0.5 + 14.0));
             (path, (lx, ly + 4.0), s.kind.clone(), label)
         })
         .collect();
