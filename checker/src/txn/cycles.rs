@@ -45,7 +45,7 @@ pub struct Cycles {
     pub sccs: usize,
     /// How many components hold each class.
     pub counts: BTreeMap<Anomaly, usize>,
-    /// At most `keep` cycles of each class.
+    /// One cycle per class and component.
     pub found: Vec<Found>,
     pub truncated: bool,
 }
@@ -203,10 +203,10 @@ fn shortcut_realtime(mut cycle: Steps, precedes: &dyn Fn(usize, usize) -> bool) 
     }
 }
 
-/// Finds and classifies cycles (see the module documentation), keeping at most `keep` of each class
-/// and spending at most `budget` edge visits on searching. `precedes(a, b)` says whether transaction
+/// Finds and classifies cycles (see the module documentation), one per class and component,
+/// spending at most `budget` edge visits on searching. `precedes(a, b)` says whether transaction
 /// `a` completed before `b` began (used to shorten cycles through real time).
-pub fn find(g: &DepGraph, keep: usize, budget: u64, precedes: &dyn Fn(usize, usize) -> bool) -> Cycles {
+pub fn find(g: &DepGraph, budget: u64, precedes: &dyn Fn(usize, usize) -> bool) -> Cycles {
     let n = g.graph.node_count();
     let mut out = Cycles::default();
     let components: Vec<Vec<NodeIndex<u32>>> =
@@ -235,12 +235,9 @@ pub fn find(g: &DepGraph, keep: usize, budget: u64, precedes: &dyn Fn(usize, usi
         if !seen.insert((c, class)) {
             return;
         }
-        let count = out.counts.entry(class).or_insert(0);
-        *count += 1;
-        if *count <= keep {
-            let txns = cycle.iter().map(|s| s.0).collect();
-            out.found.push(Found { anomaly: class, txns, detail: Detail::Cycle(cycle) });
-        }
+        *out.counts.entry(class).or_insert(0) += 1;
+        let txns = cycle.iter().map(|s| s.0).collect();
+        out.found.push(Found { anomaly: class, txns, detail: Detail::Cycle(cycle) });
     };
 
     for family in FAMILIES {
@@ -369,23 +366,23 @@ mod tests {
 
     #[test]
     fn an_acyclic_graph_has_no_components() {
-        let c = find(&graph(3, &[(0, 1, Ww), (1, 2, Wr), (0, 2, Realtime)]), 8, 1_000, &never);
+        let c = find(&graph(3, &[(0, 1, Ww), (1, 2, Wr), (0, 2, Realtime)]), 1_000, &never);
         assert_eq!((c.sccs, c.found.len()), (0, 0));
     }
 
     #[test]
     fn the_least_a_cycle_needs_names_it() {
         // A ww cycle also closed by real time: G0, not G0-realtime.
-        let c = find(&graph(2, &[(0, 1, Ww), (1, 0, Ww), (1, 0, Realtime)]), 8, 1_000, &never);
+        let c = find(&graph(2, &[(0, 1, Ww), (1, 0, Ww), (1, 0, Realtime)]), 1_000, &never);
         assert_eq!(classes(&c), [Anomaly::G0]);
         // One rw and a wr back: G-single.
-        let c = find(&graph(2, &[(0, 1, Rw), (1, 0, Wr)]), 8, 1_000, &never);
+        let c = find(&graph(2, &[(0, 1, Rw), (1, 0, Wr)]), 1_000, &never);
         assert_eq!(classes(&c), [Anomaly::GSingle]);
         // Two transactions that each missed the other's write: G2-item.
-        let c = find(&graph(2, &[(0, 1, Rw), (1, 0, Rw)]), 8, 1_000, &never);
+        let c = find(&graph(2, &[(0, 1, Rw), (1, 0, Rw)]), 1_000, &never);
         assert_eq!(classes(&c), [Anomaly::G2Item]);
         // A stale read: T1 wrote, completed; T0 began later and missed the write.
-        let c = find(&graph(2, &[(1, 0, Realtime), (0, 1, Rw)]), 8, 1_000, &never);
+        let c = find(&graph(2, &[(1, 0, Realtime), (0, 1, Rw)]), 1_000, &never);
         assert_eq!(classes(&c), [Anomaly::GSingleRealtime]);
         let found = &c.found[0];
         assert_eq!(found.detail, Detail::Cycle(vec![(0, 1, Rw), (1, 0, Realtime)]));
@@ -394,30 +391,29 @@ mod tests {
     #[test]
     fn shortest_cycles_are_preferred() {
         // 0 -> 1 -> 2 -> 3 -> 0 (ww) and a shortcut 2 -> 0 (ww): the cycle found has three steps.
-        let c =
-            find(&graph(4, &[(0, 1, Ww), (1, 2, Ww), (2, 3, Ww), (3, 0, Ww), (2, 0, Ww)]), 8, 1_000, &never);
+        let c = find(&graph(4, &[(0, 1, Ww), (1, 2, Ww), (2, 3, Ww), (3, 0, Ww), (2, 0, Ww)]), 1_000, &never);
         let Detail::Cycle(steps) = &c.found[0].detail else { panic!("{c:?}") };
         assert_eq!(steps.len(), 3, "{steps:?}");
     }
 
     #[test]
-    fn components_are_counted_once_per_class_and_kept_up_to_the_limit() {
+    fn components_are_counted_once_per_class() {
         let mut edges = Vec::new();
         for i in 0..5 {
             edges.push((2 * i, 2 * i + 1, Ww));
             edges.push((2 * i + 1, 2 * i, Ww));
         }
-        let c = find(&graph(10, &edges), 2, 10_000, &never);
+        let c = find(&graph(10, &edges), 10_000, &never);
         assert_eq!(c.sccs, 5);
         assert_eq!(c.counts[&Anomaly::G0], 5);
-        assert_eq!(c.found.len(), 2);
+        assert_eq!(c.found.len(), 5);
     }
 
     #[test]
     fn a_spent_budget_still_reports_every_component() {
         let edges: Vec<(usize, usize, DepKind)> =
             (0..50).map(|i| (i, (i + 1) % 50, if i == 0 { Rw } else { Realtime })).collect();
-        let c = find(&graph(50, &edges), 8, 10, &never);
+        let c = find(&graph(50, &edges), 10, &never);
         assert!(c.truncated);
         assert_eq!(c.sccs, 1);
         assert_eq!(c.counts.values().sum::<usize>(), 1, "{c:?}");

@@ -120,21 +120,26 @@ fn check_since(h: &TxnHistory, opts: &TxnOptions, started: Instant) -> Result<Tx
         let (a, b) = (&h.txns[a], &h.txns[b]);
         a.outcome == Outcome::Ok && matches!((a.complete, b.invoke), (Some(c), Some(i)) if c < i)
     };
-    let cycles = cycles::find(&g, opts.explain_per_class, opts.search_budget, &precedes);
+    let cycles = cycles::find(&g, opts.search_budget, &precedes);
 
     let mut counts: BTreeMap<Anomaly, usize> = cycles.counts.clone();
-    let mut kept: BTreeMap<Anomaly, usize> = BTreeMap::new();
-    let mut explained = Vec::new();
     for f in &found {
         *counts.entry(f.anomaly).or_insert(0) += 1;
-        let k = kept.entry(f.anomaly).or_insert(0);
+    }
+    // The earliest instances of each class are explained: their evidence was complete first, which
+    // is when the anomaly was detected.
+    let evidence = |f: &Found| f.txns.iter().filter_map(|&t| h.txns[t].time()).max();
+    let mut all: Vec<(Anomaly, Option<u64>, &Found)> =
+        found.iter().chain(&cycles.found).map(|f| (f.anomaly, evidence(f), f)).collect();
+    all.sort_by_key(|&(a, time, _)| (a, time.is_none(), time));
+    let mut kept: BTreeMap<Anomaly, usize> = BTreeMap::new();
+    let mut explained = Vec::new();
+    for (a, _, f) in all {
+        let k = kept.entry(a).or_insert(0);
         if *k < opts.explain_per_class {
             *k += 1;
             explained.push(explain::explain(h, &g, opts.kind, opts.model, f));
         }
-    }
-    for f in &cycles.found {
-        explained.push(explain::explain(h, &g, opts.kind, opts.model, f));
     }
     // Forbidden first, then by class and time, so the first entry is the one to read.
     explained.sort_by_key(|a| (!a.prohibited, a.anomaly, a.time));
