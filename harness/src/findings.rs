@@ -5,9 +5,10 @@
 //! Time to detection, relative to the start of the run phase: for a linearizability counterexample,
 //! the latest completion among its operations and the first operation the search got stuck on (the
 //! moment the evidence was complete); for a transactional anomaly, the latest completion among its
-//! transactions; for two leaders of one term, when both leaderships were on
-//! record; for a committed entry that a node replaced, when the log watcher saw the replacement; for
-//! the other durability and log findings, the start of the final reads (they are only visible there).
+//! transactions (the earliest such instance of each class); for two leaders of one term, when both
+//! leaderships were on record; for a committed entry that a node replaced, when the log watcher saw
+//! the replacement; for the other durability and log findings, the start of the final reads (they
+//! are only visible there).
 
 use crate::analysis::RunResults;
 use crate::store::{NodeFile, RunDir, TestSpec};

@@ -14,7 +14,7 @@
 //! process is printed at the end.
 //!
 //! Run with `cargo run --release -p bench --bin txn-bench` (`--quick` for 10,000-transaction
-//! histories only).
+//! histories only; `--dump DIR` writes each history there, for `faultline check`).
 
 use anyhow::{Result, bail};
 use checker::txn::{ConsistencyModel, TxnKind, TxnOptions, TxnReport, check_history};
@@ -211,6 +211,7 @@ fn main() -> Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
+    let dump = args.iter().position(|a| a == "--dump").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
     println!(
         "{:<11} {:>5} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
         "workload",
@@ -230,6 +231,10 @@ fn main() -> Result<()> {
         {
             for stale in [0.0, 0.01] {
                 let text = jsonl(&generate(workload, n, stale, 42)?);
+                if let Some(dir) = &dump {
+                    std::fs::create_dir_all(dir)?;
+                    std::fs::write(dir.join(format!("{}-{n}-{}.jsonl", workload.name(), stale * 100.0)), &text)?;
+                }
                 let (parse, parsed) =
                     best_of(repeat, || Ok(parse_history(&text, Some(Format::Jsonl), "bench")?))?;
                 let opts = TxnOptions::new(kind, ConsistencyModel::StrictSerializable);

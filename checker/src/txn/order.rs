@@ -1,9 +1,11 @@
 //! Process and real-time order: the dependencies that come from when transactions ran, not from what
 //! they read.
 //!
-//! - **Process**: each process (session) runs one transaction at a time, so each of its transactions
-//!   precedes its next one. Only vertices (`ok` and `info`) take part; a failed transaction between two
-//!   others changes nothing, since the order is transitive. Events without a process form no session.
+//! - **Process**: each process (session) runs one transaction at a time, so each of its `ok`
+//!   transactions precedes its next ones. An `info` transaction precedes nothing (it may take effect
+//!   at any time after its invocation, even after the completion was recorded; Jepsen retires its
+//!   process, ours does too, but a history need not); a failed one is no vertex at all. Events
+//!   without a process form no session.
 //! - **Real time**: T1 precedes T2 when T1 completed `ok` before T2 was invoked. All those pairs
 //!   would be quadratic, so only a transitive reduction is kept (Elle's realtime graph does the same):
 //!   a sweep over the events in position order keeps the *frontier*, the completed transactions no
@@ -27,8 +29,13 @@ pub fn process_edges(h: &TxnHistory, edges: &mut EdgeSet) {
     by_start.sort_by_key(|t| t.invoke.or(t.complete));
     for t in by_start {
         let Some(p) = t.process else { continue };
-        if let Some(prev) = last.insert(p, t.id) {
+        if let Some(&prev) = last.get(&p) {
             edges.push(prev, t.id, DepKind::Process, None);
+        }
+        // An info transaction may take effect after its completion was recorded, even after its
+        // process's next transaction: it precedes nothing.
+        if t.outcome == Outcome::Ok {
+            last.insert(p, t.id);
         }
     }
 }
@@ -143,10 +150,13 @@ mod tests {
         process_edges(&h, &mut set);
         // p0's second transaction failed: no vertex to link to; p1 has one transaction.
         assert!(set.is_empty());
-        let events = [ev(0, Invoke), ev(0, Ok), ev(0, Invoke), ev(0, Info)];
-        let h = TxnHistory::from_events("h", &events, &[1, 2, 3, 4], ReadShape::List).unwrap();
+        // ok -> info -> ok on one process: the first ok precedes both; the info one precedes nothing.
+        let events = [ev(0, Invoke), ev(0, Ok), ev(0, Invoke), ev(0, Info), ev(0, Invoke), ev(0, Ok)];
+        let h = TxnHistory::from_events("h", &events, &[1, 2, 3, 4, 5, 6], ReadShape::List).unwrap();
         let mut set = EdgeSet::default();
         process_edges(&h, &mut set);
-        assert_eq!(set.build(2).counts.process, 1);
+        let g = set.build(3);
+        assert_eq!(g.counts.process, 2);
+        assert!(g.graph.find_edge(NodeIndex::new(1), NodeIndex::new(2)).is_none(), "info precedes nothing");
     }
 }
