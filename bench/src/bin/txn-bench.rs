@@ -211,7 +211,8 @@ fn main() -> Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
-    let dump = args.iter().position(|a| a == "--dump").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+    let dump =
+        args.iter().position(|a| a == "--dump").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
     println!(
         "{:<11} {:>5} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
         "workload",
@@ -233,7 +234,10 @@ fn main() -> Result<()> {
                 let text = jsonl(&generate(workload, n, stale, 42)?);
                 if let Some(dir) = &dump {
                     std::fs::create_dir_all(dir)?;
-                    std::fs::write(dir.join(format!("{}-{n}-{}.jsonl", workload.name(), stale * 100.0)), &text)?;
+                    std::fs::write(
+                        dir.join(format!("{}-{n}-{}.jsonl", workload.name(), stale * 100.0)),
+                        &text,
+                    )?;
                 }
                 let (parse, parsed) =
                     best_of(repeat, || Ok(parse_history(&text, Some(Format::Jsonl), "bench")?))?;
