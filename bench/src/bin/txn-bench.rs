@@ -214,17 +214,8 @@ fn main() -> Result<()> {
     let dump =
         args.iter().position(|a| a == "--dump").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
     println!(
-        "{:<11} {:>5} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
-        "workload",
-        "stale",
-        "txns",
-        "MB",
-        "parse ms",
-        "check ms",
-        "total ms",
-        "edges",
-        "verdict",
-        "anomalies"
+        "{:<11} {:>5} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8}  anomalies",
+        "workload", "stale", "txns", "MB", "parse ms", "check ms", "total ms", "edges", "verdict",
     );
     for &n in sizes {
         for (workload, kind) in
