@@ -53,7 +53,8 @@ pub struct RunArgs {
     /// PATH; install with `apt-get install -y etcd-server etcd-client`) or maelstrom (nodes speaking
     /// Maelstrom's protocol on stdin/stdout: give --node-cmd). etcd nodes run with
     /// --heartbeat-interval 10 --election-timeout 150 (ms), matching raft-node's 10 ms ticks and
-    /// 150-300 ms elections, and take the register workload only; so do Maelstrom nodes (lin-kv).
+    /// 150-300 ms elections, and take the register, txn-append and txn-rw workloads; Maelstrom nodes
+    /// take lin-kv (register) only.
     #[arg(long, value_enum, default_value_t = SystemKind::default())]
     pub system: SystemKind,
     /// A system described in a TOML file: its start command, readiness, roles and client (see
@@ -84,7 +85,8 @@ pub struct RunArgs {
     /// Length of the run phase (e.g. 60s, 2m).
     #[arg(long, default_value = defaults::TIME_LIMIT, value_parser = parse_duration)]
     pub time_limit: Duration,
-    /// register or append.
+    /// register, append, txn-append or txn-rw (transactions of appends and list reads, or of register
+    /// writes and reads, checked for strict serializability by the transactional checker).
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
     /// Faults: comma-separated partition, kill, pause, loss, latency, drop, duplicate, reorder,

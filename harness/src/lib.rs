@@ -27,7 +27,9 @@
 //! - [`store`]: [`store::RunDir`], the only module that knows a run directory's file names, and the
 //!   [`durable`] the one writer of whole files (fsynced, atomic); [`recorder`] writes `history.jsonl`
 //!   and keeps it in memory.
-//! - [`analysis`]: checks a run (`results.json`); [`findings`]: its anomaly classes and detection time.
+//! - [`analysis`]: checks a run (`results.json`: linearizability, or for a transactional workload
+//!   the transactional checker; durability, logs, panics); [`findings`]: its anomaly classes and
+//!   detection time.
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
 //!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy, [`lazyfs`] the only
 //!   one that mounts (each node's data directory, for power loss), [`diskfault`] the only one that

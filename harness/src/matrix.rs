@@ -75,10 +75,16 @@
 //!   here (the kernel holds the writes); the row `fsync-lag:kill` runs the same scenario with kills
 //!   and shows it. Power loss needs root and /dev/fuse (each data directory is mounted through
 //!   [`crate::lazyfs`]); without them the default matrix leaves both rows out and says so.
-//! - the correct node's run `k` replays the faults and node flags of bug scenario `k mod 7` (without
-//!   the bug; where power cannot be cut, of the six others), so seven correct runs cover every
-//!   scenario's faults under its own flags at least once: "0 false alarms" covers the non-default
-//!   flags and the power loss of every node too.
+//! - `txn-local-read` (the leader answers a transaction's reads from its applied state when it
+//!   proposes the transaction, not from the state at the transaction's place in the log): the
+//!   `txn-append` workload, where concurrent transactions over a few keys read and append the same
+//!   lists; one transaction commits after another it did not see, which its reads then contradict
+//!   (G-single, G2-item, and their real-time variants). The leader is isolated or killed now and
+//!   then, so new leaders, whose applied state lags the log, answer too.
+//! - the correct node's run `k` replays the faults, node flags and workload of bug scenario `k mod 8`
+//!   (without the bug; where power cannot be cut, of the seven others), so eight correct runs cover
+//!   every scenario's faults under its own flags at least once: "0 false alarms" covers the
+//!   non-default flags, the power loss of every node and the transactions too.
 //!
 //! Every run is paced to [`MAX_OPS_PER_RUN`] client operations. raft-node snapshots and compacts its
 //! log every 10 000 applied entries (`--snapshot-threshold`), and the committed-log comparison cannot
@@ -124,6 +130,8 @@ pub struct Scenario {
     pub cycle: Vec<Step>,
     /// Length of one cycle (the last step's offset plus the quiet time after it).
     pub cycle_len: Duration,
+    /// The workload (register for every bug but `txn-local-read`, whose reads only transactions make).
+    pub workload: Workload,
     /// Weights of read, write, cas.
     pub mix: (u32, u32, u32),
     /// raft-node flags besides `--bug` (see the module documentation for why each is there).
@@ -166,7 +174,7 @@ impl Scenario {
     }
 
     /// The scenario of run `k` of the row `bug`: the bug's own, or for [`CORRECT`] the faults and
-    /// flags of bug scenario `k mod 7` without the bug.
+    /// flags of bug scenario `k mod 8` without the bug.
     pub fn for_run(bug: &str, k: usize) -> Result<Scenario, String> {
         if let Some(base) = bug.strip_suffix(KILL_ONLY) {
             let mut s = Scenario::for_run(base, k)?;
@@ -316,6 +324,11 @@ impl Scenario {
                 (1, 3, 1),
                 Vec::new(),
             ),
+            "txn-local-read" => (
+                alternate(vec![isolate_leader(), Fault::Kill { target: Target::Leader }], ms(1500), ms(1500)),
+                (1, 1, 0),
+                Vec::new(),
+            ),
             other => {
                 return Err(format!(
                     "unknown bug {other:?}; planted bugs are {} (and {CORRECT:?} for the correct node)",
@@ -327,7 +340,8 @@ impl Scenario {
         // two can split its own vote and elect nobody; commit-old-term needs exactly an old leader,
         // a next leader and a laggard.
         let nodes = matches!(bug, "forget-vote" | "commit-old-term").then_some(3);
-        Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, mix, node_args, nodes, kill_only: false })
+        let workload = if bug == "txn-local-read" { Workload::TxnAppend } else { Workload::Register };
+        Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, workload, mix, node_args, nodes, kill_only: false })
     }
 
     /// The fault schedule over a run phase of `time_limit`: one second of quiet, then whole cycles
@@ -523,7 +537,7 @@ pub fn run_config(config: &MatrixConfig, scenario: &Scenario, seed: u64) -> Resu
     let mut c = RunConfig::new(System::RaftNode);
     c.nodes = scenario.nodes.unwrap_or(config.nodes);
     c.time_limit = config.time_limit;
-    c.workload = Workload::Register;
+    c.workload = scenario.workload;
     c.workload_options =
         WorkloadOptions { read_weight, write_weight, cas_weight, ..WorkloadOptions::default() };
     c.nemesis = NemesisSpec {
@@ -782,6 +796,9 @@ mod tests {
         }
         let others = run_config(&config, &Scenario::for_bug("early-ack").unwrap(), 1).unwrap();
         assert_eq!(others.nodes, 5);
+        assert_eq!(others.workload, Workload::Register);
+        let txn = run_config(&config, &Scenario::for_bug("txn-local-read").unwrap(), 1).unwrap();
+        assert_eq!(txn.workload, Workload::TxnAppend);
     }
 
     #[test]
@@ -802,7 +819,7 @@ mod tests {
         for k in 0..20 {
             assert!(!Scenario::for_run_without_power_loss(CORRECT, k).unwrap().needs_lazyfs());
         }
-        assert!((0..7).any(|k| Scenario::for_run(CORRECT, k).unwrap().needs_lazyfs()));
+        assert!((0..8).any(|k| Scenario::for_run(CORRECT, k).unwrap().needs_lazyfs()));
         let row = Row { bug: "fsync-lag:kill".into(), runs: vec![] };
         assert!(row.passes(false), "a kill twin demonstrates, it has no detection target");
     }

@@ -33,14 +33,14 @@ use crate::stop::Stop;
 use crate::store::{self, ExecutedFault, NodeFile, RunDir, RunOutcome, StoreError, TestSpec};
 use crate::systemfile::{NodeContext, Probe};
 use checker::history::{Event, EventType, Process};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::generator::{Rate, TimeLimit};
 use workloads::nemesis::schedule;
-use workloads::{Generator, ProcessTable, ScheduledFault, Workload};
+use workloads::{Generator, ProcessTable, ScheduledFault};
 
 /// Why a run could not complete. Each is a harness error (exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +155,7 @@ pub async fn run_with_schedule(
         system: config.system.clone(),
         nodes: nodes.clone().into(),
         timeout: config.op_timeout,
-        empty_read: if config.workload == Workload::Append { json!([]) } else { Value::Null },
+        empty_read: config.workload.empty_read(),
         seed: config.seed,
         shim_logs: run_dir.clients_dir(),
         network: network.clone(),

@@ -22,7 +22,7 @@
 
 use crate::api::{ApiError, DebugEntry, DebugLogBody, ReadReply, Request, StatusBody};
 use crate::config::{BugName, NodeConfig};
-use crate::kv::{Command, Kv, Outcome, Value};
+use crate::kv::{Command, Kv, Op, Outcome, Value};
 use crate::storage::{Recovered, Storage, StorageError};
 use crate::transport::Transport;
 use raft::{Config, Entry, LogIndex, Message, NodeId, Payload, Raft, RaftError, Restored, Snapshot, Term};
@@ -56,6 +56,9 @@ struct PendingWrite {
     reply: oneshot::Sender<Result<Outcome, ApiError>>,
     /// Kept for the early-ack bug, which answers a cas before it is evaluated.
     cmd: Command,
+    /// The planted `txn-local-read` bug: a transaction's reads as the leader's state gave them when it
+    /// was proposed, answered in place of what they read when the entry applied.
+    local_reads: Option<Vec<Option<Value>>>,
 }
 
 struct PendingRead {
@@ -195,7 +198,13 @@ impl Server {
         match r {
             Request::Write { cmd, reply } => match self.raft.propose(cmd.encode()) {
                 Ok((index, term)) => {
-                    self.writes.insert(index.0, PendingWrite { term, reply, cmd });
+                    let local_reads = match &cmd.op {
+                        Op::Txn { ops } if self.cfg.has_bug(BugName::TxnLocalRead) => {
+                            Some(self.kv.read_txn_locally(ops))
+                        }
+                        _ => None,
+                    };
+                    self.writes.insert(index.0, PendingWrite { term, reply, cmd, local_reads });
                 }
                 Err(nl) => {
                     let _ = reply.send(Err(self.not_leader(nl.leader)));
@@ -299,9 +308,11 @@ impl Server {
                 }
                 let (index, term) = (e.index.0, e.term.0);
                 let outcome = match p.cmd.op {
-                    crate::kv::Op::Cas { to, .. } => {
+                    Op::Cas { to, .. } => {
                         Outcome::Cas { applied: true, value: Some(Value::Str(to)), index, term }
                     }
+                    // Not applied yet: its reads can only come from the state as it is.
+                    Op::Txn { ops } => Outcome::Txn { results: self.kv.read_txn_locally(&ops), index, term },
                     _ => Outcome::Written { index, term },
                 };
                 let _ = p.reply.send(Ok(outcome));
@@ -329,6 +340,10 @@ impl Server {
         if let Some(p) = self.writes.remove(&index) {
             let answer = if p.term == e.term {
                 match outcome {
+                    // The planted txn-local-read bug: the reads the leader made up front.
+                    Some(Outcome::Txn { index, term, .. }) if p.local_reads.is_some() => {
+                        Ok(Outcome::Txn { results: p.local_reads.unwrap_or_default(), index, term })
+                    }
                     Some(o) => Ok(o),
                     None => Err(ApiError::NotApplied { message: format!("entry {index} did not decode") }),
                 }

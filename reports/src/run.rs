@@ -99,6 +99,7 @@ pub fn render_run(run: &RunReport) -> String {
                     a href="#latency" { "Latency & throughput" }
                     a href="#cluster" { "Cluster" }
                     @if !run.results.counterexamples.is_empty() { a href="#counterexamples" { "Counterexamples" } }
+                    @if !run.results.txn_anomalies.is_empty() { a href="#transactions" { "Transactions" } }
                     @if !run.results.durability.is_empty() { a href="#durability" { "Durability" } }
                     @if !run.logs.is_empty() { a href="#logs" { "Node logs" } }
                 }
@@ -133,6 +134,7 @@ pub fn render_run(run: &RunReport) -> String {
                             @for c in &run.results.counterexamples { (counterexample(c)) }
                         }
                     }
+                    @if !run.results.txn_anomalies.is_empty() { (crate::txn::section(&run.results.txn_anomalies)) }
                     @if !run.results.durability.is_empty() { (durability(run)) }
                     @if !run.logs.is_empty() { (logs(&run.logs)) }
                 }
