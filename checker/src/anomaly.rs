@@ -20,13 +20,18 @@
 //!   `lost-write` for any other lost write (decided by the operation, `f == "append"`, so a register
 //!   and a list workload in one run each get their own word); `phantom-value`; `duplicate-append`.
 //! - **Committed logs**: `divergent-commit`, `absent-from-log`.
+//! - **Transactions** ([`txn_findings`], from [`crate::txn`]): Adya's classes as Elle spells them,
+//!   `G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2-item`, the cycle classes also with `-process` and
+//!   `-realtime` (a cycle that needs session or real-time order); `internal`, `incompatible-order`,
+//!   `duplicate-elements`, `garbage-read`. Only the classes the run's consistency model forbids are
+//!   findings.
 //! - `panic` and `two-leaders` are found by the harness (it scans node output and leadership
 //!   records, which this crate never sees); their words live here so every class has one spelling.
 //!
 //! A [`Finding`] is one instance of a class with where and when it was found. Only linearizability
-//! findings carry a time: the history dates their evidence. Durability and log findings are judged
-//! on the final reads and logs, which the history does not date; the caller knows when those were
-//! taken.
+//! and transactional findings carry a time: the history dates their evidence. Durability and log
+//! findings are judged on the final reads and logs, which the history does not date; the caller
+//! knows when those were taken.
 
 use crate::LinearizabilityReport;
 use crate::durability::{
@@ -64,11 +69,30 @@ pub enum Anomaly {
     AbsentFromLog,
     Panic,
     TwoLeaders,
+    // Transactional (the `txn` checker; Adya's names as Elle spells them).
+    G0,
+    G0Process,
+    G0Realtime,
+    G1a,
+    G1b,
+    G1c,
+    G1cProcess,
+    G1cRealtime,
+    GSingle,
+    GSingleProcess,
+    GSingleRealtime,
+    G2Item,
+    G2ItemProcess,
+    G2ItemRealtime,
+    Internal,
+    IncompatibleOrder,
+    DuplicateElements,
+    GarbageRead,
 }
 
 impl Anomaly {
-    /// Every class, in declaration order (linearizability, durability, logs, harness).
-    pub const ALL: [Anomaly; 16] = [
+    /// Every class, in declaration order (linearizability, durability, logs, harness, transactions).
+    pub const ALL: [Anomaly; 34] = [
         Anomaly::StaleRead,
         Anomaly::FutureRead,
         Anomaly::AbortedRead,
@@ -85,6 +109,24 @@ impl Anomaly {
         Anomaly::AbsentFromLog,
         Anomaly::Panic,
         Anomaly::TwoLeaders,
+        Anomaly::G0,
+        Anomaly::G0Process,
+        Anomaly::G0Realtime,
+        Anomaly::G1a,
+        Anomaly::G1b,
+        Anomaly::G1c,
+        Anomaly::G1cProcess,
+        Anomaly::G1cRealtime,
+        Anomaly::GSingle,
+        Anomaly::GSingleProcess,
+        Anomaly::GSingleRealtime,
+        Anomaly::G2Item,
+        Anomaly::G2ItemProcess,
+        Anomaly::G2ItemRealtime,
+        Anomaly::Internal,
+        Anomaly::IncompatibleOrder,
+        Anomaly::DuplicateElements,
+        Anomaly::GarbageRead,
     ];
 
     /// Whether the linearizability check finds this class (the history dates such findings).
@@ -99,6 +141,32 @@ impl Anomaly {
                 | Anomaly::InvalidCas
                 | Anomaly::NonlinearizableWrite
                 | Anomaly::Nonlinearizable
+        )
+    }
+
+    /// Whether the transactional checker ([`crate::txn`]) finds this class (the history dates such
+    /// findings).
+    pub const fn is_transactional(self) -> bool {
+        matches!(
+            self,
+            Anomaly::G0
+                | Anomaly::G0Process
+                | Anomaly::G0Realtime
+                | Anomaly::G1a
+                | Anomaly::G1b
+                | Anomaly::G1c
+                | Anomaly::G1cProcess
+                | Anomaly::G1cRealtime
+                | Anomaly::GSingle
+                | Anomaly::GSingleProcess
+                | Anomaly::GSingleRealtime
+                | Anomaly::G2Item
+                | Anomaly::G2ItemProcess
+                | Anomaly::G2ItemRealtime
+                | Anomaly::Internal
+                | Anomaly::IncompatibleOrder
+                | Anomaly::DuplicateElements
+                | Anomaly::GarbageRead
         )
     }
 
@@ -121,6 +189,24 @@ impl Anomaly {
             Anomaly::AbsentFromLog => "absent-from-log",
             Anomaly::Panic => "panic",
             Anomaly::TwoLeaders => "two-leaders",
+            Anomaly::G0 => "G0",
+            Anomaly::G0Process => "G0-process",
+            Anomaly::G0Realtime => "G0-realtime",
+            Anomaly::G1a => "G1a",
+            Anomaly::G1b => "G1b",
+            Anomaly::G1c => "G1c",
+            Anomaly::G1cProcess => "G1c-process",
+            Anomaly::G1cRealtime => "G1c-realtime",
+            Anomaly::GSingle => "G-single",
+            Anomaly::GSingleProcess => "G-single-process",
+            Anomaly::GSingleRealtime => "G-single-realtime",
+            Anomaly::G2Item => "G2-item",
+            Anomaly::G2ItemProcess => "G2-item-process",
+            Anomaly::G2ItemRealtime => "G2-item-realtime",
+            Anomaly::Internal => "internal",
+            Anomaly::IncompatibleOrder => "incompatible-order",
+            Anomaly::DuplicateElements => "duplicate-elements",
+            Anomaly::GarbageRead => "garbage-read",
         }
     }
 
@@ -149,6 +235,38 @@ impl Anomaly {
             Anomaly::AbsentFromLog => "an acknowledged write is in no node's committed log",
             Anomaly::Panic => "a node panicked or logged a fatal error",
             Anomaly::TwoLeaders => "two nodes were leader in the same term (Election Safety, Raft §5.2)",
+            Anomaly::G0 => "write cycle: transactions overwrote each other in a cycle",
+            Anomaly::G0Process => "write cycle through the order of a process's transactions",
+            Anomaly::G0Realtime => "write cycle through real-time order",
+            Anomaly::G1a => "aborted read: a transaction read a value written only by a failed transaction",
+            Anomaly::G1b => {
+                "intermediate read: a transaction read a value its writer overwrote before committing"
+            }
+            Anomaly::G1c => {
+                "cyclic information flow: transactions read from and overwrote each other in a cycle"
+            }
+            Anomaly::G1cProcess => "cyclic information flow through the order of a process's transactions",
+            Anomaly::G1cRealtime => "cyclic information flow through real-time order",
+            Anomaly::GSingle => {
+                "read skew: a dependency cycle with exactly one anti-dependency (a read that missed a write)"
+            }
+            Anomaly::GSingleProcess => "read skew through the order of a process's transactions",
+            Anomaly::GSingleRealtime => {
+                "read skew through real-time order: a transaction missed a write that completed before it began"
+            }
+            Anomaly::G2Item => {
+                "anti-dependency cycle: a dependency cycle with two or more reads that missed writes"
+            }
+            Anomaly::G2ItemProcess => "anti-dependency cycle through the order of a process's transactions",
+            Anomaly::G2ItemRealtime => "anti-dependency cycle through real-time order",
+            Anomaly::Internal => {
+                "internal inconsistency: a transaction's read disagrees with its own earlier reads and writes"
+            }
+            Anomaly::IncompatibleOrder => {
+                "two reads of a key imply orders of its writes that cannot both hold"
+            }
+            Anomaly::DuplicateElements => "a read returned a list holding one appended value twice",
+            Anomaly::GarbageRead => "a read returned a value no transaction ever wrote",
         }
     }
 }
@@ -221,6 +339,21 @@ pub struct Finding {
     /// What was found, in one line.
     #[serde(default)]
     pub detail: String,
+}
+
+/// The findings of a transactional check: each explained anomaly the consistency model forbids
+/// (every class found has at least one explained instance), dated when its evidence was complete.
+pub fn txn_findings(r: &crate::txn::TxnReport) -> Vec<Finding> {
+    r.anomalies
+        .iter()
+        .filter(|a| a.prohibited)
+        .map(|a| Finding {
+            anomaly: a.anomaly,
+            key: a.steps.iter().find_map(|s| s.key.clone()),
+            time: a.time,
+            detail: a.summary.clone(),
+        })
+        .collect()
 }
 
 /// What an operation writes, if anything (a cas writes its new value).
@@ -415,6 +548,24 @@ mod tests {
                 "absent-from-log",
                 "panic",
                 "two-leaders",
+                "G0",
+                "G0-process",
+                "G0-realtime",
+                "G1a",
+                "G1b",
+                "G1c",
+                "G1c-process",
+                "G1c-realtime",
+                "G-single",
+                "G-single-process",
+                "G-single-realtime",
+                "G2-item",
+                "G2-item-process",
+                "G2-item-realtime",
+                "internal",
+                "incompatible-order",
+                "duplicate-elements",
+                "garbage-read",
             ]
         );
     }
@@ -700,6 +851,7 @@ mod tests {
         let put = |v: &str| LogCommand {
             op: "put".into(),
             key: "y".into(),
+            ops: None,
             value: Some(json!(v)),
             from: None,
             to: None,

@@ -291,7 +291,13 @@ pub fn check_final_reads(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogCommand {
     pub op: String,
+    /// Empty for a transaction (`op: "txn"`), whose micro-operations name their keys.
+    #[serde(default)]
     pub key: String,
+    /// A transaction's micro-operations, kept so two different transactions at one index compare
+    /// unequal. Acknowledged transactions are not matched against the logs (only single writes are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -404,6 +410,7 @@ fn command_signature(c: &LogCommand) -> String {
         "append" => format!("append\u{0}{}\u{0}{}", c.key, show(&c.value)),
         "delete" => format!("delete\u{0}{}", c.key),
         "cas" => format!("cas\u{0}{}\u{0}{}\u{0}{}", c.key, show(&c.from), show(&c.to)),
+        "txn" => format!("txn\u{0}{}", show(&c.ops)),
         other => format!("{other}\u{0}{}", c.key),
     }
 }

@@ -21,7 +21,7 @@
 //! Its `:time` is a per-operation clock that may go backwards from one line to the next (Knossos's
 //! `rethink-fail` histories do); it is kept for display and latency only.
 
-use crate::history::{Event, EventType, NemesisTag, Process};
+use crate::history::{Event, EventType, NO_PROCESS, NemesisTag, Process};
 use crate::model::{FailSemantics, NilRead};
 use crate::ops::{History, HistoryError, Problem};
 use clojure_reader::edn::{self, Edn};
@@ -457,7 +457,8 @@ fn edn_event(
                 &edn_to_json(other),
             ));
         }
-        None => return Err(missing(source, line, ":process", "a non-negative integer or :nemesis")),
+        // Elle's hand-written histories omit the process (see `history::NO_PROCESS`).
+        None => Process::Client(NO_PROCESS),
     };
     let kind = match get("type") {
         Some(Edn::Key(k)) => parse_kind(k).ok_or_else(|| {
@@ -470,6 +471,8 @@ fn edn_event(
     };
     let f = match get("f") {
         Some(Edn::Key(k)) | Some(Edn::Symbol(k)) | Some(Edn::Str(k)) => k.to_string(),
+        // Elle's examples leave `:f` out of transactions (`:f nil` in its printed histories).
+        None | Some(Edn::Nil) if get("value").is_some_and(is_transaction) => "txn".to_string(),
         Some(other) => return Err(bad(source, line, ":f", "a keyword such as :read", &edn_to_json(other))),
         None => return Err(missing(source, line, ":f", "a keyword such as :read")),
     };
@@ -506,6 +509,15 @@ fn edn_event(
         other => other.to_string(),
     });
     Ok((Event { process, kind, f, key, value, time, node, error }, index))
+}
+
+/// Whether an EDN value is a transaction: a non-empty vector of micro-operations `[:f key value]`.
+fn is_transaction(v: &Edn<'_>) -> bool {
+    let Edn::Vector(mops) = v else { return false };
+    !mops.is_empty()
+        && mops
+            .iter()
+            .all(|m| matches!(m, Edn::Vector(parts) if parts.len() == 3 && matches!(parts[0], Edn::Key(_))))
 }
 
 /// The Jepsen etcd console logs: `INFO  jepsen.util - PROCESS\t:TYPE\t:F\tVALUE` where VALUE is `nil`,

@@ -36,6 +36,11 @@ impl Process {
     pub const NEMESIS: Process = Process::Nemesis(NemesisTag::Nemesis);
 }
 
+/// The process number of a client event that names no process. Elle's hand-written histories omit
+/// `:process`; their events pair with each other like those of one process, but they form no session:
+/// the transactional checker infers no process order between them.
+pub const NO_PROCESS: u64 = u64::MAX;
+
 impl fmt::Display for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -21,6 +21,11 @@
 //!   minimal counterexample.
 //! - [`durability`] checks what survived: final reads against acknowledged writes, and the committed
 //!   logs of all nodes against each other and against the acknowledged writes.
+//! - [`txn`] checks histories of transactions for isolation anomalies, Elle-style: it infers
+//!   write-write, write-read and read-write dependencies from what was read, adds process and
+//!   real-time order, finds cycles and names them (G0, G1c, G-single, G2-item, ...), and lets a
+//!   consistency model (strict serializable, serializable, snapshot isolation, read committed) decide
+//!   which are violations.
 //! - [`anomaly`] names what those checks found: one stable class word per kind of violation
 //!   (`stale-read`, `lost-append`, ...), decided here once so the reports, the matrix and campaign
 //!   fingerprints cannot spell a finding two ways.
@@ -38,6 +43,7 @@ pub mod model;
 pub mod models;
 pub mod ops;
 pub mod timestamp;
+pub mod txn;
 pub mod wgl;
 
 pub use anomaly::{Anomaly, Finding};

@@ -183,6 +183,7 @@ fn entry(index: u64, term: u64, op: &str, key: &str, value: &str) -> LogEntry {
         command: Some(LogCommand {
             op: op.into(),
             key: key.into(),
+            ops: None,
             value: Some(json!(value)),
             from: None,
             to: None,
@@ -302,4 +303,20 @@ fn jepsen_independent_history_is_checked_per_key() {
     let per_key: Vec<(Option<&str>, Verdict)> =
         r.keys.iter().map(|k| (k.key.as_deref(), k.verdict)).collect();
     assert_eq!(per_key, vec![(Some("1"), Verdict::Valid), (Some("2"), Verdict::Invalid)]);
+}
+
+#[test]
+fn transactions_in_committed_logs_read_without_a_key_and_diverge_by_their_micro_operations() {
+    let body = |ops: Value| {
+        json!({"snapshot_index": 0, "snapshot_term": 0,
+               "entries": [{"index": 1, "term": 1, "command": {"op": "txn", "ops": ops}}]})
+        .to_string()
+    };
+    let a = NodeLog::from_debug_log("n1", &body(json!([{"f": "append", "key": "x", "value": "1"}]))).unwrap();
+    let b = NodeLog::from_debug_log("n2", &body(json!([{"f": "append", "key": "x", "value": "2"}]))).unwrap();
+    let c = NodeLog::from_debug_log("n3", &body(json!([{"f": "append", "key": "x", "value": "1"}]))).unwrap();
+    let h = History::from_events("h", &[], None).unwrap();
+    assert_eq!(check_committed_logs(&[a.clone(), c], &h).verdict, Verdict::Valid);
+    let r = check_committed_logs(&[a, b], &h);
+    assert_eq!((r.verdict, r.divergences.len()), (Verdict::Invalid, 1));
 }

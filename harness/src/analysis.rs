@@ -19,6 +19,12 @@
 //! Output of Maelstrom nodes that was not a message is counted (`stray_output`, from `network.json`);
 //! it does not change the verdict.
 //!
+//! A transactional workload (`txn-append`, `txn-rw`) is checked by the transactional checker
+//! ([`checker::txn`]) instead of checks 1 and 2: its transactions, final reads included, must be
+//! strict serializable (or the consistency model `faultline check --consistency-model` names). A lost
+//! write shows there as a cycle through real time: the final read missed a write that completed
+//! before it began.
+//!
 //! A part that cannot run (a missing node log, an unreadable file) makes the result `unknown` with the
 //! reason in `problems`; it never passes silently.
 
@@ -27,6 +33,7 @@ use crate::system::System;
 use crate::systemfile::SystemFileError;
 use checker::durability::{self, DurabilityReport, LogReport, NodeLog};
 use checker::timestamp::leading_timestamp;
+use checker::txn::{ConsistencyModel, TxnOptions, TxnReport};
 use checker::{CheckOptions, Format, History, LinearizabilityReport, ModelSpec, Verdict};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -43,6 +50,10 @@ pub struct RunResults {
     pub counts: OpCounts,
     /// One report per model the workload names.
     pub linearizability: Vec<LinearizabilityReport>,
+    /// The transactional check of a transactional workload (absent for the others, and in results
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<TxnReport>,
     pub durability: Option<DurabilityReport>,
     pub committed_logs: Option<LogReport>,
     pub panics: PanicScan,
@@ -161,6 +172,15 @@ pub fn check_run_dir(dir: &Path) -> Result<RunResults, AnalysisError> {
 
 /// [`check_run_dir`] with explicit budgets: reads `test.json` and `history.jsonl`, then [`check_run`].
 pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, AnalysisError> {
+    check_run_dir_as(dir, budget, ConsistencyModel::default())
+}
+
+/// [`check_run_dir_with`], a transactional workload judged by `model`.
+pub fn check_run_dir_as(
+    dir: &Path,
+    budget: Budget,
+    model: ConsistencyModel,
+) -> Result<RunResults, AnalysisError> {
     let run = RunDir::open(dir)?;
     let spec = run.load_spec()?;
     let history_path = run.history();
@@ -168,16 +188,27 @@ pub fn check_run_dir_with(dir: &Path, budget: Budget) -> Result<RunResults, Anal
         .map_err(|e| AnalysisError::History { path: history_path.clone(), message: e.to_string() })?;
     let parsed = checker::parse_history(&text, Some(Format::Jsonl), &history_path.display().to_string())
         .map_err(|e| AnalysisError::History { path: history_path.clone(), message: e.to_string() })?;
-    check_run(&run, &spec, &parsed.history, budget)
+    check_run_as(&run, &spec, &parsed.history, budget, model)
 }
 
 /// Checks a run whose history is already in memory (what `faultline run` does at its end) and writes
-/// `results.json`.
+/// `results.json`. A transactional workload is judged by strict serializability.
 pub fn check_run(
     run: &RunDir,
     spec: &TestSpec,
     history: &History,
     budget: Budget,
+) -> Result<RunResults, AnalysisError> {
+    check_run_as(run, spec, history, budget, ConsistencyModel::default())
+}
+
+/// [`check_run`], a transactional workload judged by `model`.
+pub fn check_run_as(
+    run: &RunDir,
+    spec: &TestSpec,
+    history: &History,
+    budget: Budget,
+    model: ConsistencyModel,
 ) -> Result<RunResults, AnalysisError> {
     let started = Instant::now();
     let system = spec.system()?;
@@ -208,7 +239,36 @@ pub fn check_run(
         }
     }
 
+    let txn = spec.workload.txn_kind().map(|kind| {
+        let opts = TxnOptions::new(kind, model);
+        match checker::txn::check_history(history, &opts) {
+            Ok(report) => {
+                verdict = verdict.merge(report.verdict);
+                Some(report)
+            }
+            Err(e) => {
+                problems.push(format!("transactional check ({kind}): {e}"));
+                verdict = verdict.merge(Verdict::Unknown);
+                None
+            }
+        }
+    });
+    let txn = txn.flatten();
+    let final_reads_done = spec.outcome.as_ref().is_some_and(|o| o.final_reads_end > o.final_reads_start);
+    if spec.workload.txn_kind().is_some() && !final_reads_done {
+        problems.push("no final-read phase was recorded (the run ended early): lost writes unchecked".into());
+        verdict = verdict.merge(Verdict::Unknown);
+    }
+
     let durability = match &spec.outcome {
+        // The transactional checker reads the final reads itself.
+        _ if spec.workload.txn_kind().is_some() => {
+            skipped.push(
+                "durability: the transactional check judges the final reads (a lost write is a cycle through real time)"
+                    .into(),
+            );
+            None
+        }
         Some(outcome) if outcome.final_reads_end > outcome.final_reads_start => {
             let finals = durability::final_reads_from_history(history, outcome.final_reads_start);
             let report = durability::check_final_reads(history, &finals, None);
@@ -295,6 +355,7 @@ pub fn check_run(
         run_dir: run.path().display().to_string(),
         counts,
         linearizability,
+        txn,
         durability,
         committed_logs,
         panics,
@@ -484,6 +545,19 @@ pub fn summary(r: &RunResults) -> String {
         out.push_str(&format!("  linearizability ({}): {:?}\n", lin.model, lin.verdict));
         for key in lin.invalid_keys().iter().take(3) {
             out.push_str(&format!("    invalid key {}\n", key.key.as_deref().unwrap_or("-")));
+        }
+    }
+    if let Some(t) = &r.txn {
+        out.push_str(&format!(
+            "  transactions ({} under {}): {} ({} ok; {} ww, {} wr, {} rw dependencies; {} cyclic components)\n",
+            t.kind, t.consistency_model, t.verdict, t.transactions.ok, t.edges.ww, t.edges.wr, t.edges.rw, t.sccs
+        ));
+        for (a, n) in &t.counts {
+            let judged = if t.consistency_model.prohibits(*a) { "forbidden" } else { "allowed" };
+            out.push_str(&format!("    {a}: {n} ({judged})\n"));
+        }
+        if let Some(a) = t.anomalies.iter().find(|a| a.prohibited) {
+            out.push_str(&format!("    e.g. {}\n", a.summary));
         }
     }
     if let Some(d) = &r.durability {

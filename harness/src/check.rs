@@ -9,11 +9,20 @@
 //! node panics; `results.json` is rewritten); with `--model`, only its `history.jsonl` is checked under
 //! that model.
 //!
+//! `--model txn-append` or `txn-rw` checks a history of transactions (our JSON Lines with `f: "txn"`,
+//! or Jepsen and Elle EDN histories, `{:f :txn, :value [[:append :x 1] [:r :y nil]]}`) for the
+//! anomalies of `--consistency-model` (default strict-serializable) with the transactional checker
+//! ([`checker::txn`]). Elle's hand-written histories, completions without invocations and events
+//! without a process, are read too. On a stored run of a transactional workload, `--consistency-model`
+//! judges its transactions by another model.
+//!
 //! Output is a human summary, or the report as JSON with `--json`. The exit code is the verdict's
 //! (0 valid, 1 invalid, 2 unknown); errors are returned to the caller, which exits 3.
 
 use crate::units::{parse_bytes, parse_duration};
 use anyhow::{Context, Result, bail};
+use checker::format::parse_events;
+use checker::txn::{ConsistencyModel, TxnHistory, TxnKind, TxnOptions};
 use checker::{
     CheckOptions, FailSemantics, Format, LinearizabilityReport, ModelKind, ModelSpec, NilRead,
     check_linearizability, parse_history,
@@ -26,9 +35,13 @@ use std::time::Duration;
 pub struct CheckArgs {
     /// A history file, or a stored run directory (store/<test>/<time>/).
     pub path: PathBuf,
-    /// Model: register, cas-register, etcd-cas-register, list-append, kv-append, set, kv-nopartition.
+    /// Model: register, cas-register, etcd-cas-register, list-append, kv-append, set, kv-nopartition;
+    /// or txn-append, txn-rw for histories of transactions (the transactional checker).
     #[arg(long)]
     pub model: Option<String>,
+    /// For transactions: strict-serializable, serializable, snapshot-isolation or read-committed.
+    #[arg(long, default_value_t = ConsistencyModel::default(), value_parser = parse_consistency)]
+    pub consistency_model: ConsistencyModel,
     /// Initial value of every key (default: absent). Integers are numbers when the history's values are.
     #[arg(long)]
     pub initial: Option<String>,
@@ -53,6 +66,10 @@ pub struct CheckArgs {
     /// What a read of nil means: absent (the key does not exist) or constrains-nothing (Knossos).
     #[arg(long, value_parser = parse_nil)]
     pub nil_read: Option<NilRead>,
+}
+
+fn parse_consistency(s: &str) -> Result<ConsistencyModel, String> {
+    s.parse()
 }
 
 fn parse_fail(s: &str) -> Result<FailSemantics, String> {
@@ -89,7 +106,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
 
 fn check_run(args: &CheckArgs) -> Result<i32> {
     let budget = crate::analysis::Budget { timeout: args.timeout, memory_bytes: args.memory_limit };
-    let results = crate::analysis::check_run_dir_with(&args.path, budget)
+    let results = crate::analysis::check_run_dir_as(&args.path, budget, args.consistency_model)
         .with_context(|| format!("checking the stored run {}", args.path.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results).context("serializing the results")?);
@@ -109,7 +126,34 @@ fn initial_value(raw: &str, history: &checker::History) -> serde_json::Value {
     }
 }
 
+/// A history of transactions under the transactional checker.
+fn check_txn_file(args: &CheckArgs, path: &Path, kind: TxnKind) -> Result<i32> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let source = path.display().to_string();
+    let format = match args.format {
+        Some(f) => f,
+        None => Format::guess(&text).map_err(|mut e| {
+            e.source_name = source.clone();
+            e
+        })?,
+    };
+    let (events, lines) = parse_events(&text, format, &source)?;
+    let history = TxnHistory::from_events(&source, &events, &lines, kind.shape())?;
+    tracing::info!(path = %path.display(), %format, model = %kind, consistency = %args.consistency_model, txns = history.txns.len(), "checking transactions");
+    let report = checker::txn::check(&history, &TxnOptions::new(kind, args.consistency_model))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).context("serializing the report")?);
+    } else {
+        println!("{} ({format} format, {} transactions)", path.display(), history.txns.len());
+        print!("{}", report.summary());
+    }
+    Ok(report.verdict.exit_code())
+}
+
 fn check_file(args: &CheckArgs, path: &Path) -> Result<i32> {
+    if let Some(kind) = args.model.as_deref().and_then(TxnKind::from_model_name) {
+        return check_txn_file(args, path, kind);
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let parsed = parse_history(&text, args.format, &path.display().to_string())?;
     let history = parsed.history;

@@ -58,7 +58,8 @@ pub struct RunArgs {
     /// PATH; install with `apt-get install -y etcd-server etcd-client`) or maelstrom (nodes speaking
     /// Maelstrom's protocol on stdin/stdout: give --node-cmd). etcd nodes run with
     /// --heartbeat-interval 10 --election-timeout 150 (ms), matching raft-node's 10 ms ticks and
-    /// 150-300 ms elections, and take the register workload only; so do Maelstrom nodes (lin-kv).
+    /// 150-300 ms elections, and take the register, txn-append and txn-rw workloads; Maelstrom nodes
+    /// take lin-kv (register) only.
     #[arg(long, value_enum, default_value_t = SystemKind::default())]
     pub system: SystemKind,
     /// A system described in a TOML file: its start command, readiness, roles and client (see
@@ -89,18 +90,23 @@ pub struct RunArgs {
     /// Length of the run phase (e.g. 60s, 2m).
     #[arg(long, default_value = defaults::TIME_LIMIT, value_parser = parse_duration)]
     pub time_limit: Duration,
-    /// register or append.
+    /// register, append, txn-append or txn-rw (transactions of appends and list reads, or of register
+    /// writes and reads, checked for strict serializability by the transactional checker).
     #[arg(long, default_value = defaults::WORKLOAD)]
     pub workload: Workload,
     /// Faults. `composed` (the default): sequences of faults aimed by role (partition then kill the
     /// new leader, pause the leader then split its followers, restart a node alone, drop one kind of
-    /// message, ...) spaced around the election timeout, of every kind the system supports, or of
-    /// the kinds listed after it (`composed,partition,kill`). A list without `composed`
-    /// (partition, kill, pause, loss, latency, drop, duplicate, reorder) alternates one drawn fault
-    /// with a heal every --nemesis-interval; `none` for no faults. `drop` drops one kind of Raft
-    /// message (appends or votes) on some links and delivers the rest (raft-node; latency and drop
-    /// put every peer link through the harness's proxy), or one body type of --message-types
-    /// (maelstrom); duplicate and reorder act on single messages (maelstrom).
+    /// message, ...) spaced around the election timeout, of every kind the system supports among
+    /// partition, kill, pause and drop, or of the kinds listed after it (`composed,partition,kill`).
+    /// A list without `composed` (partition, kill, pause, loss, latency, drop, duplicate, reorder,
+    /// power-loss, corrupt) alternates one drawn fault with a heal every --nemesis-interval; `none`
+    /// for no faults. `drop` drops one kind of Raft message (appends or votes) on some links and
+    /// delivers the rest (raft-node; latency and drop put every peer link through the harness's
+    /// proxy), or one body type of --message-types (maelstrom); duplicate and reorder act on single
+    /// messages (maelstrom). `power-loss` kills nodes and loses what they wrote but did not fsync
+    /// (root and /dev/fuse: each data directory is mounted through the harness's lazyfs); `corrupt`
+    /// stops one node or a minority, flips bits in, truncates or zeroes part of one data file, and
+    /// restarts them.
     #[arg(long, default_value = defaults::NEMESIS)]
     pub nemesis: String,
     /// Alternating: time between a fault and its heal (and between a heal and the next fault).
@@ -148,6 +154,10 @@ pub struct RunArgs {
     /// Do not run the checkers at the end (the run can be checked later with `faultline check`).
     #[arg(long)]
     pub no_check: bool,
+    /// When a power loss keeps name changes (create, rename, unlink): `strict` (POSIX: once their
+    /// directory is fsynced) or `ordered` (ext4 and xfs: once anything is fsynced).
+    #[arg(long, value_enum, default_value = "strict")]
+    pub lazyfs_metadata: crate::lazyfs::Metadata,
 }
 
 impl RunArgs {
@@ -214,6 +224,7 @@ impl RunArgs {
             }
             c.net = net;
         }
+        c.lazyfs_metadata = self.lazyfs_metadata;
         c.op_timeout = self.op_timeout;
         c.recover_timeout = self.recover_timeout;
         c.check = !self.no_check;

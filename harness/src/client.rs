@@ -88,7 +88,7 @@ impl Client {
     /// do the same); without that, processes pinned to followers would only ever record failures.
     /// Returns the outcome and the base URL of the node that answered.
     pub async fn invoke(&self, base: &str, op: &Op) -> (Outcome, String) {
-        let request = match self.system.request(op) {
+        let request = match self.system.request(op, &self.empty_read) {
             Ok(r) => r,
             // Nothing was sent: the operation provably did not happen.
             Err(why) => return (Outcome::Fail(format!("not sent: {why}")), base.to_string()),

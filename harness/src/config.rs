@@ -79,6 +79,11 @@ pub struct RunConfig {
     pub check: bool,
     /// Show a progress bar / progress lines.
     pub progress: bool,
+    /// Mount each node's data directory through lazyfs even without power-loss faults (the benchmark
+    /// of the filesystem layer's cost; power-loss runs mount it anyway).
+    pub lazyfs: bool,
+    /// When lazyfs makes name changes durable (`--lazyfs-metadata`).
+    pub lazyfs_metadata: crate::lazyfs::Metadata,
 }
 
 /// A run setting, as each way of writing one names it.
@@ -233,7 +238,14 @@ impl RunConfig {
             record: true,
             check: true,
             progress: true,
+            lazyfs: false,
+            lazyfs_metadata: crate::lazyfs::Metadata::default(),
         }
+    }
+
+    /// Whether the nodes' data directories go through lazyfs: asked for, or needed by power-loss.
+    pub fn lazyfs_mounted(&self) -> bool {
+        self.lazyfs || self.nemesis.kinds.iter().any(|k| k.needs_lazyfs())
     }
 
     /// Checks every setting (and what the system supports), and makes the binary's path absolute so
@@ -327,6 +339,15 @@ impl RunConfig {
                     ),
                 ));
             }
+        }
+        if c.lazyfs_mounted()
+            && let Some(reason) = crate::lazyfs::unavailable()
+        {
+            let why = if c.nemesis.kinds.iter().any(|k| k.needs_lazyfs()) { "power-loss" } else { "lazyfs" };
+            return Err(invalid(
+                Setting::Nemesis,
+                format!("{why}: cannot cut the power of a node here: {reason}"),
+            ));
         }
         // A schedule that cannot be drawn for this cluster (partitions of one node) fails here.
         c.schedule().map_err(|e| invalid(Setting::Nemesis, e.to_string()))?;
@@ -455,6 +476,9 @@ impl RunConfig {
         }
         set(S::OpTimeout, format_duration(self.op_timeout));
         set(S::RecoverTimeout, format_duration(self.recover_timeout));
+        if self.lazyfs_metadata != crate::lazyfs::Metadata::default() {
+            parts.push("--lazyfs-metadata ordered".into());
+        }
         parts.push(format!("--seed {}", self.seed));
         if !self.nemesis.message_types.is_empty() {
             parts.push(format!("--message-types {}", shell_quote(&self.nemesis.message_types.join(","))));
@@ -515,6 +539,7 @@ impl RunConfig {
             op_timeout_ms: self.op_timeout.as_millis() as u64,
             recover_timeout_ms: self.recover_timeout.as_millis() as u64,
             net: self.net,
+            lazyfs_metadata: self.lazyfs_metadata,
             node_bin: self.node_bin.display().to_string(),
             node_bin_crc32: crate::store::file_crc32(&self.node_bin),
             node_args: self.node_args.clone(),
@@ -551,6 +576,7 @@ impl RunConfig {
         c.node_args = spec.node_args.clone();
         c.store = store;
         c.net = spec.net;
+        c.lazyfs_metadata = spec.lazyfs_metadata;
         c.op_timeout = Duration::from_millis(spec.op_timeout_ms);
         c.recover_timeout = Duration::from_millis(spec.recover_timeout_ms);
         c.progress = false;
@@ -722,6 +748,28 @@ mod tests {
         let mut c = config(etcd.clone());
         c.node_args = vec!["--bug=stale-read".into()];
         assert!(c.validate().unwrap_err().message.contains("only in raft-node"));
+    }
+
+    #[test]
+    fn power_loss_is_refused_up_front_with_the_reason_when_lazyfs_cannot_mount() {
+        let mut c = config(System::RaftNode);
+        c.nemesis.kinds = vec![FaultKind::Kill, FaultKind::PowerLoss];
+        assert!(c.lazyfs_mounted());
+        match crate::lazyfs::unavailable() {
+            Some(reason) => {
+                let e = c.validate().unwrap_err();
+                assert_eq!(e.setting, Setting::Nemesis);
+                assert!(e.message.starts_with("power-loss: ") && e.message.contains(&reason), "{e}");
+            }
+            None => {
+                c.validate().unwrap();
+            }
+        }
+        // corrupt needs no mount.
+        let mut c = config(System::RaftNode);
+        c.nemesis.kinds = vec![FaultKind::Corrupt];
+        assert!(!c.lazyfs_mounted());
+        c.validate().unwrap();
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Faultline drives Debian's etcd 3.4 (`apt-get install -y etcd-server etcd-client`) exactly like
 //! raft-node: the same backends start one `etcd` process per node, the same nemesis cuts links and
-//! signals pids, and the same register workload runs against it. Three things differ and live here:
+//! signals pids, and the same register and transactional workloads run against it. Three things
+//! differ and live here:
 //!
 //! - **The command line** ([`argv`]). Every member gets the same `--initial-cluster` (etcd refuses to
 //!   start when members disagree on it) and advertises its listen address (on loopback: the address
@@ -15,6 +16,20 @@
 //!   JSON mapping omits every empty, zero or false field (no `kvs` = not found, no `succeeded` = the
 //!   compare failed) and writes 64-bit numbers as strings. An answer becomes an [`Answer`], and the
 //!   one classifier, [`crate::client::classify`], turns it into ok / fail / info.
+//! - **Transactions** ([`txn_plan`]) are one etcd `txn` without compares, its `success` operations
+//!   the micro-operations in order: etcd applies them atomically at one revision, and a range in a
+//!   txn sees the txn's own earlier puts (both checked against etcd 3.4). A register is a key (`w` a
+//!   put, `r` a range). A list cannot be a key: a txn cannot read a value and put a value computed
+//!   from it, and a read-then-compare-and-put in two requests would make an append fail whenever
+//!   another one raced it. So a list is a **prefix of keys**, one per element: appending 7 to `x`
+//!   puts `x/00000000000000000007` (value 7), and reading `x` ranges over `x/` and orders the elements
+//!   by create revision, which is the order their txns committed in. Appends of one txn share a
+//!   revision; they are ordered by key, which is their order in the txn because the workload hands out
+//!   increasing values (zero-padded, so key order is numeric order). Every txn commits (there is no
+//!   compare), which is sound: an append never depends on what was there before. etcd refuses a txn
+//!   that puts one key twice, so a register written twice in one transaction is put once, with its
+//!   last value, and the transaction's reads of a key after its own write are answered from that
+//!   write without asking etcd (the only value a correct database may return there).
 //! - **Status** ([`status_to_contract`]). `POST /v3/maintenance/status` names members by 64-bit member
 //!   ids; the poller learns which node has which id from each node's own answer and rewrites the body
 //!   into raft-node's `/status` shape (CONTRACTS.md section 2), which the reports and leader targeting
@@ -24,10 +39,11 @@
 //! check does not apply to etcd runs (the analysis records why).
 
 use crate::nodes::NodeSpec;
-use crate::protocol::{Answer, Request, Response};
+use crate::protocol::{Answer, Request, Response, stored_value, txn_completion};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use workloads::{Op, OpKind};
+use std::collections::HashMap;
+use workloads::{MicroOp, Op, OpKind};
 
 /// etcd's heartbeat interval (ms): one raft tick, as raft-node's `--tick-ms 10`.
 pub const HEARTBEAT_MS: u64 = 10;
@@ -87,14 +103,73 @@ pub fn is_panic_line(line: &str) -> bool {
         || line.contains(r#""level":"fatal""#)
 }
 
-/// The gateway request that performs an operation (always a POST of JSON).
-pub fn request(op: &Op, options: EtcdOptions) -> Result<Request, String> {
-    let (path, body) = gateway(op, options)?;
+/// The gateway request that performs an operation (always a POST of JSON). `empty_read` tells a
+/// transaction's list reads (`[]`) from register reads (null).
+pub fn request(op: &Op, options: EtcdOptions, empty_read: &Value) -> Result<Request, String> {
+    let (path, body) = gateway(op, options, empty_read.is_array())?;
     Ok(Request::post(path.to_string(), body))
 }
 
+/// How one micro-operation of a transaction is carried out (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Planned {
+    /// A put in the etcd txn; nothing to read back.
+    Put,
+    /// A register write a later write of the same key in this transaction supersedes: not sent.
+    Superseded,
+    /// A range in the etcd txn; its answer is `responses[i]`.
+    Range(usize),
+    /// A register read after the transaction's own write of that key: that value, not asked for.
+    Own(u64),
+}
+
+/// The etcd key of element `value` of list `key`: zero-padded, so key order is numeric order.
+fn element_key(key: &str, value: u64) -> String {
+    format!("{key}/{value:020}")
+}
+
+/// A transaction's micro-operations as etcd txn operations (`success` branch), and how each maps.
+pub fn txn_plan(mops: &[MicroOp], lists: bool) -> (Vec<Planned>, Vec<Value>) {
+    let mut planned = Vec::with_capacity(mops.len());
+    let mut ops: Vec<Value> = Vec::new();
+    let mut written: HashMap<&str, u64> = HashMap::new();
+    for (i, m) in mops.iter().enumerate() {
+        match m {
+            MicroOp::Append { key, value } => {
+                let k = element_key(key, *value);
+                ops.push(json!({"requestPut": {"key": b64(&k), "value": b64(&value.to_string())}}));
+                planned.push(Planned::Put);
+            }
+            MicroOp::Write { key, value } => {
+                written.insert(key, *value);
+                let later =
+                    mops[i + 1..].iter().any(|n| matches!(n, MicroOp::Write { key: k, .. } if k == key));
+                if later {
+                    planned.push(Planned::Superseded);
+                } else {
+                    ops.push(json!({"requestPut": {"key": b64(key), "value": b64(&value.to_string())}}));
+                    planned.push(Planned::Put);
+                }
+            }
+            MicroOp::Read { key } if lists => {
+                let (from, to) = (format!("{key}/"), format!("{key}0"));
+                ops.push(json!({"requestRange": {"key": b64(&from), "range_end": b64(&to)}}));
+                planned.push(Planned::Range(ops.len() - 1));
+            }
+            MicroOp::Read { key } => match written.get(key.as_str()) {
+                Some(v) => planned.push(Planned::Own(*v)),
+                None => {
+                    ops.push(json!({"requestRange": {"key": b64(key)}}));
+                    planned.push(Planned::Range(ops.len() - 1));
+                }
+            },
+        }
+    }
+    (planned, ops)
+}
+
 /// The gateway path and JSON body of `op`.
-fn gateway(op: &Op, options: EtcdOptions) -> Result<(&'static str, Value), String> {
+fn gateway(op: &Op, options: EtcdOptions, lists: bool) -> Result<(&'static str, Value), String> {
     let key = b64(&op.key);
     Ok(match &op.kind {
         OpKind::Read => {
@@ -118,7 +193,20 @@ fn gateway(op: &Op, options: EtcdOptions) -> Result<(&'static str, Value), Strin
             });
             ("/v3/kv/txn", body)
         }
-        OpKind::Append(_) => return Err("the etcd client supports the register workload only".into()),
+        OpKind::Append(_) => {
+            return Err("the etcd client runs the register and transactional workloads, not append".into());
+        }
+        OpKind::Txn(mops) => {
+            let (_, mut ops) = txn_plan(mops, lists);
+            // etcd serves a txn of nothing but serializable ranges from the member's local state,
+            // without a quorum round: what `--etcd-serializable-reads` asks for.
+            if options.serializable_reads && mops.iter().all(|m| matches!(m, MicroOp::Read { .. })) {
+                for o in &mut ops {
+                    o["requestRange"]["serializable"] = json!(true);
+                }
+            }
+            ("/v3/kv/txn", json!({ "success": ops }))
+        }
     })
 }
 
@@ -165,13 +253,71 @@ pub fn answer(op: &Op, empty_read: &Value, resp: Response) -> Answer {
             Some(true) => Answer::Ok(op.invoke_value()),
             _ => Answer::NotApplied("cas mismatch".into()),
         },
-        OpKind::Append(_) => Answer::NotApplied("the etcd client supports the register workload only".into()),
+        OpKind::Append(_) => Answer::NotApplied("the etcd client does not run the append workload".into()),
+        OpKind::Txn(mops) => txn_answer(mops, &body, empty_read),
     }
 }
 
-/// A read never changes anything, so any doubt about it is a plain failure; for writes it is unknown.
+/// What a txn answer read, micro-operation by micro-operation (see [`txn_plan`]).
+fn txn_answer(mops: &[MicroOp], body: &Value, empty_read: &Value) -> Answer {
+    let lists = empty_read.is_array();
+    let (planned, _) = txn_plan(mops, lists);
+    let responses = body.get("responses").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let mut reads = Vec::with_capacity(mops.len());
+    for p in planned {
+        let read = match p {
+            Planned::Put | Planned::Superseded => Value::Null,
+            Planned::Own(v) => Value::from(v),
+            Planned::Range(i) => {
+                let Some(range) =
+                    responses.get(i).and_then(|r| r.get("response_range").or_else(|| r.get("responseRange")))
+                else {
+                    return Answer::Unknown(format!("txn answer without response {i} (a range)"));
+                };
+                match range_values(range, lists) {
+                    Ok(v) => v,
+                    Err(e) => return Answer::Unknown(e),
+                }
+            }
+        };
+        reads.push(read);
+    }
+    Answer::Ok(txn_completion(mops, &reads, empty_read))
+}
+
+/// The value a range answer holds: a list's elements in commit order (create revision, then key), or
+/// a register's value (null when absent), in the workload's terms.
+fn range_values(range: &Value, lists: bool) -> Result<Value, String> {
+    let kvs = range.get("kvs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let decode = |kv: &Value, field: &str| -> Result<String, String> {
+        let encoded = kv.get(field).and_then(Value::as_str).unwrap_or("");
+        let bytes = unb64(encoded).ok_or_else(|| format!("range {field} {encoded:?} is not base64"))?;
+        String::from_utf8(bytes).map_err(|_| format!("range {field} {encoded:?} is not UTF-8"))
+    };
+    if !lists {
+        return match kvs.first() {
+            Some(kv) => Ok(stored_value(&Value::String(decode(kv, "value")?))),
+            None => Ok(Value::Null),
+        };
+    }
+    let mut elements = Vec::with_capacity(kvs.len());
+    for kv in kvs {
+        let revision = kv.get("create_revision").and_then(number).unwrap_or(0);
+        elements.push((revision, decode(kv, "key")?, decode(kv, "value")?));
+    }
+    elements.sort();
+    Ok(Value::Array(elements.into_iter().map(|(_, _, v)| stored_value(&Value::String(v))).collect()))
+}
+
+/// Whether an operation can change anything: a read (or a read-only transaction) cannot, so any
+/// doubt about it is a plain failure; for the others it is unknown.
 fn unknown_unless_read(op: &Op, why: String) -> Answer {
-    if op.kind == OpKind::Read { Answer::NotApplied(why) } else { Answer::Unknown(why) }
+    let read_only = match &op.kind {
+        OpKind::Read => true,
+        OpKind::Txn(mops) => mops.iter().all(|m| matches!(m, MicroOp::Read { .. })),
+        _ => false,
+    };
+    if read_only { Answer::NotApplied(why) } else { Answer::Unknown(why) }
 }
 
 /// The value of the first key-value of a range answer; None when `kvs` is absent (key not found).
@@ -301,21 +447,28 @@ mod tests {
     #[test]
     fn requests_follow_the_gateway_shape() {
         let plain = EtcdOptions::default();
-        assert_eq!(gateway(&op(OpKind::Read), plain).unwrap(), ("/v3/kv/range", json!({"key": "azE="})));
-        let ser = EtcdOptions { serializable_reads: true, ..plain };
-        assert_eq!(gateway(&op(OpKind::Read), ser).unwrap().1, json!({"key": "azE=", "serializable": true}));
         assert_eq!(
-            gateway(&op(OpKind::Write("5".into())), plain).unwrap(),
+            gateway(&op(OpKind::Read), plain, false).unwrap(),
+            ("/v3/kv/range", json!({"key": "azE="}))
+        );
+        let ser = EtcdOptions { serializable_reads: true, ..plain };
+        assert_eq!(
+            gateway(&op(OpKind::Read), ser, false).unwrap().1,
+            json!({"key": "azE=", "serializable": true})
+        );
+        assert_eq!(
+            gateway(&op(OpKind::Write("5".into())), plain, false).unwrap(),
             ("/v3/kv/put", json!({"key": "azE=", "value": "NQ=="}))
         );
-        let (path, body) = gateway(&op(OpKind::Cas { from: None, to: "5".into() }), plain).unwrap();
+        let (path, body) = gateway(&op(OpKind::Cas { from: None, to: "5".into() }), plain, false).unwrap();
         assert_eq!(path, "/v3/kv/txn");
         assert_eq!(body["compare"][0]["target"], "CREATE");
         assert_eq!(body["compare"][0]["create_revision"], "0");
-        let (_, body) = gateway(&op(OpKind::Cas { from: Some("4".into()), to: "5".into() }), plain).unwrap();
+        let (_, body) =
+            gateway(&op(OpKind::Cas { from: Some("4".into()), to: "5".into() }), plain, false).unwrap();
         assert_eq!(body["compare"][0]["value"], b64("4"));
         assert_eq!(body["success"][0]["requestPut"]["value"], "NQ==");
-        assert!(gateway(&op(OpKind::Append("x".into())), plain).is_err());
+        assert!(gateway(&op(OpKind::Append("x".into())), plain, true).is_err());
     }
 
     #[test]
@@ -341,6 +494,94 @@ mod tests {
         assert_eq!(answer(&cas, &Value::Null, ok(no)), Answer::NotApplied("cas mismatch".into()));
         let write = op(OpKind::Write("7".into()));
         assert_eq!(answer(&write, &Value::Null, ok(json!({"header": header()}))), Answer::Ok(json!("7")));
+    }
+
+    fn txn(mops: Vec<MicroOp>) -> Op {
+        Op::txn(mops)
+    }
+
+    #[test]
+    fn list_transactions_put_one_key_per_element_and_range_over_the_prefix() {
+        let t = txn(vec![
+            MicroOp::Read { key: "x".into() },
+            MicroOp::Append { key: "x".into(), value: 7 },
+            MicroOp::Append { key: "y".into(), value: 12 },
+        ]);
+        let (path, body) = gateway(&t, EtcdOptions::default(), true).unwrap();
+        assert_eq!(path, "/v3/kv/txn");
+        assert!(body.get("compare").is_none(), "no compare: every txn commits");
+        let ops = body["success"].as_array().unwrap();
+        assert_eq!(ops[0]["requestRange"], json!({"key": b64("x/"), "range_end": b64("x0")}));
+        assert_eq!(ops[1]["requestPut"], json!({"key": b64("x/00000000000000000007"), "value": b64("7")}));
+        assert_eq!(ops[2]["requestPut"]["key"], b64("y/00000000000000000012"));
+        // The answer orders elements by create revision, then by key (one txn's appends share one).
+        let kv =
+            |k: &str, v: &str, rev: &str| json!({"key": b64(k), "value": b64(v), "create_revision": rev});
+        let range = json!({"response_range": {"kvs": [
+            kv("x/00000000000000000003", "3", "9"),
+            kv("x/00000000000000000005", "5", "4"),
+            kv("x/00000000000000000010", "10", "9"),
+        ]}});
+        let body = json!({"header": header(), "succeeded": true,
+            "responses": [range, {"response_put": {}}, {"response_put": {}}]});
+        assert_eq!(
+            answer(&t, &json!([]), ok(body)),
+            Answer::Ok(json!([["r", "x", [5, 3, 10]], ["append", "x", 7], ["append", "y", 12]]))
+        );
+        // A range with no kvs is the empty list.
+        let body = json!({"header": header(), "succeeded": true,
+            "responses": [{"response_range": {"header": {}}}, {"response_put": {}}, {"response_put": {}}]});
+        assert_eq!(
+            answer(&t, &json!([]), ok(body)),
+            Answer::Ok(json!([["r", "x", []], ["append", "x", 7], ["append", "y", 12]]))
+        );
+    }
+
+    #[test]
+    fn register_transactions_put_each_key_once_and_read_their_own_writes_locally() {
+        let t = txn(vec![
+            MicroOp::Read { key: "x".into() },
+            MicroOp::Write { key: "x".into(), value: 1 },
+            MicroOp::Read { key: "x".into() },
+            MicroOp::Write { key: "x".into(), value: 2 },
+            MicroOp::Read { key: "y".into() },
+        ]);
+        let (planned, ops) = txn_plan(
+            match &t.kind {
+                OpKind::Txn(m) => m,
+                _ => unreachable!(),
+            },
+            false,
+        );
+        assert_eq!(
+            planned,
+            [Planned::Range(0), Planned::Superseded, Planned::Own(1), Planned::Put, Planned::Range(2)]
+        );
+        assert_eq!(ops.len(), 3);
+        assert_eq!(ops[1]["requestPut"], json!({"key": b64("x"), "value": b64("2")}));
+        let body = json!({"header": header(), "succeeded": true, "responses": [
+            {"response_range": {"kvs": [{"key": b64("x"), "value": b64("9"), "create_revision": "2"}]}},
+            {"response_put": {}},
+            {"response_range": {}}
+        ]});
+        assert_eq!(
+            answer(&t, &Value::Null, ok(body)),
+            Answer::Ok(json!([["r", "x", 9], ["w", "x", 1], ["r", "x", 1], ["w", "x", 2], ["r", "y", null]]))
+        );
+        // A read-only transaction is a read: any doubt about it is a failure.
+        let ro = txn(vec![MicroOp::Read { key: "x".into() }]);
+        let timeout = Response {
+            status: 503,
+            body: Some(json!({"code": 14, "message": "etcdserver: request timed out"})),
+        };
+        assert!(matches!(answer(&ro, &Value::Null, timeout.clone()), Answer::NotApplied(_)));
+        assert!(matches!(answer(&t, &Value::Null, timeout), Answer::Unknown(_)));
+        // With serializable reads, a read-only transaction's ranges are serializable.
+        let ser = EtcdOptions { serializable_reads: true, ..EtcdOptions::default() };
+        assert_eq!(gateway(&ro, ser, false).unwrap().1["success"][0]["requestRange"]["serializable"], true);
+        assert!(
+            gateway(&t, ser, false).unwrap().1["success"][0]["requestRange"].get("serializable").is_none()
+        );
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //!
 //! Time to detection, relative to the start of the run phase: for a linearizability counterexample,
 //! the latest completion among its operations and the first operation the search got stuck on (the
-//! moment the evidence was complete); for two leaders of one term, when both leaderships were on
-//! record; for a committed entry that a node replaced, when the log watcher saw the replacement; for
-//! the other durability and log findings, the start of the final reads (they are only visible there).
+//! moment the evidence was complete); for a transactional anomaly, the latest completion among its
+//! transactions (the earliest such instance of each class); for two leaders of one term, when both
+//! leaderships were on record; for a committed entry that a node replaced, when the log watcher saw
+//! the replacement; for the other durability and log findings, the start of the final reads (they
+//! are only visible there).
 
 use crate::analysis::RunResults;
 use crate::store::{NodeFile, RunDir, TestSpec};
@@ -37,6 +39,9 @@ fn first_log_change(run: &RunDir, spec: &TestSpec) -> Option<u64> {
 pub fn all(results: &RunResults) -> Vec<Finding> {
     let mut found: Vec<Finding> =
         results.linearizability.iter().flat_map(anomaly::linearizability_findings).collect();
+    if let Some(t) = &results.txn {
+        found.extend(anomaly::txn_findings(t));
+    }
     if let Some(d) = &results.durability {
         found.extend(anomaly::durability_findings(d));
     }
@@ -79,7 +84,7 @@ pub fn findings(run: &RunDir, spec: &TestSpec, results: &RunResults) -> Findings
     // completed; a key it could not explain adds no time. The other findings the checker cannot date
     // are dated by the log watcher or at the final reads.
     let times = found.iter().filter_map(|f| {
-        if f.anomaly.is_linearizability() {
+        if f.anomaly.is_linearizability() || f.anomaly.is_transactional() {
             return f.time;
         }
         let seen = if f.anomaly == Anomaly::DivergentCommit { replaced } else { None };

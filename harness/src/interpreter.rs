@@ -156,7 +156,7 @@ async fn worker(
             process: Process::Client(process),
             kind,
             f: op.f().to_string(),
-            key: Some(op.key.clone()),
+            key: op.history_key().map(str::to_string),
             value,
             node: Some(names[node].clone()),
             error,

@@ -28,12 +28,15 @@
 //! - [`store`]: [`store::RunDir`], the only module that knows a run directory's file names, and the
 //!   [`durable`] the one writer of whole files (fsynced, atomic); [`recorder`] writes `history.jsonl`
 //!   and keeps it in memory.
-//! - [`analysis`]: checks a run (`results.json`); [`findings`]: its anomaly classes and detection time.
+//! - [`analysis`]: checks a run (`results.json`: linearizability, or for a transactional workload
+//!   the transactional checker; durability, logs, panics); [`findings`]: its anomaly classes and
+//!   detection time.
 //! - [`explore`]: `faultline explore`, greybox fuzzing of composed fault schedules guided by
 //!   [`coverage`] (facts of a run's observed behaviour), with shrinking of the failures it finds.
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
-//!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy; [`state`] records
-//!   everything created so it is always removed.
+//!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy, [`lazyfs`] the only
+//!   one that mounts (each node's data directory, for power loss), [`diskfault`] the only one that
+//!   damages a node's files; [`state`] records everything created so it is always removed.
 //! - [`units`]: durations and byte sizes as people write them.
 
 pub mod analysis;
@@ -44,11 +47,13 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod coverage;
+pub mod diskfault;
 pub mod durable;
 pub mod etcd;
 pub mod explore;
 pub mod findings;
 pub mod interpreter;
+pub mod lazyfs;
 pub mod logwatch;
 pub mod maelstrom;
 pub mod matrix;

@@ -125,6 +125,7 @@ pub fn request(op: &Op) -> Result<Map<String, Value>, String> {
             "to": encode_value(to),
         }),
         OpKind::Append(_) => return Err("Maelstrom's lin-kv has no append".into()),
+        OpKind::Txn(_) => return Err("Maelstrom's lin-kv has no transactions".into()),
     }))
 }
 

@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // fuser warns when the mount it made is already gone: lazyfs aborts and detaches
+                // its mounts itself (harness/src/lazyfs/mod.rs says why).
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,fuser::mnt=error")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -305,6 +305,68 @@ impl Nemesis {
                 let record = json!({ "target": target, "roles": roles, "signal": "SIGSTOP", "nodes": hits });
                 on_nodes(&hits, record, "every target was down or paused already")
             }
+            Fault::PowerLoss { target } => {
+                let chosen = target.resolve(&names, view, &self.cut, &mut self.rng);
+                let mut nodes = Vec::new();
+                let mut cuts = Vec::new();
+                for name in chosen {
+                    let i = index(&name);
+                    let cut = cluster.power_loss(i)?;
+                    self.killed.insert(i);
+                    self.paused.remove(&i);
+                    cuts.push(json!({
+                        "node": name,
+                        "pid": cut.pid,
+                        "lost_files": cut.lost.files,
+                        "lost_bytes": cut.lost.bytes,
+                        "lost_names": cut.lost.names,
+                    }));
+                    nodes.push(name);
+                }
+                // A node already down loses its disk's cache all the same: the fault is installed.
+                FaultOutcome::Installed {
+                    nodes,
+                    record: json!({ "target": target, "roles": roles, "leader": leader, "nodes": cuts }),
+                }
+            }
+            Fault::Corrupt { target, damage } => {
+                let chosen = target.resolve(&names, view, &self.cut, &mut self.rng);
+                let mut nodes = Vec::new();
+                let mut done = Vec::new();
+                for name in chosen {
+                    let i = index(&name);
+                    let pid = cluster.kill(i)?;
+                    self.paused.remove(&i);
+                    let dir = cluster.nodes()[i].data_dir();
+                    let globs = cluster.procs().0.system().corruptible().to_vec();
+                    let corruption = crate::diskfault::corrupt(&dir, &globs, *damage, &mut self.rng)?;
+                    // It comes back at once, on the damaged disk (unless a fault had it down already).
+                    let restarted = if self.killed.contains(&i) { None } else { Some(cluster.start(i)?) };
+                    if restarted.is_some() {
+                        self.roles.restarted(&name);
+                    }
+                    if let Some(c) = corruption {
+                        done.push(
+                            json!({ "node": name, "pid": pid, "restarted": restarted, "corrupted": c }),
+                        );
+                        nodes.push(name);
+                    }
+                }
+                if nodes.is_empty() {
+                    skipped("no target node had a data file with a byte in it")
+                } else {
+                    FaultOutcome::Installed {
+                        nodes,
+                        record: json!({
+                            "target": target,
+                            "damage": damage,
+                            "roles": roles,
+                            "leader": leader,
+                            "nodes": done
+                        }),
+                    }
+                }
+            }
             Fault::Restart { target } => {
                 let chosen = target.resolve(&names, view, &self.cut, &mut self.rng);
                 let wanted: BTreeSet<usize> = chosen.iter().map(|n| index(n)).collect();

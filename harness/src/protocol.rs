@@ -6,6 +6,7 @@
 //! system modules and the client do not depend on each other.
 
 use serde_json::Value;
+use workloads::MicroOp;
 
 /// One HTTP request to a node: method, path below the node's base URL, and a JSON body if any.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,4 +80,56 @@ pub enum Transport {
     /// The connection failed after the request may have been sent (reset, closed, bad response, a
     /// shim or node that died with the request in hand).
     Lost(String),
+}
+
+/// A value as a system stored it, in the workload's terms: the workloads write integers, which both
+/// systems store as decimal strings; lists come back as lists of them. Anything that does not parse
+/// (a value nobody wrote, say) stays a string, for the checker to judge.
+pub fn stored_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) => s.parse::<u64>().map_or_else(|_| v.clone(), Value::from),
+        Value::Array(items) => Value::Array(items.iter().map(stored_value).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The completion value of a transaction: its micro-operations as the history writes them, each read
+/// filled in with what it returned (`reads[i]` for micro-operation `i`, in the workload's terms; null,
+/// a key without a value, is `empty_read`).
+pub fn txn_completion(mops: &[MicroOp], reads: &[Value], empty_read: &Value) -> Value {
+    Value::Array(
+        mops.iter()
+            .zip(reads)
+            .map(|(m, r)| match m {
+                MicroOp::Read { .. } if r.is_null() => m.to_json(empty_read.clone()),
+                MicroOp::Read { .. } => m.to_json(r.clone()),
+                _ => m.to_json(Value::Null),
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stored_strings_come_back_as_the_integers_written() {
+        assert_eq!(stored_value(&json!("17")), json!(17));
+        assert_eq!(stored_value(&json!(["1", "2"])), json!([1, 2]));
+        assert_eq!(stored_value(&json!("garbage")), json!("garbage"));
+        assert_eq!(stored_value(&Value::Null), Value::Null);
+    }
+
+    #[test]
+    fn a_completion_fills_in_the_reads() {
+        let mops = [
+            MicroOp::Append { key: "x".into(), value: 3 },
+            MicroOp::Read { key: "x".into() },
+            MicroOp::Read { key: "y".into() },
+        ];
+        let v = txn_completion(&mops, &[Value::Null, json!([1, 3]), Value::Null], &json!([]));
+        assert_eq!(v, json!([["append", "x", 3], ["r", "x", [1, 3]], ["r", "y", []]]));
+    }
 }

@@ -6,16 +6,24 @@
 //! fields an answer needs, leaves the effect unknown.
 
 use crate::nodes::NodeSpec;
-use crate::protocol::{Answer, Request, Response};
+use crate::protocol::{Answer, Request, Response, stored_value, txn_completion};
 use serde_json::{Value, json};
-use workloads::{Op, OpKind};
+use workloads::{MicroOp, Op, OpKind};
 
 /// The line prefix raft-node prints when it panics (CONTRACTS.md section 2).
 pub const PANIC_MARKER: &str = "raft-node: PANIC";
 
 /// The planted bugs raft-node accepts (`--bug NAME`, CONTRACTS.md section 2), in the matrix's order.
-pub const PLANTED_BUGS: [&str; 6] =
-    ["stale-read", "commit-old-term", "no-conflict-check", "forget-vote", "early-ack", "lazy-persist"];
+pub const PLANTED_BUGS: [&str; 8] = [
+    "stale-read",
+    "commit-old-term",
+    "no-conflict-check",
+    "forget-vote",
+    "early-ack",
+    "lazy-persist",
+    "fsync-lag",
+    "txn-local-read",
+];
 
 /// The node argument that switches on a planted bug (`--bug` or `--bug=NAME`), if any.
 pub fn planted_bug_arg(node_args: &[String]) -> Option<&String> {
@@ -80,6 +88,22 @@ pub fn request(op: &Op) -> Request {
         OpKind::Write(v) => Request::put(path, json!({ "value": v })),
         OpKind::Cas { from, to } => Request::post(format!("{path}/cas"), json!({ "from": from, "to": to })),
         OpKind::Append(v) => Request::post(format!("{path}/append"), json!({ "value": v })),
+        // A transaction goes to POST /txn; values travel as the decimal strings raft-node stores.
+        OpKind::Txn(mops) => {
+            let ops: Vec<Value> = mops
+                .iter()
+                .map(|m| match m {
+                    MicroOp::Append { key, value } => {
+                        json!({"f": "append", "key": key, "value": value.to_string()})
+                    }
+                    MicroOp::Write { key, value } => {
+                        json!({"f": "w", "key": key, "value": value.to_string()})
+                    }
+                    MicroOp::Read { key } => json!({"f": "r", "key": key}),
+                })
+                .collect();
+            Request::post("/txn".into(), json!({ "ops": ops }))
+        }
     }
 }
 
@@ -100,6 +124,13 @@ pub fn answer(op: &Op, empty_read: &Value, resp: Response) -> Answer {
                 None => Answer::Unknown("cas answer without an applied field".into()),
             },
             OpKind::Write(_) | OpKind::Append(_) => Answer::Ok(op.invoke_value()),
+            OpKind::Txn(mops) => match body.get("results").and_then(Value::as_array) {
+                Some(results) if results.len() == mops.len() => {
+                    let reads: Vec<Value> = results.iter().map(stored_value).collect();
+                    Answer::Ok(txn_completion(mops, &reads, empty_read))
+                }
+                _ => Answer::Unknown("txn answer without one result per micro-operation".into()),
+            },
         };
     }
     if resp.status == 404 && code == Some("not_found") && op.kind == OpKind::Read {
@@ -148,6 +179,32 @@ mod tests {
             request(&op(OpKind::Cas { from: None, to: "2".into() })),
             Request::post("/kv/k%201/cas".into(), json!({"from": null, "to": "2"}))
         );
+    }
+
+    #[test]
+    fn a_transaction_posts_its_micro_operations_and_reads_back_integers() {
+        let op = Op::txn(vec![
+            MicroOp::Append { key: "x".into(), value: 5 },
+            MicroOp::Read { key: "x".into() },
+            MicroOp::Read { key: "y".into() },
+        ]);
+        assert_eq!(
+            request(&op),
+            Request::post(
+                "/txn".into(),
+                json!({"ops": [{"f": "append", "key": "x", "value": "5"}, {"f": "r", "key": "x"}, {"f": "r", "key": "y"}]})
+            )
+        );
+        let ok = Response {
+            status: 200,
+            body: Some(json!({"results": [null, ["4", "5"], null], "index": 9, "term": 2})),
+        };
+        assert_eq!(
+            answer(&op, &json!([]), ok),
+            Answer::Ok(json!([["append", "x", 5], ["r", "x", [4, 5]], ["r", "y", []]]))
+        );
+        let short = Response { status: 200, body: Some(json!({"results": [null]})) };
+        assert!(matches!(answer(&op, &json!([]), short), Answer::Unknown(_)));
     }
 
     #[test]

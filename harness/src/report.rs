@@ -27,6 +27,9 @@ fn results_for_report(r: &RunResults) -> Results {
     for lin in &r.linearizability {
         results.add_linearizability(lin);
     }
+    if let Some(t) = &r.txn {
+        results.add_txn(t);
+    }
     if let Some(d) = &r.durability {
         results.add_durability(d);
     }

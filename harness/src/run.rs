@@ -33,13 +33,13 @@ use crate::stop::Stop;
 use crate::store::{self, ExecutedFault, NodeFile, RunDir, RunOutcome, StoreError, TestSpec};
 use crate::systemfile::{NodeContext, Probe};
 use checker::history::{Event, EventType, Process};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::generator::{Rate, TimeLimit};
-use workloads::{Generator, ProcessTable, ScheduledFault, Workload};
+use workloads::{Generator, ProcessTable, ScheduledFault};
 
 /// Why a run could not complete. Each is a harness error (exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +140,7 @@ pub async fn run_with_schedule(
         seed: config.seed,
         proxied: config.nemesis.kinds.iter().any(|k| k.needs_proxy())
             || sched.iter().any(|f| f.fault.needs_proxy()),
+        lazyfs: config.lazyfs_mounted().then_some(config.lazyfs_metadata),
         state_dir: crate::state::state_dir(),
         message_types: config.nemesis.message_types.clone(),
     };
@@ -155,7 +156,7 @@ pub async fn run_with_schedule(
         system: config.system.clone(),
         nodes: nodes.clone().into(),
         timeout: config.op_timeout,
-        empty_read: if config.workload == Workload::Append { json!([]) } else { Value::Null },
+        empty_read: config.workload.empty_read(),
         seed: config.seed,
         shim_logs: run_dir.clients_dir(),
         network: network.clone(),

@@ -49,6 +49,8 @@ pub fn answer(op: &Op, empty_read: &Value, reply: &Value) -> Answer {
                 Some(v) => Answer::Ok(v.clone()),
             },
             OpKind::Write(_) | OpKind::Cas { .. } | OpKind::Append(_) => Answer::Ok(op.invoke_value()),
+            // Shim files are refused transactional workloads up front (`System::check_workload`).
+            OpKind::Txn(_) => Answer::Unknown("shim clients run no transactions".into()),
         },
         Some("fail") => Answer::NotApplied(error().unwrap_or_else(|| "the shim said fail".into())),
         Some("info") => Answer::Unknown(error().unwrap_or_else(|| "the shim said info".into())),

@@ -43,6 +43,12 @@ pub fn describe(f: &ScheduledFault) -> String {
         Fault::Duplicate { topology, probability } => format!("duplicate {probability} on {topology}"),
         Fault::Reorder { topology, window_ms } => format!("reorder within {window_ms}ms on {topology}"),
         Fault::Deliver { topology } => format!("deliver on {topology}"),
+        Fault::PowerLoss { target } => format!("power-loss {}", target.name()),
+        Fault::Corrupt { target, damage } => format!(
+            "corrupt {} ({})",
+            target.name(),
+            serde_json::to_value(damage).unwrap_or_default().as_str().unwrap_or("")
+        ),
         Fault::Heal => "heal".into(),
     };
     let when = match f.after {

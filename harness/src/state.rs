@@ -31,6 +31,9 @@ pub struct RunState {
     /// Root-namespace links (bridge, host ends of veth pairs).
     pub links: Vec<String>,
     pub processes: Vec<ProcRecord>,
+    /// lazyfs mount points (each node's data directory, for power loss).
+    #[serde(default)]
+    pub mounts: Vec<String>,
 }
 
 /// The directory of state files for this user.
@@ -90,6 +93,17 @@ impl StateFile {
         self.save()
     }
 
+    pub fn add_mount(&mut self, path: &Path) -> std::io::Result<()> {
+        self.state.mounts.push(path.display().to_string());
+        self.save()
+    }
+
+    pub fn remove_mount(&mut self, path: &Path) -> std::io::Result<()> {
+        let path = path.display().to_string();
+        self.state.mounts.retain(|m| *m != path);
+        self.save()
+    }
+
     pub fn remove_process(&mut self, pid: u32) -> std::io::Result<()> {
         self.state.processes.retain(|p| p.pid != pid);
         self.save()
@@ -105,12 +119,18 @@ impl StateFile {
     }
 }
 
-/// Removes everything listed: processes first (they live in the namespaces), then namespaces (which
-/// takes their veth ends and iptables rules with them), then root-namespace links.
+/// Removes everything listed: processes first (they live in the namespaces and use the mounts),
+/// then mounts (detached: a dead harness's lazyfs has no server left), then namespaces (which takes
+/// their veth ends and iptables rules with them), then root-namespace links.
 pub fn remove_resources(state: &RunState) -> usize {
     let mut removed = 0;
     for p in &state.processes {
         if signals::kill_leftover(p.pid, p.start_time) {
+            removed += 1;
+        }
+    }
+    for m in &state.mounts {
+        if crate::lazyfs::detach(Path::new(m)) {
             removed += 1;
         }
     }

@@ -184,6 +184,9 @@ pub struct TestSpec {
     pub op_timeout_ms: u64,
     pub recover_timeout_ms: u64,
     pub net: Backend,
+    /// When lazyfs made name changes durable (runs with power loss).
+    #[serde(default)]
+    pub lazyfs_metadata: crate::lazyfs::Metadata,
     /// The system's binary (raft-node or etcd).
     pub node_bin: String,
     /// CRC-32 of the node binary (hex), so a replay can tell it runs the same build.

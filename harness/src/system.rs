@@ -139,6 +139,12 @@ impl System {
         }
     }
 
+    /// Globs (relative to a node's data directory) of the files the `corrupt` fault may damage;
+    /// empty: any file there.
+    pub fn corruptible(&self) -> &[String] {
+        self.file().map_or(&[], |f| &f.node.corrupt)
+    }
+
     pub fn capabilities(&self) -> Capabilities {
         let ours = *self == System::RaftNode;
         let roles = self.file().and_then(|f| f.roles.as_ref());
@@ -217,13 +223,20 @@ impl System {
             return Ok(());
         }
         match self {
-            System::Etcd(_) => Err(format!("--system etcd runs the register workload only, not {workload}")),
             System::Maelstrom => Err(format!(
                 "Maelstrom nodes run the lin-kv workload (register: read, write, cas), not {workload}"
             )),
-            _ if self.etcd_client().is_some() => {
-                Err(format!("an etcd-v3 client runs the register workload only, not {workload}"))
-            }
+            _ if self.etcd_client().is_some() => match workload {
+                Workload::Append => Err(format!(
+                    "etcd (--system etcd or an etcd-v3 client) runs the register, txn-append and txn-rw \
+                     workloads, not {workload}"
+                )),
+                _ => Ok(()),
+            },
+            System::Described(_) if workload.txn_kind().is_some() => Err(format!(
+                "http-kv and shim clients run the register and append workloads, not {workload} \
+                 (transactions need raft-node or etcd)"
+            )),
             _ => Ok(()),
         }
     }
@@ -349,10 +362,12 @@ impl System {
     }
 
     /// The request that performs `op` on an HTTP system; Err when this system's client cannot express
-    /// it (then nothing is sent and the operation provably did not happen).
-    pub fn request(&self, op: &Op) -> Result<Request, String> {
+    /// it (then nothing is sent and the operation provably did not happen). `empty_read` is what a
+    /// read of a missing key returns in the workload (`[]` for lists), which tells a transaction's
+    /// list reads from register reads.
+    pub fn request(&self, op: &Op, empty_read: &Value) -> Result<Request, String> {
         if let Some(options) = self.etcd_client() {
-            return etcd::request(op, options);
+            return etcd::request(op, options, empty_read);
         }
         match self.client_kind() {
             ClientProtocol::Http => Ok(raftnode::request(op)),
@@ -540,6 +555,8 @@ mod tests {
         assert!(!etcd.committed_log && !etcd.message_drops && !etcd.planted_bugs && !etcd.leadership_log);
         assert!(etcd.roles && !etcd.terms && !etcd.message_network);
         assert!(System::Etcd(EtcdOptions::default()).check_workload(Workload::Append).is_err());
+        assert!(System::Etcd(EtcdOptions::default()).check_workload(Workload::TxnAppend).is_ok());
+        assert!(System::Etcd(EtcdOptions::default()).check_workload(Workload::TxnRw).is_ok());
         assert!(System::RaftNode.check_workload(Workload::Append).is_ok());
         let m = System::Maelstrom.capabilities();
         assert!(m.message_network && !m.roles && !m.message_drops);

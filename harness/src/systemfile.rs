@@ -22,6 +22,8 @@
 //! data = ["*.db"]                      # optional: files outside {data_dir} to keep (globs, from cwd)
 //! peer_addresses = "per-link"          # or "shared" (every node must name each peer alike)
 //! crash_lines = ["PANIC"]              # optional: output lines containing one of these are crashes
+//! corrupt = ["wal/*.log"]              # optional: the files the corrupt fault may damage (globs,
+//!                                      #   from {data_dir}); default: any file there
 //! [ready]                              # optional: one of tcp / http / command, and a timeout
 //! tcp = "client"                       # "client" or "peer": the port accepts connections
 //! timeout = "10s"
@@ -98,6 +100,8 @@ pub struct NodeSection {
     pub peer_addresses: PeerAddresses,
     /// Output lines containing one of these report a crash.
     pub crash_lines: Vec<String>,
+    /// Files the `corrupt` fault may damage: globs relative to `{data_dir}` (empty: any file).
+    pub corrupt: Vec<String>,
 }
 
 /// How a node is given its peers' addresses.
@@ -475,6 +479,8 @@ struct RawNode {
     peer_addresses: PeerAddresses,
     #[serde(default)]
     crash_lines: Vec<String>,
+    #[serde(default)]
+    corrupt: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -643,6 +649,7 @@ impl SystemFile {
             data: n.data.iter().map(|d| template(d, "node.data", Scope::Node)).collect::<Result<_, _>>()?,
             peer_addresses: n.peer_addresses,
             crash_lines: n.crash_lines.clone(),
+            corrupt: n.corrupt.clone(),
         };
 
         let ready = match &raw.ready {
@@ -875,7 +882,7 @@ pub fn glob(pattern: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether `text` matches `pattern` (`*` any run, `?` one character).
-fn wildcard(pattern: &str, text: &str) -> bool {
+pub fn wildcard(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
@@ -908,6 +915,7 @@ command = ["kv-server", "--id", "{id}", "--peers", "{peers}", "--cluster", "{pee
 env = { NODE = "{name}" }
 stop_signal = "SIGTERM"
 data = ["*.db"]
+corrupt = ["wal/*.log"]
 [ready]
 http = "/health"
 timeout = "3s"
@@ -941,6 +949,7 @@ command = ["python3", "{dir}/shim.py", "{client_addrs}", "{client}"]
     fn a_good_file_expands_per_node() {
         let f = SystemFile::parse(GOOD, Path::new("/etc/kv.toml")).unwrap();
         assert_eq!(f.name, "kv");
+        assert_eq!(f.node.corrupt, ["wal/*.log"]);
         let all = [spec(0), spec(1)];
         let ctx = NodeContext { spec: &all[1], all: &all, seed: 10, token: "t", shared_peers: false };
         let argv = f.node_argv("/bin/kv-server", &ctx, &["--x".into()]);
@@ -970,7 +979,7 @@ command = ["python3", "{dir}/shim.py", "{client_addrs}", "{client}"]
         let cctx = ClientContext { all: &all, seed: 3, slot: 4 };
         let words: Vec<String> = command.iter().map(|t| t.expand_client(&cctx, Path::new("/etc"))).collect();
         assert_eq!(words, ["python3", "/etc/shim.py", "1=127.0.0.1:8001,2=127.0.0.1:8002", "4"]);
-        assert_eq!(f.place("client.command"), "/etc/kv.toml:18: client.command");
+        assert_eq!(f.place("client.command"), "/etc/kv.toml:19: client.command");
     }
 
     fn error(text: &str) -> SystemFileError {

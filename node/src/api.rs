@@ -16,10 +16,17 @@
 //! | `stale_session` | 409 | the session already moved past this `seq`; the first outcome is gone |
 //! | `not_found` | 404 | (reads) the key has no value |
 //!
+//! `POST /txn` takes a transaction, `{"ops": [{"f": "append", "key": "x", "value": "1"}, {"f": "r",
+//! "key": "y"}, {"f": "w", "key": "z", "value": "2"}], "client_id"?, "seq"?}`: micro-operations over any
+//! keys, applied atomically through the log like any write (see [`crate::kv`]). Its answer is
+//! `{"results": [null, ["3", "4"], null], "index": I, "term": T}`, one result per micro-operation:
+//! what each read saw (a string, a list, or null for a key without a value), null for a write. Its
+//! errors are the writes' errors.
+//!
 //! A handler sends one [`Request`] to the server task through a bounded channel and waits for the
 //! reply on a oneshot, all within the request timeout.
 
-use crate::kv::{Command, Op, Outcome, Value};
+use crate::kv::{Command, Op, Outcome, TxnMop, Value};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -168,6 +175,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/kv/{key}", get(get_kv).put(write_kv::<PutBody>).delete(write_kv::<DeleteBody>))
         .route("/kv/{key}/cas", post(write_kv::<CasBody>))
         .route("/kv/{key}/append", post(write_kv::<AppendBody>))
+        .route("/txn", post(txn))
         .route("/status", get(status))
         .route("/debug/log", get(debug_log))
         .fallback(no_route)
@@ -333,15 +341,56 @@ impl WriteBody for DeleteBody {
 
 fn command(key: String, op: Op, client_id: Option<String>, seq: Option<u64>) -> Result<Command, ApiError> {
     check_key(&key)?;
-    match (&client_id, seq) {
+    session(&client_id, seq)?;
+    Ok(Command { op, key, client_id, seq })
+}
+
+/// A session is a non-empty `client_id` with a `seq`, or neither.
+fn session(client_id: &Option<String>, seq: Option<u64>) -> Result<(), ApiError> {
+    match (client_id, seq) {
         (Some(c), Some(_)) if c.is_empty() => {
             Err(ApiError::bad(StatusCode::UNPROCESSABLE_ENTITY, "invalid body: `client_id` is empty"))
         }
-        (Some(_), Some(_)) | (None, None) => Ok(Command { op, key, client_id, seq }),
+        (Some(_), Some(_)) | (None, None) => Ok(()),
         _ => Err(ApiError::bad(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid body: `client_id` and `seq` must be given together (a session) or not at all",
         )),
+    }
+}
+
+/// The body of `POST /txn`: the micro-operations in order, and an optional session.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TxnBody {
+    ops: Vec<TxnMop>,
+    client_id: Option<String>,
+    seq: Option<u64>,
+}
+
+/// Most micro-operations in one transaction.
+pub const MAX_TXN_OPS: usize = 256;
+
+impl WriteBody for TxnBody {
+    fn into_op(self) -> Result<(Op, Option<String>, Option<u64>), ApiError> {
+        if self.ops.is_empty() {
+            return Err(ApiError::bad(StatusCode::UNPROCESSABLE_ENTITY, "invalid body: `ops` is empty"));
+        }
+        if self.ops.len() > MAX_TXN_OPS {
+            return Err(ApiError::bad(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid body: {} micro-operations; the limit is {MAX_TXN_OPS}", self.ops.len()),
+            ));
+        }
+        for (i, m) in self.ops.iter().enumerate() {
+            check_key(m.key()).map_err(|e| match e {
+                ApiError::BadRequest { status, message } => {
+                    ApiError::BadRequest { status, message: format!("micro-operation {i}: {message}") }
+                }
+                other => other,
+            })?;
+        }
+        Ok((Op::Txn { ops: self.ops }, self.client_id, self.seq))
     }
 }
 
@@ -356,10 +405,28 @@ async fn write_kv<B: WriteBody>(
         let (op, client_id, seq) = json_body::<B>(&s, &headers, body).await?.into_op()?;
         command(key, op, client_id, seq)
     };
-    let cmd = match parsed.await {
-        Ok(cmd) => cmd,
-        Err(e) => return e.into_response(),
+    match parsed.await {
+        Ok(cmd) => answer_write(&s, cmd).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /txn`: a transaction through the log, like any write; its answer carries what each
+/// micro-operation read.
+async fn txn(State(s): State<ApiState>, headers: HeaderMap, body: Body) -> Response {
+    let parsed = async {
+        let (op, client_id, seq) = json_body::<TxnBody>(&s, &headers, body).await?.into_op()?;
+        session(&client_id, seq)?;
+        Ok::<_, ApiError>(Command { op, key: String::new(), client_id, seq })
     };
+    match parsed.await {
+        Ok(cmd) => answer_write(&s, cmd).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Hands a write to the server task and answers with its outcome.
+async fn answer_write(s: &ApiState, cmd: Command) -> Response {
     match s.ask(|reply| Request::Write { cmd, reply }).await.and_then(|r| r) {
         Ok(Outcome::Written { index, term }) => {
             axum::Json(json!({"index": index, "term": term})).into_response()
@@ -367,6 +434,9 @@ async fn write_kv<B: WriteBody>(
         Ok(Outcome::Cas { applied, value, index, term }) => {
             axum::Json(json!({"applied": applied, "value": value, "index": index, "term": term}))
                 .into_response()
+        }
+        Ok(Outcome::Txn { results, index, term }) => {
+            axum::Json(json!({"results": results, "index": index, "term": term})).into_response()
         }
         Ok(Outcome::StaleSession { last_seq }) => ApiError::StaleSession {
             message: format!(

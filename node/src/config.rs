@@ -22,11 +22,20 @@ pub enum BugName {
     EarlyAck,
     /// Acknowledge votes and appends before the WAL write is durable; flush every 500 ms.
     LazyPersist,
+    /// Write the WAL to the OS at once but fsync it on a timer (every second), acknowledging before.
+    FsyncLag,
+    /// Answer a transaction's reads from the leader's local state when it is proposed, not from the
+    /// state at its place in the log (its writes still go through the log).
+    TxnLocalRead,
 }
 
 impl BugName {
-    pub const SHELL: [(&'static str, BugName); 2] =
-        [("early-ack", BugName::EarlyAck), ("lazy-persist", BugName::LazyPersist)];
+    pub const SHELL: [(&'static str, BugName); 4] = [
+        ("early-ack", BugName::EarlyAck),
+        ("lazy-persist", BugName::LazyPersist),
+        ("fsync-lag", BugName::FsyncLag),
+        ("txn-local-read", BugName::TxnLocalRead),
+    ];
 
     /// Every accepted name, for error messages and `--help`.
     pub fn all_names() -> Vec<&'static str> {
@@ -54,6 +63,8 @@ impl fmt::Display for BugName {
             BugName::Core(b) => f.write_str(b.name()),
             BugName::EarlyAck => f.write_str("early-ack"),
             BugName::LazyPersist => f.write_str("lazy-persist"),
+            BugName::FsyncLag => f.write_str("fsync-lag"),
+            BugName::TxnLocalRead => f.write_str("txn-local-read"),
         }
     }
 }
@@ -137,7 +148,7 @@ pub struct Args {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Switch on a planted bug (repeatable): commit-old-term, forget-vote, no-conflict-check,
-    /// stale-read, early-ack, lazy-persist.
+    /// stale-read, early-ack, lazy-persist, fsync-lag, txn-local-read.
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<BugName>,
     /// How long a client request waits for its outcome before answering 504 timeout.
@@ -309,6 +320,7 @@ mod tests {
         assert_eq!(c.core_bugs(), BTreeSet::from([Bug::StaleRead]));
         let err = parse(&["--bug", "nope"]).unwrap_err();
         assert!(err.contains("lazy-persist") && err.contains("commit-old-term"), "{err}");
+        assert!(parse(&["--bug", "fsync-lag"]).unwrap().has_bug(BugName::FsyncLag));
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! A [`Command`] is what a client write becomes in the log: the operation, the key and the optional
 //! session `(client_id, seq)`. It is encoded as JSON in the entry payload, which keeps `/debug/log`
-//! readable and costs little next to an fsync.
+//! readable and costs little next to an fsync. A transaction ([`Op::Txn`]) is one command with no key
+//! of its own: a list of micro-operations ([`TxnMop`]) over any keys, applied by one entry, so every
+//! replica applies all of it or nothing, at one point of the log, with its reads seeing the state
+//! just before it plus its own earlier writes.
 //!
 //! [`Kv`] applies commands deterministically, so every replica that applies the same log holds the same
 //! map. Values are strings; `append` turns a key into a list of strings. Exactly-once semantics follow
@@ -31,6 +34,33 @@ pub enum Op {
         value: String,
     },
     Delete,
+    /// A transaction: micro-operations applied atomically, in order.
+    Txn {
+        ops: Vec<TxnMop>,
+    },
+}
+
+/// One micro-operation of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "f", deny_unknown_fields)]
+pub enum TxnMop {
+    /// Read the key's value (a string, a list, or nothing).
+    #[serde(rename = "r", alias = "read")]
+    Read { key: String },
+    /// Set the key to a string.
+    #[serde(rename = "w", alias = "write")]
+    Write { key: String, value: String },
+    /// Append a string to the key's list.
+    #[serde(rename = "append")]
+    Append { key: String, value: String },
+}
+
+impl TxnMop {
+    pub fn key(&self) -> &str {
+        match self {
+            TxnMop::Read { key } | TxnMop::Write { key, .. } | TxnMop::Append { key, .. } => key,
+        }
+    }
 }
 
 /// One client command as stored in the log.
@@ -38,6 +68,8 @@ pub enum Op {
 pub struct Command {
     #[serde(flatten)]
     pub op: Op,
+    /// The key of a single-key command; empty (and not written) for a transaction.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -70,6 +102,9 @@ pub enum Outcome {
     Written { index: u64, term: u64 },
     /// cas was evaluated at (index, term); `value` is the key's value afterwards.
     Cas { applied: bool, value: Option<Value>, index: u64, term: u64 },
+    /// A transaction applied at (index, term): one result per micro-operation, the value read for a
+    /// read (None: the key had none), None for a write.
+    Txn { results: Vec<Option<Value>>, index: u64, term: u64 },
     /// The session has already moved past this `seq`; the original result is gone.
     StaleSession { last_seq: u64 },
 }
@@ -150,6 +185,11 @@ impl Kv {
                 self.data.remove(&cmd.key);
                 written
             }
+            Op::Txn { ops } => {
+                let (results, writes) = run_txn(ops, |k| self.data.get(k).cloned());
+                self.data.extend(writes);
+                Outcome::Txn { results, index, term }
+            }
             Op::Cas { from, to } => {
                 let current = self.data.get(&cmd.key);
                 let matches = match (from, current) {
@@ -165,6 +205,14 @@ impl Kv {
         }
     }
 
+    /// What a transaction's reads would return if it were applied now, without applying it: the
+    /// state as applied so far, with the transaction's own earlier writes visible to its later reads.
+    /// (The planted `txn-local-read` bug answers with this instead of the state at the transaction's
+    /// place in the log.)
+    pub fn read_txn_locally(&self, ops: &[TxnMop]) -> Vec<Option<Value>> {
+        run_txn(ops, |k| self.data.get(k).cloned()).0
+    }
+
     /// The snapshot image of the whole state machine.
     pub fn snapshot(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("the state machine always serializes")
@@ -173,6 +221,42 @@ impl Kv {
     pub fn restore(bytes: &[u8]) -> Result<Kv, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
+}
+
+/// Runs a transaction's micro-operations in order against the state `get` reads. Returns one result
+/// per micro-operation (what a read saw; None for writes) and the keys it wrote with their final
+/// values, for the caller to apply or to drop.
+fn run_txn(
+    ops: &[TxnMop],
+    get: impl Fn(&str) -> Option<Value>,
+) -> (Vec<Option<Value>>, HashMap<String, Value>) {
+    let mut results = Vec::with_capacity(ops.len());
+    // The transaction's own writes so far, which its later reads (and appends) build on.
+    let mut own: HashMap<String, Value> = HashMap::new();
+    for m in ops {
+        let current = |own: &HashMap<String, Value>, k: &str| own.get(k).cloned().or_else(|| get(k));
+        match m {
+            TxnMop::Read { key } => results.push(current(&own, key)),
+            TxnMop::Write { key, value } => {
+                own.insert(key.clone(), Value::Str(value.clone()));
+                results.push(None);
+            }
+            TxnMop::Append { key, value } => {
+                let list = match current(&own, key) {
+                    Some(Value::List(mut l)) => {
+                        l.push(value.clone());
+                        l
+                    }
+                    // A register that is appended to becomes a list that starts with its value.
+                    Some(Value::Str(s)) => vec![s, value.clone()],
+                    None => vec![value.clone()],
+                };
+                own.insert(key.clone(), Value::List(list));
+                results.push(None);
+            }
+        }
+    }
+    (results, own)
 }
 
 #[cfg(test)]
@@ -261,6 +345,74 @@ mod tests {
         assert_eq!(kv.apply(3, 1, &app(2)), Outcome::Written { index: 3, term: 1 });
         assert_eq!(kv.apply(4, 1, &app(1)), Outcome::StaleSession { last_seq: 2 });
         assert_eq!(kv.get("k"), Some(&Value::List(vec!["x".into(), "x".into()])));
+    }
+
+    fn txn(ops: Vec<TxnMop>) -> Command {
+        Command { op: Op::Txn { ops }, key: String::new(), client_id: None, seq: None }
+    }
+
+    fn r(k: &str) -> TxnMop {
+        TxnMop::Read { key: k.into() }
+    }
+
+    fn a(k: &str, v: &str) -> TxnMop {
+        TxnMop::Append { key: k.into(), value: v.into() }
+    }
+
+    fn list(items: &[&str]) -> Option<Value> {
+        Some(Value::List(items.iter().map(|s| s.to_string()).collect()))
+    }
+
+    #[test]
+    fn a_transaction_applies_in_order_and_reads_its_own_writes() {
+        let mut kv = Kv::default();
+        kv.apply(1, 1, &cmd(Op::Append { value: "1".into() }, "x"));
+        let t = txn(vec![
+            r("x"),
+            a("x", "2"),
+            r("x"),
+            r("y"),
+            TxnMop::Write { key: "y".into(), value: "5".into() },
+            r("y"),
+        ]);
+        let out = kv.apply(2, 1, &t);
+        assert_eq!(
+            out,
+            Outcome::Txn {
+                results: vec![
+                    list(&["1"]),
+                    None,
+                    list(&["1", "2"]),
+                    None,
+                    None,
+                    Some(Value::Str("5".into()))
+                ],
+                index: 2,
+                term: 1
+            }
+        );
+        assert_eq!(kv.get("x"), list(&["1", "2"]).as_ref());
+        assert_eq!(kv.get("y"), Some(&Value::Str("5".into())));
+    }
+
+    #[test]
+    fn reading_a_transaction_locally_changes_nothing() {
+        let mut kv = Kv::default();
+        kv.apply(1, 1, &cmd(Op::Append { value: "1".into() }, "x"));
+        let before = kv.clone();
+        assert_eq!(kv.read_txn_locally(&[a("x", "2"), r("x"), r("z")]), vec![None, list(&["1", "2"]), None]);
+        assert_eq!(kv, before);
+    }
+
+    #[test]
+    fn a_transaction_command_has_no_key_in_the_log() {
+        let t = txn(vec![r("x"), a("y", "3")]);
+        let v: serde_json::Value = serde_json::from_slice(&t.encode()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"op": "txn", "ops": [{"f": "r", "key": "x"}, {"f": "append", "key": "y", "value": "3"}]})
+        );
+        assert_eq!(Command::decode(&t.encode()).unwrap(), t);
     }
 
     #[test]

@@ -86,8 +86,11 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         max_entries_per_append = cfg.max_entries_per_append,
         "raft-node starting"
     );
-    let opts =
-        StorageOptions { lazy: cfg.has_bug(node::config::BugName::LazyPersist), ..StorageOptions::default() };
+    let opts = StorageOptions {
+        lazy: cfg.has_bug(node::config::BugName::LazyPersist),
+        fsync_lag: cfg.has_bug(node::config::BugName::FsyncLag),
+        ..StorageOptions::default()
+    };
     let (storage, recovered) = Storage::open(&cfg.data_dir, opts)
         .with_context(|| format!("cannot recover the data directory {}", cfg.data_dir.display()))?;
 

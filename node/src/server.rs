@@ -1,8 +1,8 @@
 //! The server task: the one owner of the Raft core, the storage and the state machine.
 //!
 //! Everything that changes the core arrives through bounded channels (peer messages from the
-//! transport, client requests from the HTTP API) or from timers (ticks; the lazy flush of the planted
-//! `lazy-persist` bug). The loop `select!`s with shutdown first, takes one input and then drains what
+//! transport, client requests from the HTTP API) or from timers (ticks; the late flush of the planted
+//! `lazy-persist` and `fsync-lag` bugs). The loop `select!`s with shutdown first, takes one input and then drains what
 //! else is already queued (up to a batch limit) before handling the core's `Ready`, so the proposals of
 //! many concurrent clients share one fsync (group commit).
 //!
@@ -22,7 +22,7 @@
 
 use crate::api::{ApiError, DebugEntry, DebugLogBody, ReadReply, Request, StatusBody};
 use crate::config::{BugName, NodeConfig};
-use crate::kv::{Command, Kv, Outcome, Value};
+use crate::kv::{Command, Kv, Op, Outcome, Value};
 use crate::storage::{Recovered, Storage, StorageError};
 use crate::transport::Transport;
 use raft::{Config, Entry, LogIndex, Message, NodeId, Payload, Raft, RaftError, Restored, Snapshot, Term};
@@ -36,6 +36,9 @@ use tracing::{error, info, warn};
 const BATCH: usize = 512;
 /// The planted `lazy-persist` bug flushes this often.
 const LAZY_FLUSH: Duration = Duration::from_millis(500);
+/// The planted `fsync-lag` bug fsyncs the WAL this often (NATS JetStream's `sync_interval` is two
+/// minutes by default; a second is enough to lose acknowledged writes at every power cut).
+const FSYNC_LAG: Duration = Duration::from_secs(1);
 
 /// Why the server task stopped with an error.
 #[derive(Debug, Error)]
@@ -53,6 +56,9 @@ struct PendingWrite {
     reply: oneshot::Sender<Result<Outcome, ApiError>>,
     /// Kept for the early-ack bug, which answers a cas before it is evaluated.
     cmd: Command,
+    /// The planted `txn-local-read` bug: a transaction's reads as the leader's state gave them when it
+    /// was proposed, answered in place of what they read when the entry applied.
+    local_reads: Option<Vec<Option<Value>>>,
 }
 
 struct PendingRead {
@@ -135,8 +141,9 @@ impl Server {
     ) -> Result<(), ServerError> {
         let mut ticker = tokio::time::interval(self.cfg.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut lazy_flush = tokio::time::interval(LAZY_FLUSH);
-        let lazy = self.cfg.has_bug(BugName::LazyPersist);
+        let lag = self.cfg.has_bug(BugName::FsyncLag);
+        let mut lazy_flush = tokio::time::interval(if lag { FSYNC_LAG } else { LAZY_FLUSH });
+        let lazy = self.cfg.has_bug(BugName::LazyPersist) || lag;
         self.handle_ready()?;
         loop {
             tokio::select! {
@@ -191,7 +198,13 @@ impl Server {
         match r {
             Request::Write { cmd, reply } => match self.raft.propose(cmd.encode()) {
                 Ok((index, term)) => {
-                    self.writes.insert(index.0, PendingWrite { term, reply, cmd });
+                    let local_reads = match &cmd.op {
+                        Op::Txn { ops } if self.cfg.has_bug(BugName::TxnLocalRead) => {
+                            Some(self.kv.read_txn_locally(ops))
+                        }
+                        _ => None,
+                    };
+                    self.writes.insert(index.0, PendingWrite { term, reply, cmd, local_reads });
                 }
                 Err(nl) => {
                     let _ = reply.send(Err(self.not_leader(nl.leader)));
@@ -295,9 +308,11 @@ impl Server {
                 }
                 let (index, term) = (e.index.0, e.term.0);
                 let outcome = match p.cmd.op {
-                    crate::kv::Op::Cas { to, .. } => {
+                    Op::Cas { to, .. } => {
                         Outcome::Cas { applied: true, value: Some(Value::Str(to)), index, term }
                     }
+                    // Not applied yet: its reads can only come from the state as it is.
+                    Op::Txn { ops } => Outcome::Txn { results: self.kv.read_txn_locally(&ops), index, term },
                     _ => Outcome::Written { index, term },
                 };
                 let _ = p.reply.send(Ok(outcome));
@@ -325,6 +340,10 @@ impl Server {
         if let Some(p) = self.writes.remove(&index) {
             let answer = if p.term == e.term {
                 match outcome {
+                    // The planted txn-local-read bug: the reads the leader made up front.
+                    Some(Outcome::Txn { index, term, .. }) if p.local_reads.is_some() => {
+                        Ok(Outcome::Txn { results: p.local_reads.unwrap_or_default(), index, term })
+                    }
                     Some(o) => Ok(o),
                     None => Err(ApiError::NotApplied { message: format!("entry {index} did not decode") }),
                 }

@@ -77,11 +77,16 @@ pub struct StorageOptions {
     /// The planted `lazy-persist` bug: `sync` does nothing, [`Storage::flush`] (called every 500 ms)
     /// writes and fsyncs. Acknowledged votes and appends can be lost by a SIGKILL.
     pub lazy: bool,
+    /// The planted `fsync-lag` bug: `sync` writes the WAL records to the OS at once but does not
+    /// fsync them; [`Storage::flush`] (called every second) does. A SIGKILL loses nothing (the
+    /// kernel holds the writes), a power loss loses what was acknowledged in the last second. Term
+    /// and vote changes are still written atomically with fsync.
+    pub fsync_lag: bool,
 }
 
 impl Default for StorageOptions {
     fn default() -> StorageOptions {
-        StorageOptions { segment_bytes: 64 << 20, lazy: false }
+        StorageOptions { segment_bytes: 64 << 20, lazy: false, fsync_lag: false }
     }
 }
 
@@ -115,6 +120,8 @@ pub struct Storage {
     durable_hs: HardState,
     /// A term/vote change waiting for the next sync (set only under `lazy`).
     pending_hs: Option<HardState>,
+    /// Bytes written to the active segment but not yet fsynced (only under `fsync_lag`).
+    unsynced: bool,
     /// The latest commit index handed in (persisted as a WAL record when it changes).
     commit: LogIndex,
     snapshot_index: LogIndex,
@@ -400,6 +407,7 @@ impl Storage {
             buf: Vec::new(),
             durable_hs: hard_state,
             pending_hs: None,
+            unsynced: false,
             commit,
             snapshot_index,
             snapshot_term,
@@ -453,24 +461,38 @@ impl Storage {
     }
 
     /// Makes everything buffered durable: one write and one `sync_data` for the whole batch. Under the
-    /// planted `lazy-persist` bug this does nothing; [`Storage::flush`] does it later.
+    /// planted `lazy-persist` bug this does nothing, under `fsync-lag` it writes without the
+    /// `sync_data`; [`Storage::flush`] does the rest later.
     pub fn sync(&mut self) -> Result<(), StorageError> {
-        if self.opts.lazy { Ok(()) } else { self.flush() }
+        if self.opts.lazy {
+            Ok(())
+        } else if self.opts.fsync_lag {
+            self.write_out(false)
+        } else {
+            self.flush()
+        }
     }
 
-    /// Writes and fsyncs whatever is buffered, whatever the options say.
+    /// Writes and fsyncs whatever is buffered or written but not synced, whatever the options say.
     pub fn flush(&mut self) -> Result<(), StorageError> {
+        self.write_out(true)
+    }
+
+    fn write_out(&mut self, fsync: bool) -> Result<(), StorageError> {
         if let Some(hs) = self.pending_hs.take() {
             self.write_hard_state(hs)?;
         }
-        if self.buf.is_empty() {
-            return Ok(());
-        }
         let path = &self.segments.last().expect("there is always an active segment").path;
-        self.active.write_all(&self.buf).map_err(io_err("write", path))?;
-        self.active.sync_data().map_err(io_err("fsync", path))?;
-        self.active_len += self.buf.len() as u64;
-        self.buf.clear();
+        if !self.buf.is_empty() {
+            self.active.write_all(&self.buf).map_err(io_err("write", path))?;
+            self.active_len += self.buf.len() as u64;
+            self.buf.clear();
+            self.unsynced = true;
+        }
+        if fsync && self.unsynced {
+            self.active.sync_data().map_err(io_err("fsync", path))?;
+            self.unsynced = false;
+        }
         if self.active_len >= self.opts.segment_bytes {
             self.rotate(None)?;
         }
@@ -746,7 +768,7 @@ mod tests {
     #[test]
     fn snapshot_drops_covered_log_and_old_segments() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = StorageOptions { segment_bytes: 100, lazy: false };
+        let opts = StorageOptions { segment_bytes: 100, ..StorageOptions::default() };
         let (mut s, _) = Storage::open(dir.path(), opts.clone()).unwrap();
         for i in 1..=10 {
             s.append(&[entry(i, 1)]);
@@ -811,6 +833,21 @@ mod tests {
         let (_, rec) = Storage::open(dir.path(), opts).unwrap();
         assert_eq!(rec.entries, vec![entry(1, 1)]);
         assert_eq!(rec.hard_state.term, Term(3));
+    }
+
+    #[test]
+    fn fsync_lag_writes_at_once_and_fsyncs_only_at_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StorageOptions { fsync_lag: true, ..StorageOptions::default() };
+        let (mut s, _) = Storage::open(dir.path(), opts.clone()).unwrap();
+        s.append(&[entry(1, 1)]);
+        s.sync().unwrap();
+        // The OS has the record (a SIGKILL would not lose it), the disk may not.
+        assert_eq!(Storage::open(dir.path(), opts.clone()).unwrap().1.entries, vec![entry(1, 1)]);
+        assert!(s.unsynced, "written but not fsynced");
+        s.flush().unwrap();
+        assert!(!s.unsynced);
+        s.flush().unwrap();
     }
 
     #[test]

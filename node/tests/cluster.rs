@@ -443,3 +443,76 @@ async fn lazy_persist_bug_loses_an_acknowledged_write_on_sigkill() {
     }
     assert!(lost, "three acknowledged writes all survived SIGKILL under lazy-persist");
 }
+
+/// `POST /txn` applies micro-operations over several keys atomically through the log: reads see the
+/// state before the transaction plus its own earlier writes; followers refuse it with a leader hint;
+/// the committed log holds it as one entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_apply_atomically_through_the_log() {
+    let c = Cluster::start(3, &[]);
+    let l = c.leader().await;
+    let f = if l == 1 { 2 } else { 1 };
+    let t1 =
+        json!({"ops": [{"f": "append", "key": "x", "value": "1"}, {"f": "w", "key": "y", "value": "a"}]});
+    let (s, v) = c.call(l, "POST", "/txn", Some(t1.clone())).await;
+    assert_eq!((s, &v["results"]), (200, &json!([null, null])), "{v}");
+    let t2 = json!({"ops": [
+        {"f": "r", "key": "x"}, {"f": "append", "key": "x", "value": "2"}, {"f": "r", "key": "x"},
+        {"f": "r", "key": "y"}, {"f": "r", "key": "z"}
+    ]});
+    let (s, v) = c.call(l, "POST", "/txn", Some(t2)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["results"], json!([["1"], null, ["1", "2"], "a", null]));
+    assert_eq!(c.call(l, "GET", "/kv/x", None).await, (200, json!({"value": ["1", "2"]})));
+    let (s, e) = c.call(f, "POST", "/txn", Some(t1)).await;
+    assert_eq!((s, &e["error"]), (421, &json!("not_leader")), "{e}");
+    let (s, e) = c.call(l, "POST", "/txn", Some(json!({"ops": []}))).await;
+    assert_eq!((s, &e["error"]), (422, &json!("bad_request")), "{e}");
+    let (s, e) = c.call(l, "POST", "/txn", Some(json!({"ops": [{"f": "cas", "key": "x"}]}))).await;
+    assert_eq!((s, &e["error"]), (422, &json!("bad_request")), "{e}");
+    let (_, log) = c.call(l, "GET", "/debug/log?from=1", None).await;
+    let txns: Vec<&Value> =
+        log["entries"].as_array().unwrap().iter().filter(|e| e["command"]["op"] == "txn").collect();
+    assert_eq!(txns.len(), 2, "{log}");
+    assert!(txns[0]["command"].get("key").is_none(), "{log}");
+}
+
+/// The planted `txn-local-read` bug answers a transaction's reads from the leader's state when it is
+/// proposed. Two transactions proposed while the followers are down commit together once they
+/// return; the second is later in the log than the first's append, yet with the bug it reports not
+/// having seen it. Without the bug it reads what its place in the log holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn txn_local_read_bug_reads_before_the_log_position() {
+    for bug in [true, false] {
+        let mut args =
+            vec!["--election-ticks", "100", "--heartbeat-ticks", "3", "--request-timeout-ms", "10000"];
+        if bug {
+            args.extend(["--bug", "txn-local-read"]);
+        }
+        let mut c = Cluster::start(3, &args);
+        let l = c.leader().await;
+        let followers: Vec<usize> = (1..=3).filter(|&f| f != l).collect();
+        for &f in &followers {
+            c.kill(f);
+        }
+        let post = |body: Value| {
+            let (http, url) = (c.http.clone(), c.url(l, "/txn"));
+            tokio::spawn(async move {
+                let r = http.post(url).json(&body).send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            })
+        };
+        let first = post(json!({"ops": [{"f": "append", "key": "x", "value": "1"}]}));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = post(json!({"ops": [{"f": "r", "key": "x"}]}));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for &f in &followers {
+            c.spawn(f);
+        }
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+        assert!(second.1["index"].as_u64() > first.1["index"].as_u64(), "{first:?} {second:?}");
+        let want = if bug { json!([null]) } else { json!([["1"]]) };
+        assert_eq!(second.1["results"], want, "txn-local-read={bug}");
+    }
+}

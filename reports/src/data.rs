@@ -333,7 +333,12 @@ enum Role {
 
 fn family(f: &str) -> String {
     let has = |words: &[&str]| words.iter().any(|w| f.contains(w));
-    if has(&["partition", "isolate", "cut", "split", "ring", "bridge", "one-way", "halves"]) {
+    if has(&["power"]) {
+        // A power loss (our lazyfs, Jepsen's lazyfs) is a crash that loses unsynced writes, not packet loss.
+        "power-loss".to_owned()
+    } else if has(&["corrupt", "bitflip", "bit-flip", "truncate-file"]) {
+        "corrupt".to_owned()
+    } else if has(&["partition", "isolate", "cut", "split", "ring", "bridge", "one-way", "halves"]) {
         "partition".to_owned()
     } else if has(&["kill", "crash"]) {
         "kill".to_owned()
@@ -350,7 +355,11 @@ fn family(f: &str) -> String {
 
 /// Whether a heal of `ender` family closes an open fault of `open` family.
 fn closes(ender: &str, open: &str) -> bool {
-    ender == "*" || ender == open || (ender == "net" && matches!(open, "partition" | "loss" | "delay"))
+    ender == "*"
+        || ender == open
+        || (ender == "net" && matches!(open, "partition" | "loss" | "delay"))
+        // A restart brings back nodes whose power was cut as it does killed ones.
+        || (ender == "kill" && open == "power-loss")
 }
 
 /// A short text of what a nemesis event did, from the harness's record of it: the topology, the
@@ -369,6 +378,9 @@ fn fault_label(f: &str, value: &serde_json::Value) -> String {
             if let Some(t) = map.get("target").and_then(|v| v.as_str()) {
                 parts.push(t.to_owned());
             }
+            if let Some(d) = map.get("damage").and_then(|v| v.as_str()) {
+                parts.push(d.to_owned());
+            }
             for (field, verb) in [("nodes", ""), ("restarted", "restarted "), ("resumed", "resumed ")] {
                 if let Some(names) = map.get(field).and_then(node_names).filter(|n| !n.is_empty()) {
                     parts.push(format!("{verb}{names}"));
@@ -384,6 +396,15 @@ fn fault_label(f: &str, value: &serde_json::Value) -> String {
             }
             if let Some(p) = map.get("probability").and_then(|v| v.as_f64()) {
                 parts.push(format!("{:.0}% loss", p * 100.0));
+            }
+            // Our corrupt fault: which file, from which byte.
+            for n in map.get("nodes").and_then(|v| v.as_array()).into_iter().flatten() {
+                if let (Some(file), Some(at)) = (
+                    n.pointer("/corrupted/file").and_then(|v| v.as_str()),
+                    n.pointer("/corrupted/offset").and_then(|v| v.as_u64()),
+                ) {
+                    parts.push(format!("{file}@{at}"));
+                }
             }
             // The harness stamps each fault with when it was due and when it fired; the label
             // says what the fault did, the stamps are for a reader of the history.
@@ -687,6 +708,32 @@ mod tests {
         let spans: Vec<(&str, u64, u64, bool)> =
             periods.iter().map(|p| (p.kind.as_str(), p.start, p.end, p.healed)).collect();
         assert_eq!(spans, [("loss", 100_000, 301_000, true), ("kill", 150_000, 201_000, true)]);
+    }
+
+    #[test]
+    fn power_loss_and_corruption_are_their_own_kinds_and_say_what_they_hit() {
+        use EventType::{Info, Invoke};
+        let lost = json!({"target": "all", "nodes": [{"node": "n1", "pid": 7, "lost_bytes": 40}]});
+        let corrupted = json!({"target": "one", "damage": "zero", "nodes": [
+            {"node": "n2", "pid": 8, "corrupted": {"file": "wal/1.log", "offset": 96, "bytes": 512}}]});
+        let history = vec![
+            nem(Invoke, "power-loss", json!({"target": "all"}), 100),
+            nem(Info, "power-loss", lost, 101),
+            nem(Invoke, "restart", json!({"target": "all"}), 200),
+            nem(Info, "restart", json!({"target": "all", "restarted": [{"node": "n1", "pid": 9}]}), 201),
+            nem(Invoke, "corrupt", json!({"target": "one"}), 300),
+            nem(Info, "corrupt", corrupted, 301),
+        ];
+        let periods = fault_periods(&history, 1_000_000_000);
+        let spans: Vec<(&str, &str, u64, bool)> =
+            periods.iter().map(|p| (p.kind.as_str(), p.label.as_str(), p.end, p.healed)).collect();
+        assert_eq!(
+            spans,
+            [
+                ("power-loss", "power-loss all, n1", 201_000, true),
+                ("corrupt", "corrupt one, zero, n2, wal/1.log@96", 1_000_000, false),
+            ]
+        );
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! [`checker::anomaly`], not here: they make campaign fingerprints and matrix rows, which must name a
 //! finding the same way whoever renders it. This module only copies their words into the report.
 
-use crate::results::{CexOp, Check, Counterexample, DurabilityFinding, Results};
+use crate::results::{
+    CexOp, Check, Counterexample, DurabilityFinding, Results, TxnAnomaly, TxnNode, TxnStep,
+};
 use checker::Verdict;
 use checker::anomaly::{self, Anomaly, Finding};
 use checker::durability::{DurabilityReport, LogReport};
 use checker::explain::Explanation;
 use checker::history::EventType;
-use checker::ops::{Operation, Outcome};
+use checker::ops::{Operation, Outcome, compact};
+use checker::txn::TxnReport;
 use checker::{KeyResult, LinearizabilityReport};
 use std::collections::{BTreeSet, HashMap};
 
@@ -71,7 +74,58 @@ fn key_name(k: &Option<String>) -> &str {
     k.as_deref().unwrap_or("(no key)")
 }
 
+/// Transactional anomalies drawn per report.
+const TXN_ANOMALIES_DRAWN: usize = 8;
+
 impl Results {
+    /// Adds the transactional check: one line with the classes the consistency model forbids, and the
+    /// first few explained anomalies (forbidden first) for the drawings.
+    pub fn add_txn(&mut self, r: &TxnReport) {
+        let mut summary = format!(
+            "{} transactions ({} ok) under {}; {} ww, {} wr, {} rw dependencies; {} cyclic components",
+            r.transactions.ok + r.transactions.info + r.transactions.fail,
+            r.transactions.ok,
+            r.consistency_model,
+            r.edges.ww,
+            r.edges.wr,
+            r.edges.rw,
+            r.sccs
+        );
+        let allowed: Vec<String> = r
+            .counts
+            .iter()
+            .filter(|(a, _)| !r.consistency_model.prohibits(**a))
+            .map(|(a, n)| format!("{a} ×{n}"))
+            .collect();
+        if !allowed.is_empty() {
+            summary.push_str(&format!("; allowed by the model: {}", allowed.join(", ")));
+        }
+        for a in r.anomalies.iter().take(TXN_ANOMALIES_DRAWN) {
+            self.txn_anomalies.push(TxnAnomaly {
+                anomaly: a.anomaly.name().to_owned(),
+                forbidden: a.prohibited,
+                time: a.time,
+                explanation: a.explanation.clone(),
+                txns: a
+                    .txns
+                    .iter()
+                    .map(|t| TxnNode { name: t.name.clone(), process: t.process, value: compact(&t.value) })
+                    .collect(),
+                steps: a
+                    .steps
+                    .iter()
+                    .map(|s| TxnStep {
+                        from: s.from,
+                        to: s.to,
+                        kind: s.kind.name().to_owned(),
+                        key: s.key.clone(),
+                    })
+                    .collect(),
+            });
+        }
+        self.add_check("transactions", r.verdict, &summary, classes(&anomaly::txn_findings(r)));
+    }
+
     /// Adds a check the reports crate has no adapter for (a panic scan, say).
     pub fn add_check(&mut self, name: &str, verdict: Verdict, summary: &str, anomalies: Vec<String>) {
         self.checks.push(Check { name: name.to_owned(), verdict, summary: summary.to_owned(), anomalies });

@@ -33,6 +33,9 @@ pub struct Results {
     /// Lost, phantom, duplicated or divergent writes.
     #[serde(default)]
     pub durability: Vec<DurabilityFinding>,
+    /// Transactional anomalies, each with its transactions and (for a cycle) its steps.
+    #[serde(default)]
+    pub txn_anomalies: Vec<TxnAnomaly>,
 }
 
 impl Results {
@@ -55,8 +58,53 @@ impl Results {
             .iter()
             .filter_map(|c| c.culprit.and_then(|i| c.ops.get(i)).map(|op| op.start))
             .min();
-        cex.or_else(|| self.durability.iter().filter_map(|d| d.ack_time).min())
+        let txn = self.txn_anomalies.iter().filter(|a| a.forbidden).filter_map(|a| a.time).min();
+        cex.or(txn).or_else(|| self.durability.iter().filter_map(|d| d.ack_time).min())
     }
+}
+
+/// One transactional anomaly as the report draws it (see [`crate::txn`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxnAnomaly {
+    /// The class, a word of [`checker::anomaly::Anomaly`], e.g. `G-single-realtime`.
+    pub anomaly: String,
+    /// Whether the consistency model forbids it.
+    pub forbidden: bool,
+    /// When its evidence was complete, ns since the run started.
+    #[serde(default)]
+    pub time: Option<u64>,
+    /// The story in words (the transactions, then why each precedes the next).
+    #[serde(default)]
+    pub explanation: String,
+    /// The transactions, T1, T2, ... in order.
+    #[serde(default)]
+    pub txns: Vec<TxnNode>,
+    /// For a cycle: its steps between `txns` indices.
+    #[serde(default)]
+    pub steps: Vec<TxnStep>,
+}
+
+/// A transaction in a drawing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxnNode {
+    /// `T1`, `T2`, ...
+    pub name: String,
+    #[serde(default)]
+    pub process: Option<u64>,
+    /// Its micro-operations, compact: `[[append x 3] [r y [1 2]]]`.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A dependency between two transactions of a cycle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxnStep {
+    pub from: usize,
+    pub to: usize,
+    /// `ww`, `wr`, `rw`, `process` or `realtime`.
+    pub kind: String,
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// The outcome of one check.

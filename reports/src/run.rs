@@ -99,6 +99,7 @@ pub fn render_run(run: &RunReport) -> String {
                     a href="#latency" { "Latency & throughput" }
                     a href="#cluster" { "Cluster" }
                     @if !run.results.counterexamples.is_empty() { a href="#counterexamples" { "Counterexamples" } }
+                    @if !run.results.txn_anomalies.is_empty() { a href="#transactions" { "Transactions" } }
                     @if !run.results.durability.is_empty() { a href="#durability" { "Durability" } }
                     @if !run.logs.is_empty() { a href="#logs" { "Node logs" } }
                     @if run.shrunk.is_some() { a href="#shrunk" { "Shrunk schedule" } }
@@ -134,6 +135,7 @@ pub fn render_run(run: &RunReport) -> String {
                             @for c in &run.results.counterexamples { (counterexample(c)) }
                         }
                     }
+                    @if !run.results.txn_anomalies.is_empty() { (crate::txn::section(&run.results.txn_anomalies)) }
                     @if !run.results.durability.is_empty() { (durability(run)) }
                     @if !run.logs.is_empty() { (logs(&run.logs)) }
                     @if let Some(s) = &run.shrunk {
@@ -249,6 +251,8 @@ fn legend() -> Markup {
             span.sw.f-partition {} "partition"
             span.sw.f-kill {} "kill"
             span.sw.f-pause {} "pause"
+            span.sw.f-power {} "power loss"
+            span.sw.f-corrupt {} "corrupt"
             span.sw.f-other {} "other fault"
         }
     }

@@ -316,6 +316,7 @@ fn sample_results(history: &[Event]) -> Results {
             node: Some("n2".to_owned()),
             detail: String::new(),
         }],
+        txn_anomalies: Vec::new(),
     }
 }
 

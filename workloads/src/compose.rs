@@ -21,7 +21,7 @@
 
 use crate::WorkloadError;
 use crate::generator::{Nanos, SECOND};
-use crate::nemesis::{Fault, FaultKind, Messages, ScheduledFault, Target};
+use crate::nemesis::{Damage, Fault, FaultKind, Messages, ScheduledFault, Target};
 use crate::topology::Topology;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
@@ -290,6 +290,13 @@ pub fn random_fault(kinds: &[FaultKind], nodes: usize, rng: &mut ChaCha8Rng) -> 
         FaultKind::Reorder => {
             Fault::Reorder { topology, window_ms: *[20, 50, 100].choose(rng).expect("non-empty") }
         }
+        // Disk faults are composed only when asked for (`composed,power-loss`): they need lazyfs
+        // mounts (power loss) or damage a minority's files (corrupt), as their alternating draw does.
+        FaultKind::PowerLoss => Fault::PowerLoss { target },
+        FaultKind::Corrupt => Fault::Corrupt {
+            target: *[Target::One, Target::Minority].choose(rng).expect("non-empty"),
+            damage: *Damage::ALL.choose(rng).expect("non-empty"),
+        },
     })
 }
 
@@ -584,7 +591,16 @@ fn reaim(fault: &mut Fault, nodes: usize, rng: &mut ChaCha8Rng) {
     let target = *Target::ALL.choose(rng).expect("non-empty");
     let topo = *topologies.choose(rng).expect("non-empty");
     match fault {
-        Fault::Kill { target: t } | Fault::Pause { target: t } | Fault::Restart { target: t } => *t = target,
+        Fault::Kill { target: t }
+        | Fault::Pause { target: t }
+        | Fault::Restart { target: t }
+        | Fault::PowerLoss { target: t } => *t = target,
+        // Corruption stays on one node or a minority (never a majority's disks).
+        Fault::Corrupt { target: t, .. } => {
+            *t = *[Target::One, Target::Minority, Target::Leader, Target::Restarted]
+                .choose(rng)
+                .expect("non-empty")
+        }
         Fault::Partition { topology }
         | Fault::Loss { topology, .. }
         | Fault::Latency { topology, .. }

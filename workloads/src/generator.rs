@@ -36,11 +36,46 @@ pub enum OpKind {
     Cas { from: Option<String>, to: String },
     /// Append a value to the list stored at the key.
     Append(String),
+    /// A transaction: micro-operations over several keys, applied atomically (the operation's own
+    /// `key` is empty).
+    Txn(Vec<MicroOp>),
+}
+
+/// One step of a transaction. Values are integers, unique per run, so a read names the write it saw.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MicroOp {
+    /// Append to the list at `key` (txn-append).
+    Append { key: String, value: u64 },
+    /// Set the register at `key` (txn-rw).
+    Write { key: String, value: u64 },
+    /// Read `key`: the whole list (txn-append) or the register (txn-rw).
+    Read { key: String },
+}
+
+impl MicroOp {
+    pub fn key(&self) -> &str {
+        match self {
+            MicroOp::Append { key, .. } | MicroOp::Write { key, .. } | MicroOp::Read { key } => key,
+        }
+    }
+
+    /// The micro-operation in the history's shape, `[f, key, value]` (Jepsen's `[:append :x 1]`):
+    /// `["append", k, v]`, `["w", k, v]`, or `["r", k, read]` with `read` null in an invocation.
+    pub fn to_json(&self, read: serde_json::Value) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            MicroOp::Append { key, value } => json!(["append", key, value]),
+            MicroOp::Write { key, value } => json!(["w", key, value]),
+            MicroOp::Read { key } => json!(["r", key, read]),
+        }
+    }
 }
 
 /// One client operation as a generator hands it out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
+    /// The key of a single-key operation; empty for a transaction, whose micro-operations name theirs.
     pub key: String,
     pub kind: OpKind,
     /// Send to this node (index into the node list) instead of the process's own node; used by the
@@ -57,11 +92,26 @@ impl Op {
             OpKind::Write(_) => "write",
             OpKind::Cas { .. } => "cas",
             OpKind::Append(_) => "append",
+            OpKind::Txn(_) => "txn",
         }
     }
 
+    /// The history's `key` field: the key, or none for a transaction.
+    pub fn history_key(&self) -> Option<&str> {
+        match self.kind {
+            OpKind::Txn(_) => None,
+            _ => Some(&self.key),
+        }
+    }
+
+    /// A transaction of `mops` (no key of its own).
+    pub fn txn(mops: Vec<MicroOp>) -> Op {
+        Op { key: String::new(), kind: OpKind::Txn(mops), node: None }
+    }
+
     /// The history's `value` field of the invocation: null for reads, the written or appended string,
-    /// `[from, to]` for cas (from may be null).
+    /// `[from, to]` for cas (from may be null), the micro-operations of a transaction with its reads
+    /// null.
     pub fn invoke_value(&self) -> serde_json::Value {
         use serde_json::Value;
         match &self.kind {
@@ -70,6 +120,7 @@ impl Op {
             OpKind::Cas { from, to } => {
                 Value::Array(vec![from.clone().map_or(Value::Null, Value::String), Value::String(to.clone())])
             }
+            OpKind::Txn(mops) => Value::Array(mops.iter().map(|m| m.to_json(Value::Null)).collect()),
         }
     }
 }
@@ -197,8 +248,14 @@ impl Once {
     pub fn new(ops: Vec<Op>) -> Once {
         let mut keys: Vec<String> = Vec::new();
         for op in &ops {
-            if !keys.contains(&op.key) {
-                keys.push(op.key.clone());
+            let op_keys: Vec<&str> = match &op.kind {
+                OpKind::Txn(mops) => mops.iter().map(MicroOp::key).collect(),
+                _ => vec![op.key.as_str()],
+            };
+            for k in op_keys {
+                if !keys.iter().any(|have| have == k) {
+                    keys.push(k.to_string());
+                }
             }
         }
         Once { ops: ops.into(), keys }

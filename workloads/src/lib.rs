@@ -14,7 +14,8 @@
 //! - [`keys`]: independent keys. Each key receives a bounded number of operations and is then replaced
 //!   by a fresh one, so every per-key history stays small enough to check however long the run.
 //! - [`workload`]: the `register` and `append` workloads, each naming the checker models its history
-//!   is checked under, and the final-read phase.
+//!   is checked under, the transactional `txn-append` and `txn-rw` workloads (checked by
+//!   `checker::txn`), and the final-read phase.
 //! - [`phases`]: the phases of a run (run, heal and recover, final reads) as data.
 //! - [`topology`]: partition topologies as pure functions over node lists (random halves, isolate one,
 //!   isolate the leader, majorities ring, bridge, one-way cut).
@@ -34,8 +35,8 @@ pub mod roles;
 pub mod topology;
 pub mod workload;
 
-pub use generator::{Context, Generator, Next, Op, OpKind, ProcessTable};
-pub use nemesis::{Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
+pub use generator::{Context, Generator, MicroOp, Next, Op, OpKind, ProcessTable};
+pub use nemesis::{Damage, Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
 pub use phases::Phase;
 pub use roles::RoleHistory;
 pub use topology::{Grudge, Topology, View};
@@ -44,7 +45,7 @@ pub use workload::{Workload, WorkloadOptions};
 /// Why a workload or schedule could not be built from its options.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkloadError {
-    #[error("unknown workload {0:?}: expected one of register, append")]
+    #[error("unknown workload {0:?}: expected one of register, append, txn-append, txn-rw")]
     UnknownWorkload(String),
     #[error(
         "unknown nemesis {0:?}: expected a comma-separated list of partition, kill, pause, loss, latency, drop (or none)"

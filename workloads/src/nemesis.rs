@@ -43,10 +43,17 @@ pub enum FaultKind {
     /// Messages held back by random times on some links, so they overtake one another (message
     /// networks only: Maelstrom nodes).
     Reorder,
+    /// Power cut: SIGKILL, and every write not yet fsynced is lost (each node's data directory is
+    /// mounted through the harness's lazyfs); restarted at the next heal.
+    #[serde(rename = "power-loss")]
+    PowerLoss,
+    /// One of a stopped node's data files damaged (bits flipped, truncated, a range zeroed), then the
+    /// node restarted. On a minority of nodes.
+    Corrupt,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Partition,
         FaultKind::Kill,
         FaultKind::Pause,
@@ -55,11 +62,18 @@ impl FaultKind {
         FaultKind::Drop,
         FaultKind::Duplicate,
         FaultKind::Reorder,
+        FaultKind::PowerLoss,
+        FaultKind::Corrupt,
     ];
 
     /// Whether this kind needs every peer link to pass through the harness's proxy.
     pub fn needs_proxy(self) -> bool {
         matches!(self, FaultKind::Latency | FaultKind::Drop)
+    }
+
+    /// Whether this kind needs each node's data directory mounted through the harness's lazyfs.
+    pub fn needs_lazyfs(self) -> bool {
+        self == FaultKind::PowerLoss
     }
 
     pub fn name(self) -> &'static str {
@@ -72,6 +86,8 @@ impl FaultKind {
             FaultKind::Drop => "drop",
             FaultKind::Duplicate => "duplicate",
             FaultKind::Reorder => "reorder",
+            FaultKind::PowerLoss => "power-loss",
+            FaultKind::Corrupt => "corrupt",
         }
     }
 
@@ -314,6 +330,19 @@ pub enum Fault {
     Deliver {
         topology: Topology,
     },
+    /// Cut the power of the target's nodes: SIGKILL, and what they wrote but did not fsync is lost.
+    /// They stay down until a heal or restart, like killed nodes.
+    #[serde(rename = "power-loss")]
+    PowerLoss {
+        target: Target,
+    },
+    /// Stop each of the target's nodes, damage one of its data files (drawn from the seed), and
+    /// start it again. Schedules drawn from `--nemesis corrupt` aim at one node or a minority; a
+    /// given schedule (a matrix scenario) may aim wider.
+    Corrupt {
+        target: Target,
+        damage: Damage,
+    },
     /// Bring the target's nodes back (restart the ones that are down, continue the paused ones) and
     /// leave the network faults in force, so a crashed node comes back into the partition it crashed
     /// in. Nodes outside the target stay down or paused.
@@ -337,6 +366,8 @@ impl Fault {
             Fault::Duplicate { .. } => "duplicate",
             Fault::Reorder { .. } => "reorder",
             Fault::Deliver { .. } => "deliver",
+            Fault::PowerLoss { .. } => "power-loss",
+            Fault::Corrupt { .. } => "corrupt",
             Fault::Restart { .. } => "restart",
             Fault::Heal => "heal",
         }
@@ -359,6 +390,23 @@ impl Messages {
     pub const ALL: [Messages; 2] = [Messages::Appends, Messages::Votes];
 }
 
+/// How a [`Fault::Corrupt`] damages a file: at an offset the harness draws from the seed among the
+/// file's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Damage {
+    /// Flip one bit in each of a few bytes from the offset on (bit rot, a bad sector read back).
+    FlipBits,
+    /// Cut the file at the offset (a lost tail).
+    Truncate,
+    /// Overwrite a range from the offset with zeros (a write that never reached the platter).
+    Zero,
+}
+
+impl Damage {
+    pub const ALL: [Damage; 3] = [Damage::FlipBits, Damage::Truncate, Damage::Zero];
+}
+
 impl Fault {
     /// Whether this fault needs every peer link to pass through the harness's proxy.
     pub fn needs_proxy(&self) -> bool {
@@ -376,6 +424,8 @@ impl Fault {
             Fault::Drop { .. } | Fault::DropType { .. } | Fault::Deliver { .. } => FaultKind::Drop,
             Fault::Duplicate { .. } => FaultKind::Duplicate,
             Fault::Reorder { .. } => FaultKind::Reorder,
+            Fault::PowerLoss { .. } => FaultKind::PowerLoss,
+            Fault::Corrupt { .. } => FaultKind::Corrupt,
             Fault::Restart { .. } | Fault::Heal => return None,
         })
     }
@@ -394,7 +444,11 @@ impl Fault {
             | Fault::Deliver { topology } => {
                 topology.needs_leader() && *topology != Topology::PreviousLeaderBridge
             }
-            Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
+            Fault::Kill { target }
+            | Fault::Pause { target }
+            | Fault::Restart { target }
+            | Fault::PowerLoss { target }
+            | Fault::Corrupt { target, .. } => {
                 matches!(target, Target::Leader | Target::NewLeader | Target::LeaderSide | Target::Followers)
             }
             Fault::Heal => false,
@@ -413,9 +467,11 @@ impl Fault {
             | Fault::Duplicate { topology, .. }
             | Fault::Reorder { topology, .. }
             | Fault::Deliver { topology } => topology.needs_leader(),
-            Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
-                target.needs_leader()
-            }
+            Fault::Kill { target }
+            | Fault::Pause { target }
+            | Fault::Restart { target }
+            | Fault::PowerLoss { target }
+            | Fault::Corrupt { target, .. } => target.needs_leader(),
             Fault::Heal => false,
         }
     }
@@ -610,6 +666,15 @@ pub fn schedule(
                         topology,
                         window_ms: *[20, 50, 200].choose(&mut rng).expect("non-empty"),
                     },
+                    FaultKind::PowerLoss => Fault::PowerLoss {
+                        target: *[Target::One, Target::Minority, Target::Majority, Target::All]
+                            .choose(&mut rng)
+                            .expect("non-empty"),
+                    },
+                    FaultKind::Corrupt => Fault::Corrupt {
+                        target: *[Target::One, Target::Minority].choose(&mut rng).expect("non-empty"),
+                        damage: *Damage::ALL.choose(&mut rng).expect("non-empty"),
+                    },
                 }
             };
             out.push(ScheduledFault::at(at, fault));
@@ -670,6 +735,32 @@ mod tests {
         let c = schedule(&spec("partition,kill,pause,loss,latency"), 5, 300 * SECOND, 8).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn disk_faults_parse_by_name_and_corruption_stays_on_a_minority() {
+        let s = schedule(&spec("power-loss,corrupt"), 5, 2000 * SECOND, 4).unwrap();
+        let mut targets = std::collections::BTreeSet::new();
+        for f in &s {
+            match &f.fault {
+                Fault::Corrupt { target, .. } => assert!(matches!(target, Target::One | Target::Minority)),
+                Fault::PowerLoss { target } => {
+                    targets.insert(format!("{target:?}"));
+                }
+                Fault::Heal => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(targets.len(), 4, "power loss hits one, a minority, a majority and all: {targets:?}");
+        assert!(FaultKind::PowerLoss.needs_lazyfs() && !FaultKind::Corrupt.needs_lazyfs());
+        let json = serde_json::to_value(Fault::PowerLoss { target: Target::All }).unwrap();
+        assert_eq!(json, serde_json::json!({"f": "power-loss", "target": "all"}));
+        assert_eq!(serde_json::to_value(FaultKind::PowerLoss).unwrap(), "power-loss");
+        let back: Fault = serde_json::from_value(
+            serde_json::json!({"f": "corrupt", "target": "one", "damage": "flip-bits"}),
+        )
+        .unwrap();
+        assert_eq!(back, Fault::Corrupt { target: Target::One, damage: Damage::FlipBits });
     }
 
     #[test]

@@ -8,10 +8,19 @@
 //!   Appends make lost or reordered writes visible in every later read, the strongest signal for
 //!   durability bugs.
 //!
-//! Both draw keys from a [`KeyRotation`], so per-key histories stay bounded.
+//! - `txn-append`: transactions of one to four micro-operations, each an append of a unique integer
+//!   to a list or a read of a whole list, over the active keys (Elle's list-append). Checked by the
+//!   transactional checker (`checker::txn`): every read shows the key's order of appends up to that
+//!   point, so write-write, write-read and read-write dependencies are all inferable.
+//! - `txn-rw`: the same with registers: writes of unique integers and reads (Elle's rw-register).
+//!   Half of the writes to a key the transaction has not touched yet are preceded by a read of it,
+//!   since a write that follows a read is what orders a register's versions.
+//!
+//! All draw keys from a [`KeyRotation`], so per-key histories stay bounded (for transactions a key is
+//! retired after `ops_per_key` micro-operations, which bounds the length of its lists).
 
 use crate::WorkloadError;
-use crate::generator::{Context, Generator, Next, Once, Op, OpKind};
+use crate::generator::{Context, Generator, MicroOp, Next, Once, Op, OpKind};
 use crate::keys::KeyRotation;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,18 +35,27 @@ use std::str::FromStr;
 pub enum Workload {
     Register,
     Append,
+    #[serde(rename = "txn-append")]
+    TxnAppend,
+    #[serde(rename = "txn-rw")]
+    TxnRw,
 }
 
 impl FromStr for Workload {
     type Err = WorkloadError;
     fn from_str(s: &str) -> Result<Workload, WorkloadError> {
-        match s {
-            "register" => Ok(Workload::Register),
-            "append" => Ok(Workload::Append),
-            other => Err(WorkloadError::UnknownWorkload(other.to_string())),
-        }
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| WorkloadError::UnknownWorkload(s.to_string()))
     }
 }
+
+/// The most micro-operations a generated transaction has (the fewest is one).
+pub const MAX_TXN_LEN: usize = 4;
+
+/// Reads per transaction in the final-read phase of a transactional workload.
+pub const FINAL_READS_PER_TXN: usize = 8;
 
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,18 +99,42 @@ impl WorkloadOptions {
 }
 
 impl Workload {
+    pub const ALL: [Workload; 4] =
+        [Workload::Register, Workload::Append, Workload::TxnAppend, Workload::TxnRw];
+
     pub fn name(self) -> &'static str {
         match self {
             Workload::Register => "register",
             Workload::Append => "append",
+            Workload::TxnAppend => "txn-append",
+            Workload::TxnRw => "txn-rw",
         }
     }
 
-    /// The checker models this workload's history is checked under.
+    /// The checker models this workload's history is checked under for linearizability (none for
+    /// the transactional workloads, which [`Workload::txn_kind`] names a checker for).
     pub fn models(self) -> &'static [checker::ModelKind] {
         match self {
             Workload::Register => &[checker::ModelKind::CasRegister],
             Workload::Append => &[checker::ModelKind::ListAppend],
+            Workload::TxnAppend | Workload::TxnRw => &[],
+        }
+    }
+
+    /// The transactional checker's kind for this workload, if it is transactional.
+    pub fn txn_kind(self) -> Option<checker::txn::TxnKind> {
+        match self {
+            Workload::TxnAppend => Some(checker::txn::TxnKind::ListAppend),
+            Workload::TxnRw => Some(checker::txn::TxnKind::RwRegister),
+            Workload::Register | Workload::Append => None,
+        }
+    }
+
+    /// What a read of a key that was never written returns: null for registers, `[]` for lists.
+    pub fn empty_read(self) -> serde_json::Value {
+        match self {
+            Workload::Append | Workload::TxnAppend => serde_json::json!([]),
+            Workload::Register | Workload::TxnRw => serde_json::Value::Null,
         }
     }
 
@@ -119,12 +161,30 @@ impl Workload {
                 next_value: 1,
                 weights: [options.read_weight, options.write_weight.max(1)],
             }),
+            Workload::TxnAppend | Workload::TxnRw => Box::new(TxnGen {
+                keys,
+                rng,
+                next_value: 1,
+                weights: [options.read_weight, options.write_weight.max(1)],
+                registers: self == Workload::TxnRw,
+            }),
         })
     }
 
     /// The final-read phase: every key read once from every node (register reads and list reads are
-    /// both `read`).
+    /// both `read`; a transactional workload reads [`FINAL_READS_PER_TXN`] keys per transaction).
     pub fn final_reads(self, keys: &[String], nodes: usize) -> Once {
+        if self.txn_kind().is_some() {
+            let ops = (0..nodes)
+                .flat_map(|node| {
+                    keys.chunks(FINAL_READS_PER_TXN).map(move |chunk| {
+                        let reads = chunk.iter().map(|k| MicroOp::Read { key: k.clone() }).collect();
+                        Op { node: Some(node), ..Op::txn(reads) }
+                    })
+                })
+                .collect();
+            return Once::new(ops);
+        }
         let ops = keys
             .iter()
             .flat_map(|key| {
@@ -213,6 +273,48 @@ impl Generator for AppendGen {
     }
 }
 
+/// Transactions over the active keys (see the module documentation).
+#[derive(Debug)]
+struct TxnGen {
+    keys: KeyRotation,
+    rng: ChaCha8Rng,
+    next_value: u64,
+    /// Relative weights of a read and a write (append).
+    weights: [u32; 2],
+    /// Registers (txn-rw) rather than lists (txn-append).
+    registers: bool,
+}
+
+impl Generator for TxnGen {
+    fn next(&mut self, _ctx: &Context) -> Next {
+        let len = self.rng.random_range(1..=MAX_TXN_LEN);
+        let mut mops: Vec<MicroOp> = Vec::with_capacity(len + 1);
+        for _ in 0..len {
+            let key = self.keys.pick(&mut self.rng);
+            if weighted(&mut self.rng, &self.weights) == 0 {
+                mops.push(MicroOp::Read { key });
+                continue;
+            }
+            let value = self.next_value;
+            self.next_value += 1;
+            if !self.registers {
+                mops.push(MicroOp::Append { key, value });
+                continue;
+            }
+            // A write after a read of the same key orders the register's versions (writes follow
+            // reads); without any, only the initial state orders them.
+            if !mops.iter().any(|m| m.key() == key) && self.rng.random_bool(0.5) {
+                mops.push(MicroOp::Read { key: key.clone() });
+            }
+            mops.push(MicroOp::Write { key, value });
+        }
+        Next::Op(Op::txn(mops))
+    }
+    fn keys(&self) -> Vec<String> {
+        self.keys.used().to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +338,7 @@ mod tests {
             match &op.kind {
                 OpKind::Write(v) | OpKind::Cas { to: v, .. } => assert!(seen.insert(v.clone()), "{v} twice"),
                 OpKind::Read => {}
-                OpKind::Append(_) => panic!("register workload appended"),
+                OpKind::Append(_) | OpKind::Txn(_) => panic!("register workload appended"),
             }
         }
         for f in ["read", "write", "cas"] {
@@ -291,9 +393,79 @@ mod tests {
     }
 
     #[test]
+    fn transactions_touch_several_keys_with_unique_values_and_no_key_of_their_own() {
+        for (workload, write_f) in [(Workload::TxnAppend, "append"), (Workload::TxnRw, "w")] {
+            let ops = run(workload, 9);
+            let mut values = HashSet::new();
+            let mut lengths = HashSet::new();
+            let mut multi_key = 0;
+            for op in &ops {
+                let OpKind::Txn(mops) = &op.kind else { panic!("{workload}: not a transaction: {op:?}") };
+                assert_eq!((op.f(), op.history_key()), ("txn", None));
+                lengths.insert(mops.iter().filter(|m| !matches!(m, MicroOp::Read { .. })).count());
+                let keys: HashSet<&str> = mops.iter().map(MicroOp::key).collect();
+                multi_key += usize::from(keys.len() > 1);
+                for m in mops {
+                    if let MicroOp::Append { value, .. } | MicroOp::Write { value, .. } = m {
+                        assert!(values.insert(*value), "{value} written twice");
+                    }
+                }
+                let v = op.invoke_value();
+                assert!(
+                    v.as_array().unwrap().iter().all(|m| m[0] == "r" && m[2].is_null() || m[0] == write_f)
+                );
+            }
+            assert!(multi_key > ops.len() / 4, "{workload}: {multi_key} of {} multi-key", ops.len());
+            assert!(lengths.len() >= 3, "{workload}: write counts per transaction {lengths:?}");
+        }
+    }
+
+    #[test]
+    fn register_transactions_often_read_before_they_write() {
+        let ops = run(Workload::TxnRw, 10);
+        let read_then_write = ops
+            .iter()
+            .filter(|op| {
+                let OpKind::Txn(mops) = &op.kind else { return false };
+                mops.windows(2).any(|w| {
+                    matches!((&w[0], &w[1]), (MicroOp::Read { key: a }, MicroOp::Write { key: b, .. }) if a == b)
+                })
+            })
+            .count();
+        assert!(read_then_write * 5 > ops.len(), "{read_then_write} of {}", ops.len());
+    }
+
+    #[test]
+    fn transactional_final_reads_read_every_key_on_every_node_in_chunks() {
+        let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+        let mut g = Workload::TxnAppend.final_reads(&keys, 3);
+        let ops = simulate(&mut g, 2, 3, SECOND, |_, _| SimOutcome { latency: 5, indeterminate: false });
+        // 20 keys in chunks of 8: 3 transactions per node.
+        assert_eq!(ops.len(), 9);
+        let mut pairs = HashSet::new();
+        for o in &ops {
+            let OpKind::Txn(mops) = &o.op.kind else { panic!("{o:?}") };
+            assert!(mops.len() <= FINAL_READS_PER_TXN);
+            for m in mops {
+                assert!(matches!(m, MicroOp::Read { .. }));
+                pairs.insert((m.key().to_string(), o.node));
+            }
+        }
+        assert_eq!(pairs.len(), 60);
+        assert_eq!(g.keys().len(), 20, "the final reads' keys are the micro-operations' keys");
+    }
+
+    #[test]
     fn models_and_names() {
         assert_eq!("append".parse::<Workload>().unwrap().models(), &[checker::ModelKind::ListAppend]);
         assert_eq!(Workload::Register.models(), &[checker::ModelKind::CasRegister]);
         assert!(matches!("queue".parse::<Workload>(), Err(WorkloadError::UnknownWorkload(_))));
+        for w in Workload::ALL {
+            assert_eq!(w.name().parse::<Workload>(), Ok(w));
+            assert_eq!(serde_json::to_value(w).unwrap(), serde_json::json!(w.name()));
+        }
+        assert!(Workload::TxnAppend.models().is_empty());
+        assert_eq!(Workload::TxnRw.txn_kind(), Some(checker::txn::TxnKind::RwRegister));
+        assert_eq!(Workload::Register.txn_kind(), None);
     }
 }

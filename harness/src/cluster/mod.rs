@@ -22,6 +22,7 @@ pub mod loopback;
 pub mod netns;
 pub mod stdio;
 
+use crate::lazyfs::Disk;
 use crate::msgnet::Network;
 pub use crate::nodes::{Hit, NodeSpec};
 use crate::signals::{self, Launch, Spawned};
@@ -79,6 +80,14 @@ pub enum ClusterError {
     State { path: PathBuf, source: std::io::Error },
     #[error("the netns backend needs root (running as uid {0}); use --net loopback")]
     NotRoot(u32),
+    #[error(transparent)]
+    Disk(#[from] crate::lazyfs::LazyFsError),
+    #[error(transparent)]
+    Corrupt(#[from] crate::diskfault::DiskFaultError),
+    #[error(
+        "power loss of node {node}: its data directory is not mounted through lazyfs (the run did not ask for power-loss)"
+    )]
+    NoLazyFs { node: String },
     #[error("{0}")]
     Setup(String),
 }
@@ -96,6 +105,9 @@ pub struct ClusterConfig {
     pub seed: u64,
     /// Put peer links through the proxy even on netns (for latency and message-drop faults).
     pub proxied: bool,
+    /// Mount each node's data directory through lazyfs, with these metadata semantics (for
+    /// power-loss faults).
+    pub lazyfs: Option<crate::lazyfs::Metadata>,
     pub state_dir: PathBuf,
     /// Body types message faults act on (Maelstrom nodes; empty: all).
     pub message_types: Vec<String>,
@@ -157,6 +169,12 @@ pub trait Cluster: Send + std::fmt::Debug {
         procs.kill(i, state)
     }
 
+    /// Cuts the power of node `i`: SIGKILL if it runs, then everything its disk did not sync is lost.
+    fn power_loss(&mut self, i: usize) -> Result<PowerCut, ClusterError> {
+        let (procs, state) = self.procs();
+        procs.power_loss(i, state)
+    }
+
     /// SIGSTOPs node `i`; returns the pid, None if it was not running or already paused.
     fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
         self.procs().0.pause(i)
@@ -196,7 +214,16 @@ fn now_nanos() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// The processes of a cluster: spawning with the right argv, signalling, reaping, recording.
+/// What a power loss did to one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PowerCut {
+    /// The pid killed, None if the node was down already (its disk loses its cache all the same).
+    pub pid: Option<u32>,
+    pub lost: crate::lazyfs::cache::Lost,
+}
+
+/// The processes of a cluster: spawning with the right argv, signalling, reaping, recording; and
+/// their disks when they are mounted through lazyfs.
 #[derive(Debug)]
 pub struct Procs {
     specs: Vec<NodeSpec>,
@@ -208,6 +235,9 @@ pub struct Procs {
     seed: u64,
     running: Vec<Option<Spawned>>,
     paused: Vec<bool>,
+    lazyfs: Option<crate::lazyfs::Metadata>,
+    /// Node `i`'s data directory mounted through lazyfs (from its first start on, with `lazyfs`).
+    disks: Vec<Option<Disk>>,
     /// The message network the nodes' stdin and stdout are connected to (Maelstrom nodes).
     network: Option<Network>,
 }
@@ -225,6 +255,8 @@ impl Procs {
             seed: config.seed,
             running: (0..n).map(|_| None).collect(),
             paused: vec![false; n],
+            lazyfs: config.lazyfs,
+            disks: (0..n).map(|_| None).collect(),
             network: None,
         }
     }
@@ -237,6 +269,10 @@ impl Procs {
 
     pub fn specs(&self) -> &[NodeSpec] {
         &self.specs
+    }
+
+    pub fn system(&self) -> &System {
+        &self.system
     }
 
     /// This run's cluster token (etcd's `--initial-cluster-token`, a system file's `{token}`).
@@ -267,6 +303,22 @@ impl Procs {
             command: "mkdir".into(),
             source: e,
         })?;
+        if let Some(metadata) = self.lazyfs
+            && self.disks[i].is_none()
+        {
+            let dir = spec.data_dir();
+            state
+                .add_mount(&dir)
+                .map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
+            match Disk::mount(&dir, metadata) {
+                Ok(d) => self.disks[i] = Some(d),
+                Err(e) => {
+                    let _ = state.remove_mount(&dir);
+                    return Err(e.into());
+                }
+            }
+        }
+        let spec = &self.specs[i];
         let argv = self.argv(i);
         let env = self.system.node_env(spec, &self.specs, self.seed, &self.token);
         let cwd = self.system.node_cwd(spec, &self.specs, self.seed, &self.token);
@@ -331,6 +383,16 @@ impl Procs {
             .map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
         tracing::info!(node = %self.specs[i].name, pid, "node killed");
         Ok(Some(pid))
+    }
+
+    /// SIGKILL (when running), then the disk forgets what was not synced.
+    pub fn power_loss(&mut self, i: usize, state: &mut StateFile) -> Result<PowerCut, ClusterError> {
+        let pid = self.kill(i, state)?;
+        let node = self.specs[i].name.clone();
+        let disk = self.disks[i].as_mut().ok_or(ClusterError::NoLazyFs { node: node.clone() })?;
+        let lost = disk.power_loss()?;
+        tracing::info!(node = %node, ?pid, ?lost, "power lost");
+        Ok(PowerCut { pid, lost })
     }
 
     pub fn pause(&mut self, i: usize) -> Result<Option<u32>, ClusterError> {
@@ -400,6 +462,26 @@ impl Procs {
             net.shutdown();
         }
     }
+
+    /// Stops every node ([`Procs::kill_all`]), then unmounts every disk (writing each back into its
+    /// data directory). Carries on past failures and returns the first.
+    pub fn shutdown(&mut self, state: &mut StateFile) -> Result<(), ClusterError> {
+        self.kill_all(state);
+        let mut first = None;
+        for disk in self.disks.iter_mut().filter_map(Option::take) {
+            let dir = disk.path().to_path_buf();
+            match disk.unmount() {
+                Ok(()) => {
+                    let _ = state.remove_mount(&dir);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "lazyfs unmount failed");
+                    first.get_or_insert(ClusterError::from(e));
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
 }
 
 /// Node names `n1..nN`.
@@ -462,6 +544,7 @@ mod tests {
             nodes_dir: "/s/nodes".into(),
             seed: 10,
             proxied: false,
+            lazyfs: None,
             state_dir: "/tmp".into(),
             message_types: Vec::new(),
         };

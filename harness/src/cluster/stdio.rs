@@ -124,10 +124,11 @@ impl Cluster for StdioCluster {
 
     fn teardown(&mut self) -> Result<(), ClusterError> {
         let Some(mut state) = self.state.take() else { return Ok(()) };
-        self.procs.kill_all(&mut state);
+        let stopped = self.procs.shutdown(&mut state);
         self.network.shutdown();
         let path = state.path().to_path_buf();
-        state.teardown().map_err(|e| ClusterError::State { path, source: e })
+        state.teardown().map_err(|e| ClusterError::State { path, source: e })?;
+        stopped
     }
 
     fn procs(&mut self) -> (&mut Procs, &mut StateFile) {

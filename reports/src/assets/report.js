@@ -9,8 +9,8 @@
 
   var OUTCOME = ['ok', 'fail', 'info', 'never completed'];
   var COLOR = ['#3d8fd6', '#e0679a', '#f0a020', '#9aa3b2'];
-  var FAULT_FILL = { partition: 'rgba(128,90,213,0.13)', kill: 'rgba(217,58,58,0.12)', pause: 'rgba(208,160,0,0.16)', other: 'rgba(90,110,140,0.12)' };
-  var FAULT_STRIP = { partition: 'rgba(128,90,213,0.55)', kill: 'rgba(217,58,58,0.55)', pause: 'rgba(208,160,0,0.65)', other: 'rgba(90,110,140,0.5)' };
+  var FAULT_FILL = { partition: 'rgba(128,90,213,0.13)', kill: 'rgba(217,58,58,0.12)', pause: 'rgba(208,160,0,0.16)', 'power-loss': 'rgba(60,60,60,0.16)', corrupt: 'rgba(140,80,20,0.16)', other: 'rgba(90,110,140,0.12)' };
+  var FAULT_STRIP = { partition: 'rgba(128,90,213,0.55)', kill: 'rgba(217,58,58,0.55)', pause: 'rgba(208,160,0,0.65)', 'power-loss': 'rgba(40,40,40,0.7)', corrupt: 'rgba(140,80,20,0.65)', other: 'rgba(90,110,140,0.5)' };
   var ROLE_COLOR = { down: '#c9ced8', leader: '#2d6cdf', follower: '#cfdcf3', candidate: '#f0a020', pre_candidate: '#f6c56b', precandidate: '#f6c56b' };
   var L = 72, R = 14, AXIS = 22;
 
