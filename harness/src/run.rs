@@ -534,6 +534,22 @@ struct NemesisClock {
     composed: bool,
 }
 
+impl NemesisClock {
+    /// When `item` is due, given when the previous fault fired and what one election takes now.
+    fn due(&self, item: &ScheduledFault, last_fired: Option<Instant>, election: Duration) -> Instant {
+        let end = self.run_start + self.time_limit;
+        match (item.after, last_fired) {
+            (Some(k), Some(prev)) => (prev + election.mul_f64(k.max(0.0))).min(end),
+            // A composed sequence starts at its planned time, but never within two elections of the
+            // previous fault (slow elections stretch sequences; the quiet time between them stays).
+            (None, Some(prev)) if self.composed && item.at < self.time_limit.as_nanos() as u64 => {
+                (self.run_start + Duration::from_nanos(item.at)).max(prev + 2 * election)
+            }
+            _ => self.run_start + Duration::from_nanos(item.at),
+        }
+    }
+}
+
 /// How long the nemesis's look at the roles waits for a node's answer (a paused node must not
 /// hold a fault back): the longest an explicit schedule's fault waits before it fires.
 const LOOK_WITHIN: Duration = Duration::from_millis(100);
@@ -558,15 +574,7 @@ async fn run_nemesis(
     let mut last_fired: Option<Instant> = None;
     for item in sched {
         let election = Duration::from_nanos(roles(&nemesis).election_time(clock.election.as_nanos() as u64));
-        let due = match (item.after, last_fired) {
-            (Some(k), Some(prev)) => (prev + election.mul_f64(k.max(0.0))).min(end),
-            // A composed sequence starts at its planned time, but never within two elections of the
-            // previous fault (slow elections stretch sequences; the quiet time between them stays).
-            (None, Some(prev)) if clock.composed && item.at < clock.time_limit.as_nanos() as u64 => {
-                (clock.run_start + Duration::from_nanos(item.at)).max(prev + 2 * election)
-            }
-            _ => clock.run_start + Duration::from_nanos(item.at),
-        };
+        let due = clock.due(&item, last_fired, election);
         let mut watching = true;
         loop {
             tokio::select! {
@@ -691,4 +699,50 @@ fn executed_faults(events: &[Event]) -> Vec<ExecutedFault> {
 /// The test spec of a stored run, for callers that need more than the summary.
 pub fn spec_of(summary: &RunSummary) -> Result<TestSpec, StoreError> {
     summary.dir.load_spec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workloads::{Fault, Target};
+
+    fn clock(composed: bool) -> NemesisClock {
+        NemesisClock {
+            run_start: Instant::now(),
+            run_start_ns: 0,
+            time_limit: Duration::from_secs(12),
+            election: Duration::from_millis(300),
+            composed,
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// The regression: forget-vote's choreography (a kill 200 ms after a partition) ran 0.4-1.2 s
+    /// late per step once every step kept two elections from the previous one, and the matrix
+    /// stopped finding the bug.
+    #[test]
+    fn forget_votes_choreography_keeps_its_millisecond_offsets() {
+        let c = clock(false);
+        let kill = ScheduledFault::at(ms(1200).as_nanos() as u64, Fault::Kill { target: Target::Bridge });
+        let prev = Some(c.run_start + ms(1000));
+        assert_eq!(c.due(&kill, prev, ms(300)), c.run_start + ms(1200));
+        // Even when the previous fault fired late, the next keeps its own planned time.
+        assert_eq!(c.due(&kill, Some(c.run_start + ms(1150)), ms(300)), c.run_start + ms(1200));
+    }
+
+    #[test]
+    fn composed_sequences_keep_two_elections_of_quiet_and_relative_steps_follow_the_last_fault() {
+        let c = clock(true);
+        let start = ScheduledFault::at(ms(1200).as_nanos() as u64, Fault::Kill { target: Target::Leader });
+        let prev = c.run_start + ms(1000);
+        assert_eq!(c.due(&start, Some(prev), ms(300)), prev + ms(600));
+        let mut next = ScheduledFault::at(0, Fault::Heal);
+        next.after = Some(1.5);
+        assert_eq!(c.due(&next, Some(prev), ms(300)), prev + ms(450));
+        // The first fault of the run has nothing to keep away from.
+        assert_eq!(c.due(&start, None, ms(300)), c.run_start + ms(1200));
+    }
 }
