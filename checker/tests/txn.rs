@@ -261,6 +261,15 @@ fn a_value_appended_twice_is_an_error_naming_both_lines() {
 }
 
 #[test]
+fn a_value_written_twice_is_an_error_naming_both_lines() {
+    let text = jsonl(&concurrent(&[(0, "wx1"), (1, "wx1")]), false);
+    let h = checker::parse_history(&text, None, "twice.jsonl").unwrap().history;
+    let e = check_history(&h, &TxnOptions::new(TxnKind::RwRegister, StrictSerializable)).unwrap_err();
+    assert!(e.to_string().contains("written to x already on line 3"), "{e}");
+    assert!(e.to_string().contains("told apart by their values"), "{e}");
+}
+
+#[test]
 fn a_long_realtime_chain_of_stale_reads_is_explained_in_two_steps() {
     // Six transactions in a row, the last missing the first's append. Real-time edges are a
     // transitive reduction (each transaction to the next), but the explained cycle goes straight

@@ -31,23 +31,22 @@ use super::explain::{Detail, Found};
 use super::graph::{DepKind, EdgeSet, Why};
 use super::mop::{ElemId, INIT, KeyId, Mop, Observed};
 use crate::anomaly::Anomaly;
-use crate::ops::{HistoryError, Outcome, Problem};
+use crate::ops::{HistoryError, Outcome};
 use std::collections::{HashMap, HashSet};
-
-/// Where a value was appended: the transaction and whether it was that transaction's last append to
-/// the key.
-#[derive(Clone, Copy, Debug)]
-struct Append {
-    txn: usize,
-    last: bool,
-}
 
 /// Infers the dependencies of a list-append history into `edges` and reports the anomalies found
 /// without a cycle into `found`. Fails when a value is appended twice to one key (the inference
 /// depends on appends being unique, as Elle's does).
 pub fn infer(h: &TxnHistory, edges: &mut EdgeSet, found: &mut Vec<Found>) -> Result<(), HistoryError> {
     let keys = h.values.key_count();
-    let appends = append_index(h)?;
+    let appends = h.writers(
+        |m| match *m {
+            Mop::Append { key, elem } => Some((key, elem)),
+            _ => None,
+        },
+        "list-append infers orders from unique appends",
+        "appended",
+    )?;
     let v = &h.values;
 
     // Per-read anomalies and the read index: (key, last element or INIT) -> readers.
@@ -191,36 +190,6 @@ pub fn infer(h: &TxnHistory, edges: &mut EdgeSet, found: &mut Vec<Found>) -> Res
         }
     }
     Ok(())
-}
-
-/// Every append of every transaction (failed ones included: a read of theirs is G1a), by key and
-/// value.
-fn append_index(h: &TxnHistory) -> Result<HashMap<(KeyId, ElemId), Append>, HistoryError> {
-    let mut index: HashMap<(KeyId, ElemId), Append> = HashMap::new();
-    for t in &h.txns {
-        for (i, m) in t.mops.iter().enumerate() {
-            let Mop::Append { key, elem } = *m else { continue };
-            let last = !t.mops[i + 1..].iter().any(|n| matches!(n, Mop::Append { key: k, .. } if *k == key));
-            if let Some(first) = index.insert((key, elem), Append { txn: t.id, last }) {
-                return Err(HistoryError::new(
-                    &h.source,
-                    t.line,
-                    Some("value"),
-                    Problem::BadValue {
-                        expected: format!(
-                            "each value appended to a key once (list-append infers orders from unique \
-                             appends); {} was appended to {} already on line {}",
-                            h.values.show(key, elem),
-                            h.values.key_name(key),
-                            h.txns[first.txn].line
-                        ),
-                        found: format!("a second append of {}", h.values.show(key, elem)),
-                    },
-                ));
-            }
-        }
-    }
-    Ok(index)
 }
 
 /// What a transaction expects a key to hold, from its own earlier micro-operations.

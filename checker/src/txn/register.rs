@@ -25,17 +25,10 @@ use super::explain::{Detail, Found};
 use super::graph::{DepKind, EdgeSet, Why};
 use super::mop::{ElemId, INIT, KeyId, Mop, Observed};
 use crate::anomaly::Anomaly;
-use crate::ops::{HistoryError, Outcome, Problem};
+use crate::ops::{HistoryError, Outcome};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
-
-/// Where a value was written: the transaction, and whether it was its last write to the key.
-#[derive(Clone, Copy, Debug)]
-struct Write {
-    txn: usize,
-    last: bool,
-}
 
 /// A pair of versions of one key known to be in this order, and the transaction whose read and
 /// write showed it (`None`: the initial state precedes every version).
@@ -50,7 +43,14 @@ struct VersionEdge {
 /// Infers the dependencies of a register history into `edges` and reports the anomalies found
 /// without a cycle into `found`. Fails when one value is written twice to a key.
 pub fn infer(h: &TxnHistory, edges: &mut EdgeSet, found: &mut Vec<Found>) -> Result<(), HistoryError> {
-    let writes = write_index(h)?;
+    let writes = h.writers(
+        |m| match *m {
+            Mop::Write { key, elem } => Some((key, elem)),
+            _ => None,
+        },
+        "registers are told apart by their values",
+        "written",
+    )?;
     let v = &h.values;
     let mut readers: HashMap<(KeyId, ElemId), Vec<usize>> = HashMap::new();
     let mut versions: Vec<VersionEdge> = Vec::new();
@@ -179,35 +179,6 @@ pub fn infer(h: &TxnHistory, edges: &mut EdgeSet, found: &mut Vec<Found>) -> Res
         }
     }
     Ok(())
-}
-
-/// Every write of every transaction (failed ones included: a read of theirs is G1a).
-fn write_index(h: &TxnHistory) -> Result<HashMap<(KeyId, ElemId), Write>, HistoryError> {
-    let mut index: HashMap<(KeyId, ElemId), Write> = HashMap::new();
-    for t in &h.txns {
-        for (i, m) in t.mops.iter().enumerate() {
-            let Mop::Write { key, elem } = *m else { continue };
-            let last = !t.mops[i + 1..].iter().any(|n| matches!(n, Mop::Write { key: k, .. } if *k == key));
-            if let Some(first) = index.insert((key, elem), Write { txn: t.id, last }) {
-                return Err(HistoryError::new(
-                    &h.source,
-                    t.line,
-                    Some("value"),
-                    Problem::BadValue {
-                        expected: format!(
-                            "each value written to a key once (registers are told apart by their values); \
-                             {} was written to {} already on line {}",
-                            h.values.show(key, elem),
-                            h.values.key_name(key),
-                            h.txns[first.txn].line
-                        ),
-                        found: format!("a second write of {}", h.values.show(key, elem)),
-                    },
-                ));
-            }
-        }
-    }
-    Ok(index)
 }
 
 /// Reports every key whose inferred version order has a cycle.

@@ -15,7 +15,7 @@
 //!
 //! Positions (the index of an event in the history) order events in real time, never timestamps.
 
-use super::mop::{Mop, ReadShape, Values, parse_txn};
+use super::mop::{ElemId, KeyId, Mop, ReadShape, Values, parse_txn};
 use crate::history::{Event, EventType, NO_PROCESS, Process};
 use crate::ops::{History, HistoryError, Outcome, Problem};
 use serde_json::Value;
@@ -191,6 +191,51 @@ impl TxnHistory {
     pub fn possible(&self) -> impl Iterator<Item = &Txn> {
         self.txns.iter().filter(|t| t.possible())
     }
+
+    /// Who wrote each value of each key: every micro-operation `installs` picks out (appends of a
+    /// list, writes of a register) in every transaction, failed ones included (a read of theirs is
+    /// G1a). Fails when a value is installed twice in one key, since versions are told apart by their
+    /// values; `rule` says why in the error and `verb` names the operation ("appended", "written").
+    pub fn writers(
+        &self,
+        installs: impl Fn(&Mop) -> Option<(KeyId, ElemId)>,
+        rule: &str,
+        verb: &str,
+    ) -> Result<HashMap<(KeyId, ElemId), Writer>, HistoryError> {
+        let mut index: HashMap<(KeyId, ElemId), Writer> = HashMap::new();
+        for t in &self.txns {
+            for (i, m) in t.mops.iter().enumerate() {
+                let Some((key, elem)) = installs(m) else { continue };
+                let last = !t.mops[i + 1..].iter().any(|n| installs(n).is_some_and(|(k, _)| k == key));
+                if let Some(first) = index.insert((key, elem), Writer { txn: t.id, last }) {
+                    let shown = self.values.show(key, elem);
+                    return Err(HistoryError::new(
+                        &self.source,
+                        t.line,
+                        Some("value"),
+                        Problem::BadValue {
+                            expected: format!(
+                                "each value {verb} to a key once ({rule}); {shown} was {verb} to {} already \
+                                 on line {}",
+                                self.values.key_name(key),
+                                self.txns[first.txn].line
+                            ),
+                            found: format!("{shown} {verb} a second time"),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(index)
+    }
+}
+
+/// Where a value was installed: the transaction, and whether it was that transaction's last append
+/// or write to the key.
+#[derive(Clone, Copy, Debug)]
+pub struct Writer {
+    pub txn: usize,
+    pub last: bool,
 }
 
 fn build<'a>(
