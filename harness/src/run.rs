@@ -450,13 +450,16 @@ async fn run_nemesis(
         |n: &Arc<Mutex<Nemesis>>| n.lock().expect("nemesis lock poisoned only by a panic").roles.clone();
     let end = clock.run_start + clock.time_limit;
     let mut last_fired: Option<Instant> = None;
+    let mut after_relative = false;
     for item in sched {
         let election = Duration::from_nanos(roles(&nemesis).election_time(clock.election.as_nanos() as u64));
         let due = match (item.after, last_fired) {
             (Some(k), Some(prev)) => (prev + election.mul_f64(k.max(0.0))).min(end),
-            // A sequence starts at its planned time, but never within two elections of the previous
-            // fault (slow elections stretch sequences; the quiet time between them stays).
-            (None, Some(prev)) if item.at < clock.time_limit.as_nanos() as u64 => {
+            // A composed sequence (one that follows a relative step) starts at its planned time, but
+            // never within two elections of the previous fault: slow elections stretch sequences,
+            // and the quiet time between them stays. Schedules of absolute times alone (alternating,
+            // the matrix's choreographies) keep their times exactly.
+            (None, Some(prev)) if after_relative && item.at < clock.time_limit.as_nanos() as u64 => {
                 (clock.run_start + Duration::from_nanos(item.at)).max(prev + 2 * election)
             }
             _ => clock.run_start + Duration::from_nanos(item.at),
@@ -485,6 +488,7 @@ async fn run_nemesis(
         if due >= end && !is_last_heal(&item, end, due) {
             continue;
         }
+        after_relative = item.after.is_some();
         let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None };
         if item.fault.needs_leader() {
             // The poller's view can be a quarter of a second old, across an election; look again.
