@@ -877,12 +877,24 @@ pub fn generic_table(rows: &[GenericRow], tailored: &[Row]) -> String {
             .iter()
             .find(|t| t.bug == r.bug)
             .map_or("-".to_string(), |t| format!("{}/{}", t.detected(), t.runs.len()));
+        // Replays of the shrunk schedules that reproduced the failure, over every session.
+        let rates: Vec<(usize, usize)> = r.sessions.iter().filter_map(|s| s.shrunk_rate).collect();
+        let repro = if rates.is_empty() {
+            "-".to_string()
+        } else {
+            format!(
+                "{}/{}",
+                rates.iter().map(|r| r.0).sum::<usize>(),
+                rates.iter().map(|r| r.1).sum::<usize>()
+            )
+        };
         out.push_str(&format!(
-            "{:<18} {:>9} {:>14} {:>13} {:>6}  {:>16}  {}\n",
+            "{:<18} {:>9} {:>14} {:>13} {:>12} {:>6}  {:>14}  {}\n",
             if r.bug == CORRECT { "none (correct)" } else { &r.bug },
             found,
             r.median_found_s().map_or("-".to_string(), |t| format!("{t:.0}")),
             r.median_shrunk().map_or("-".to_string(), |f| format!("{f:.0}")),
+            repro,
             runs,
             scripted,
             flags,
@@ -1164,6 +1176,6 @@ mod tests {
         );
         assert!(!generic.passes(), "2 of 3 is below 8 of 10");
         let text = generic_table(&[generic], &[row]);
-        assert!(text.contains("2/3") && text.contains("--no-check-quorum"), "{text}");
+        assert!(text.contains("2/3") && text.contains("4/6") && text.contains("--no-check-quorum"), "{text}");
     }
 }
