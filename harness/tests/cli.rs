@@ -77,3 +77,13 @@ fn a_directory_that_is_not_a_run_exits_3() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a run directory"), "{out:?}");
     }
 }
+
+#[test]
+fn the_generic_matrix_refuses_a_tailored_twin_row() {
+    let store = tempfile::tempdir().expect("temporary store");
+    let store = store.path().to_str().expect("a UTF-8 temporary path");
+    let out = faultline(&["matrix", "--generic", "--bugs", "fsync-lag:kill", "--store", store]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let line = first_error_line(&out);
+    assert!(line.contains("--bugs") && line.contains("fsync-lag:kill"), "{line}");
+}
