@@ -838,6 +838,31 @@ mod tests {
         assert_ne!(compose(&all_kinds(), 5, 30 * SECOND, 2, TIMING, &Weights::default()).unwrap(), other);
     }
 
+    /// Disk faults have no motif of their own: named in `--nemesis composed,power-loss,corrupt`, they
+    /// come as single faults, and corruption stays on one node or a minority.
+    #[test]
+    fn disk_faults_are_composed_as_single_faults_when_named() {
+        let kinds = [FaultKind::Kill, FaultKind::PowerLoss, FaultKind::Corrupt];
+        let (mut power, mut corrupt) = (0, 0);
+        for seed in 0..60 {
+            let s = compose(&kinds, 5, 60 * SECOND, seed, TIMING, &Weights::default()).unwrap();
+            for f in &s {
+                match &f.fault {
+                    Fault::PowerLoss { .. } => power += 1,
+                    Fault::Corrupt { target, .. } => {
+                        assert!(matches!(target, Target::One | Target::Minority), "{target:?}");
+                        corrupt += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(power > 0 && corrupt > 0, "power losses {power}, corruptions {corrupt}");
+        // The default kinds draw neither.
+        let s = compose(&all_kinds(), 5, 60 * SECOND, 1, TIMING, &Weights::default()).unwrap();
+        assert!(!s.iter().any(|f| matches!(f.fault, Fault::PowerLoss { .. } | Fault::Corrupt { .. })));
+    }
+
     #[test]
     fn steps_inside_an_episode_are_spaced_in_elections_mostly_near_one() {
         let mut delays = Vec::new();
