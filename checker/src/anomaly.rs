@@ -21,7 +21,7 @@
 //!   and a list workload in one run each get their own word); `phantom-value`; `duplicate-append`.
 //! - **Committed logs**: `divergent-commit`, `absent-from-log`.
 //! - **Transactions** ([`txn_findings`], from [`crate::txn`]): Adya's classes as Elle spells them,
-//!   `G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2-item`, the cycle classes also with `-process` and
+//!   `G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G-nonadjacent`, `G2-item`, the cycle classes also with `-process` and
 //!   `-realtime` (a cycle that needs session or real-time order); `internal`, `incompatible-order`,
 //!   `duplicate-elements`, `garbage-read`. Only the classes the run's consistency model forbids are
 //!   findings.
@@ -81,6 +81,9 @@ pub enum Anomaly {
     GSingle,
     GSingleProcess,
     GSingleRealtime,
+    GNonadjacent,
+    GNonadjacentProcess,
+    GNonadjacentRealtime,
     G2Item,
     G2ItemProcess,
     G2ItemRealtime,
@@ -92,7 +95,7 @@ pub enum Anomaly {
 
 impl Anomaly {
     /// Every class, in declaration order (linearizability, durability, logs, harness, transactions).
-    pub const ALL: [Anomaly; 34] = [
+    pub const ALL: [Anomaly; 37] = [
         Anomaly::StaleRead,
         Anomaly::FutureRead,
         Anomaly::AbortedRead,
@@ -120,6 +123,9 @@ impl Anomaly {
         Anomaly::GSingle,
         Anomaly::GSingleProcess,
         Anomaly::GSingleRealtime,
+        Anomaly::GNonadjacent,
+        Anomaly::GNonadjacentProcess,
+        Anomaly::GNonadjacentRealtime,
         Anomaly::G2Item,
         Anomaly::G2ItemProcess,
         Anomaly::G2ItemRealtime,
@@ -160,6 +166,9 @@ impl Anomaly {
                 | Anomaly::GSingle
                 | Anomaly::GSingleProcess
                 | Anomaly::GSingleRealtime
+                | Anomaly::GNonadjacent
+                | Anomaly::GNonadjacentProcess
+                | Anomaly::GNonadjacentRealtime
                 | Anomaly::G2Item
                 | Anomaly::G2ItemProcess
                 | Anomaly::G2ItemRealtime
@@ -200,6 +209,9 @@ impl Anomaly {
             Anomaly::GSingle => "G-single",
             Anomaly::GSingleProcess => "G-single-process",
             Anomaly::GSingleRealtime => "G-single-realtime",
+            Anomaly::GNonadjacent => "G-nonadjacent",
+            Anomaly::GNonadjacentProcess => "G-nonadjacent-process",
+            Anomaly::GNonadjacentRealtime => "G-nonadjacent-realtime",
             Anomaly::G2Item => "G2-item",
             Anomaly::G2ItemProcess => "G2-item-process",
             Anomaly::G2ItemRealtime => "G2-item-realtime",
@@ -254,8 +266,17 @@ impl Anomaly {
             Anomaly::GSingleRealtime => {
                 "read skew through real-time order: a transaction missed a write that completed before it began"
             }
+            Anomaly::GNonadjacent => {
+                "non-adjacent anti-dependencies: a dependency cycle with two or more reads that missed \
+                 writes, no two of them in a row (snapshot isolation forbids it)"
+            }
+            Anomaly::GNonadjacentProcess => {
+                "non-adjacent anti-dependencies through the order of a process's transactions"
+            }
+            Anomaly::GNonadjacentRealtime => "non-adjacent anti-dependencies through real-time order",
             Anomaly::G2Item => {
-                "anti-dependency cycle: a dependency cycle with two or more reads that missed writes"
+                "anti-dependency cycle: a dependency cycle with two or more reads that missed writes, \
+                 two of them in a row"
             }
             Anomaly::G2ItemProcess => "anti-dependency cycle through the order of a process's transactions",
             Anomaly::G2ItemRealtime => "anti-dependency cycle through real-time order",
@@ -559,6 +580,9 @@ mod tests {
                 "G-single",
                 "G-single-process",
                 "G-single-realtime",
+                "G-nonadjacent",
+                "G-nonadjacent-process",
+                "G-nonadjacent-realtime",
                 "G2-item",
                 "G2-item-process",
                 "G2-item-realtime",

@@ -193,6 +193,19 @@ fn g2_item_write_skew() {
 }
 
 #[test]
+fn g_nonadjacent_long_fork() {
+    // Two writers of x and y; one reader sees x's append and not y's, the other y's and not x's:
+    // the readers saw the writes in different orders, which no snapshot allows.
+    let h = concurrent(&[(0, "ax1"), (1, "ay1"), (2, "rx1 ry"), (3, "ry1 rx"), (4, "rx1 ry1")]);
+    let r = append(&h, SnapshotIsolation);
+    assert_eq!(classes(&r), [GNonadjacent]);
+    let a = &r.anomalies[0];
+    let rw: Vec<_> = a.steps.iter().filter(|s| s.kind == DepKind::Rw).collect();
+    assert_eq!((a.steps.len(), rw.len()), (4, 2), "{a:#?}");
+    assert_eq!(verdicts(&h, TxnKind::ListAppend), [V, I, I, I]);
+}
+
+#[test]
 fn a_stale_read_is_g_single_realtime() {
     // T1 appended and completed; T2 began afterwards and read x empty.
     let h = sequential(&[(0, "ax1"), (1, "rx")]);

@@ -17,8 +17,7 @@
 
 mod common;
 
-use common::node_bin;
-use std::process::Command;
+use common::{MatrixRow, matrix_row};
 
 /// Short runs: enough fault cycles for each scenario, short enough for CI in debug mode.
 const TIME_LIMIT: &str = "12s";
@@ -32,31 +31,13 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn row(bug: &str, runs: &str) -> serde_json::Value {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let store = tempfile::tempdir().expect("temporary store");
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["matrix", "--bugs", bug, "--runs", runs, "--time-limit", TIME_LIMIT, "--until-detected"])
-        // lazy-persist can leave nodes that panic on restart: do not wait 30s for a leader that
-        // will not come before the final reads.
-        .args(["--seed", "7", "--recover-timeout", "10s", "--node-bin"])
-        .arg(node_bin())
-        .arg("--store")
-        .arg(store.path())
-        .output()
-        .expect("running faultline matrix");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(store.path().join("matrix.json"))
-        .unwrap_or_else(|e| panic!("no matrix.json ({e}); faultline said:\n{stdout}"));
-    let rows: serde_json::Value = serde_json::from_str(&text).expect("matrix.json is JSON");
-    let row = rows[0].clone();
-    assert_eq!(row["bug"], bug);
+    let MatrixRow { row, output, code } = matrix_row(bug, runs, TIME_LIMIT, store.path());
+    println!("{output}");
     // Keep the store only when the row failed, for a look at the runs.
-    let code = out.status.code();
     if code != Some(0) {
         let kept = store.keep();
         println!("runs kept in {}", kept.display());
     }
-    assert!(matches!(code, Some(0) | Some(1)), "faultline matrix failed with {code:?}:\n{stdout}");
     row
 }
 

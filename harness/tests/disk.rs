@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{capability, node_bin, processes_mentioning, read_json};
+use common::{MatrixRow, capability, matrix_row, node_bin, processes_mentioning, read_json};
 use harness::cluster::Backend;
 use harness::config::RunConfig;
 use harness::system::System;
@@ -119,20 +119,11 @@ fn fsync_lag_is_found_under_power_loss_within_three_short_runs() {
     }
     let _one = serial();
     let store = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["matrix", "--bugs", "fsync-lag", "--runs", "3", "--time-limit", "12s", "--until-detected"])
-        .args(["--seed", "7", "--recover-timeout", "10s", "--node-bin"])
-        .arg(node_bin())
-        .arg("--store")
-        .arg(store.path())
-        .output()
-        .expect("running faultline matrix");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    let rows = read_json(&store.path().join("matrix.json"));
-    let runs = rows[0]["runs"].as_array().expect("runs is a list");
+    let MatrixRow { row, output, .. } = matrix_row("fsync-lag", "3", "12s", store.path());
+    println!("{output}");
+    let runs = row["runs"].as_array().expect("runs is a list");
     let found = runs.iter().filter(|r| r["verdict"] == "invalid").count();
-    assert!(found >= 1, "fsync-lag went undetected in {} runs: {rows:#}", runs.len());
+    assert!(found >= 1, "fsync-lag went undetected in {} runs: {row:#}", runs.len());
     assert_nothing_left(store.path());
 }
 

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{capability, node_bin, read_json};
+use common::{MatrixRow, capability, matrix_row, node_bin, read_json};
 use std::path::Path;
 use std::process::Command;
 
@@ -76,19 +76,8 @@ fn assert_valid_transactions(
 fn txn_local_read_is_detected_within_three_short_runs() {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let store = tempfile::tempdir().expect("a temporary store");
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["matrix", "--bugs", "txn-local-read", "--runs", "3", "--time-limit", "8s", "--until-detected"])
-        .args(["--seed", "7", "--recover-timeout", "10s", "--node-bin"])
-        .arg(node_bin())
-        .arg("--store")
-        .arg(store.path())
-        .output()
-        .expect("running faultline matrix");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let text = std::fs::read_to_string(store.path().join("matrix.json"))
-        .unwrap_or_else(|e| panic!("no matrix.json ({e}); faultline said:\n{stdout}"));
-    let rows: serde_json::Value = serde_json::from_str(&text).expect("matrix.json is JSON");
-    let runs = rows[0]["runs"].as_array().expect("runs is a list");
+    let MatrixRow { row, output: stdout, .. } = matrix_row("txn-local-read", "3", "8s", store.path());
+    let runs = row["runs"].as_array().expect("runs is a list");
     let detected: Vec<&serde_json::Value> = runs.iter().filter(|r| r["verdict"] == "invalid").collect();
     if detected.is_empty() {
         let kept = store.keep();
@@ -108,7 +97,7 @@ fn txn_local_read_is_detected_within_three_short_runs() {
         classes.iter().any(|c| transactional.iter().any(|t| c.starts_with(t))),
         "detected without a transactional class: {classes:?}\n{stdout}"
     );
-    assert!(detected[0]["detected_after_s"].as_f64().is_some(), "{rows:#}");
+    assert!(detected[0]["detected_after_s"].as_f64().is_some(), "{row:#}");
 }
 
 #[test]

@@ -7,15 +7,17 @@
 //! | model | forbids |
 //! |---|---|
 //! | `read-committed` (Adya PL-2) | G0, G1a, G1b, G1c; and what no model allows: duplicate elements, garbage reads, incompatible version orders |
-//! | `snapshot-isolation` (PL-SI) | the above, internal inconsistency, G-single |
+//! | `snapshot-isolation` (PL-SI) | the above, internal inconsistency, G-single, G-nonadjacent |
 //! | `serializable` (PL-3) | the above, G2-item |
 //! | `strict-serializable` (PL-SS) | the above, and every cycle through process or real-time order (`-process`, `-realtime`) |
 //!
 //! A transaction that read its own later append is reported as G1c (a cycle of one transaction: it
 //! read from itself before it wrote), which read-committed forbids, as Elle's `future-read` implies G1c.
 //! Internal inconsistency is not forbidden by read-committed (Elle's PL-2 is G1 alone). Snapshot
-//! isolation also forbids G-nonadjacent cycles (rw edges, none adjacent), which this checker does not
-//! search for: its snapshot-isolation verdict may miss a violation Elle would find, never the reverse.
+//! isolation allows exactly the dependency cycles in which two anti-dependencies (`rw`) follow each
+//! other (Cerone and Gotsman's characterisation, which Elle follows): a cycle with one `rw` edge is
+//! G-single, one with several, none adjacent, G-nonadjacent; both violate it. A cycle with two
+//! adjacent `rw` edges (write skew) is G2-item, which only the serializable models forbid.
 
 use crate::anomaly::Anomaly;
 use serde::{Deserialize, Serialize};
@@ -94,7 +96,7 @@ impl ConsistencyModel {
         use Anomaly::*;
         let read_committed =
             matches!(anomaly, G0 | G1a | G1b | G1c | DuplicateElements | GarbageRead | IncompatibleOrder);
-        let snapshot = read_committed || matches!(anomaly, Internal | GSingle);
+        let snapshot = read_committed || matches!(anomaly, Internal | GSingle | GNonadjacent);
         let serializable = snapshot || anomaly == G2Item;
         let strict = serializable
             || matches!(
@@ -102,10 +104,12 @@ impl ConsistencyModel {
                 G0Process
                     | G1cProcess
                     | GSingleProcess
+                    | GNonadjacentProcess
                     | G2ItemProcess
                     | G0Realtime
                     | G1cRealtime
                     | GSingleRealtime
+                    | GNonadjacentRealtime
                     | G2ItemRealtime
             );
         match self {
@@ -156,6 +160,10 @@ mod tests {
         assert!(!ConsistencyModel::ReadCommitted.prohibits(GSingle));
         assert!(ConsistencyModel::SnapshotIsolation.prohibits(GSingle));
         assert!(!ConsistencyModel::SnapshotIsolation.prohibits(G2Item));
+        assert!(ConsistencyModel::SnapshotIsolation.prohibits(GNonadjacent));
+        assert!(!ConsistencyModel::SnapshotIsolation.prohibits(GNonadjacentRealtime));
+        assert!(ConsistencyModel::Serializable.prohibits(GNonadjacent));
+        assert!(ConsistencyModel::StrictSerializable.prohibits(GNonadjacentProcess));
         assert!(ConsistencyModel::Serializable.prohibits(G2Item));
         assert!(!ConsistencyModel::Serializable.prohibits(GSingleRealtime));
         assert!(!ConsistencyModel::ReadCommitted.prohibits(Internal));

@@ -121,3 +121,39 @@ pub fn capability(missing: Option<String>) -> bool {
     eprintln!("skipped: {reason}");
     false
 }
+
+/// What one `faultline matrix` row printed and stored.
+#[allow(dead_code, reason = "only the detection tests run matrix rows")]
+pub struct MatrixRow {
+    /// The row of `matrix.json` (bug, runs with their verdicts and classes).
+    pub row: serde_json::Value,
+    /// Its stdout and stderr, for failure messages.
+    pub output: String,
+    /// Its exit code (0 every row met its target, 1 one did not).
+    pub code: Option<i32>,
+}
+
+/// Runs `faultline matrix --bugs BUG --runs RUNS --time-limit LIMIT --until-detected` with seed 7
+/// and a 10 s recovery timeout (a bug can leave nodes that never elect a leader again; the final
+/// reads need not wait 30 s for one) into `store`. Panics, with its output, when it wrote no
+/// `matrix.json` or exited with neither 0 nor 1.
+#[allow(dead_code, reason = "only the detection tests run matrix rows")]
+pub fn matrix_row(bug: &str, runs: &str, time_limit: &str, store: &Path) -> MatrixRow {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["matrix", "--bugs", bug, "--runs", runs, "--time-limit", time_limit, "--until-detected"])
+        .args(["--seed", "7", "--recover-timeout", "10s", "--node-bin"])
+        .arg(node_bin())
+        .arg("--store")
+        .arg(store)
+        .output()
+        .expect("running faultline matrix");
+    let output = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    let text = std::fs::read_to_string(store.join("matrix.json"))
+        .unwrap_or_else(|e| panic!("no matrix.json ({e}); faultline said:\n{output}"));
+    let rows: serde_json::Value = serde_json::from_str(&text).expect("matrix.json is JSON");
+    assert!(matches!(code, Some(0) | Some(1)), "faultline matrix failed with {code:?}:\n{output}");
+    let row = rows[0].clone();
+    assert_eq!(row["bug"], bug, "{output}");
+    MatrixRow { row, output, code }
+}
