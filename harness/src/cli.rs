@@ -78,9 +78,9 @@ pub struct RunArgs {
     /// etcd only: start the members with etcd's --pre-vote.
     #[arg(long)]
     pub etcd_pre_vote: bool,
-    /// Nodes in the cluster.
-    #[arg(long, default_value_t = defaults::NODES)]
-    pub nodes: usize,
+    /// Nodes in the cluster [default: 5; with --hosts, one per host].
+    #[arg(long)]
+    pub nodes: Option<usize>,
     /// Length of the run phase (e.g. 60s, 2m).
     #[arg(long, default_value = defaults::TIME_LIMIT, value_parser = parse_duration)]
     pub time_limit: Duration,
@@ -141,6 +141,32 @@ pub struct RunArgs {
     /// directory is fsynced) or `ordered` (ext4 and xfs: once anything is fsynced).
     #[arg(long, value_enum, default_value = "strict")]
     pub lazyfs_metadata: crate::lazyfs::Metadata,
+    /// Run on remote hosts over SSH, one node per host (comma-separated names or addresses, e.g.
+    /// db1,db2,db3): the node binary is uploaded to each (or see --remote-node-bin), nodes are started,
+    /// killed and paused there over ssh, partitions and loss are iptables rules in a chain of the run's
+    /// own on each host, and the nodes' logs and data are copied into the run directory at the end.
+    /// Needs `ssh` and `scp` here and, on every host, a user that may run `iptables` (root); every
+    /// host is checked before the run and a bad one is named. Clients connect to <host>:8000, peers to
+    /// <host>:7000. Faults: partition, loss, kill, pause.
+    #[arg(long, value_delimiter = ',', conflicts_with = "net")]
+    pub hosts: Vec<String>,
+    /// --hosts: the user to log in as.
+    #[arg(long, default_value = crate::ssh::defaults::USER)]
+    pub ssh_user: String,
+    /// --hosts: the private key to log in with (default: ssh's own, the agent or ~/.ssh/id_*).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// --hosts: the hosts' SSH port.
+    #[arg(long, default_value_t = crate::ssh::defaults::PORT)]
+    pub ssh_port: u16,
+    /// --hosts: the directory on each host under which a run keeps its files
+    /// (<remote-dir>/faultline-<run id>-<node>/, removed at the end).
+    #[arg(long, default_value = crate::ssh::defaults::REMOTE_DIR)]
+    pub remote_dir: String,
+    /// --hosts: the node binary already on every host (absolute path), instead of uploading
+    /// --node-bin.
+    #[arg(long)]
+    pub remote_node_bin: Option<String>,
 }
 
 impl RunArgs {
@@ -149,7 +175,7 @@ impl RunArgs {
     pub fn into_config(self) -> Result<RunConfig, ConfigError> {
         let system = self.system()?;
         let mut c = RunConfig::new(system);
-        c.nodes = self.nodes;
+        c.nodes = self.nodes.unwrap_or(if self.hosts.is_empty() { defaults::NODES } else { self.hosts.len() });
         c.time_limit = self.time_limit;
         c.workload = self.workload;
         c.workload_options = WorkloadOptions {
@@ -210,6 +236,28 @@ impl RunArgs {
             c.net = net;
         }
         c.lazyfs_metadata = self.lazyfs_metadata;
+        if !self.hosts.is_empty() {
+            c.net = Backend::Ssh;
+            c.ssh = Some(crate::ssh::SshOptions {
+                hosts: self.hosts.iter().map(|h| h.trim().to_string()).collect(),
+                user: self.ssh_user,
+                key: self.ssh_key,
+                port: self.ssh_port,
+                remote_dir: self.remote_dir,
+                remote_bin: self.remote_node_bin,
+            });
+        } else {
+            let given = [
+                (self.ssh_key.is_some(), Setting::SshKey),
+                (self.remote_node_bin.is_some(), Setting::RemoteNodeBin),
+                (self.ssh_user != crate::ssh::defaults::USER, Setting::SshUser),
+                (self.ssh_port != crate::ssh::defaults::PORT, Setting::SshPort),
+                (self.remote_dir != crate::ssh::defaults::REMOTE_DIR, Setting::RemoteDir),
+            ];
+            if let Some((_, setting)) = given.iter().find(|(set, _)| *set) {
+                return Err(ConfigError { setting: *setting, message: "applies with --hosts only".into() });
+            }
+        }
         c.op_timeout = self.op_timeout;
         c.recover_timeout = self.recover_timeout;
         c.check = !self.no_check;
