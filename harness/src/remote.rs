@@ -57,10 +57,9 @@ iptables -w -F "$1" 2>/dev/null
 iptables -w -X "$1" 2>/dev/null
 if iptables -w -S "$1" >/dev/null 2>&1; then echo "chain $1 is still there" >&2; exit 1; fi"#;
 
-/// Checks a host before a run uses it: connects (key accepted), starts the master connection, finds
-/// a working `iptables`, and creates the run's directory `dir`. Each failure says which of these.
+/// Checks a host that answered ([`Host::open`]) before a run uses it: finds a working `iptables`
+/// and creates the run's directory `dir`. Each failure says which of these.
 pub fn check_host(host: &Host, dir: &str) -> Result<(), SshError> {
-    host.open()?;
     if host.run("looking for iptables", &script("command -v iptables", &[])).is_err() {
         return Err(SshError {
             host: host.host.clone(),

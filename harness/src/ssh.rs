@@ -81,9 +81,6 @@ impl Host {
             "ServerAliveInterval=5".to_string(),
             "ServerAliveCountMax=3".to_string(),
             format!("ControlPath={}", self.control.display()),
-            // Commands use the master when it is up and connect on their own when not; only
-            // [`Host::open`] makes one.
-            "ControlMaster=no".to_string(),
             "LogLevel=ERROR".to_string(),
         ]
         .into_iter()
@@ -95,9 +92,19 @@ impl Host {
         o
     }
 
-    fn ssh(&self) -> Command {
+    /// `ssh` with the host's options; `master` says whether this one is the master connection.
+    /// (SSH keeps the first value it is given for an option, so each call says it exactly once.)
+    fn ssh(&self, master: bool) -> Command {
         let mut cmd = Command::new("ssh");
-        cmd.args(self.options())
+        // Commands use the master when it is up and connect on their own when not; only
+        // [`Host::open`] makes one.
+        let control: &[&str] = if master {
+            &["-o", "ControlMaster=yes", "-o", "ControlPersist=600"]
+        } else {
+            &["-o", "ControlMaster=no"]
+        };
+        cmd.args(control)
+            .args(self.options())
             .args(["-p", &self.port.to_string(), "-l", &self.user])
             .stdin(Stdio::null());
         cmd
@@ -109,7 +116,7 @@ impl Host {
 
     /// Runs `argv` on the host; returns its stdout. `action` names it in errors.
     pub fn run(&self, action: &str, argv: &[&str]) -> Result<String, SshError> {
-        let mut cmd = self.ssh();
+        let mut cmd = self.ssh(false);
         cmd.arg("--").arg(&self.host).arg(remote_command(argv));
         tracing::debug!(host = %self.host, command = %argv.join(" "), "ssh");
         self.output(action, cmd)
@@ -142,10 +149,10 @@ impl Host {
     /// that later commands share; it lives until [`Host::close`] or 10 idle minutes.
     pub fn open(&self) -> Result<(), SshError> {
         self.run("connecting", &["true"])?;
-        let mut cmd = self.ssh();
+        let mut cmd = self.ssh(true);
         // `-f` backgrounds the master once it is authenticated; its output goes nowhere, so nothing
         // waits for pipes the master keeps open.
-        cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=600", "-N", "-f", "--", &self.host])
+        cmd.args(["-N", "-f", "--", &self.host])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let status = cmd.status().map_err(|e| self.error("opening the master connection", e.to_string()))?;
@@ -157,7 +164,7 @@ impl Host {
 
     /// Stops the master connection (nothing happens when there is none).
     pub fn close(&self) {
-        let mut cmd = self.ssh();
+        let mut cmd = self.ssh(false);
         cmd.args(["-O", "exit", "--", &self.host]).stdout(Stdio::null()).stderr(Stdio::null());
         let _ = cmd.status();
     }
@@ -181,7 +188,10 @@ impl Host {
     fn scp(&self) -> Command {
         let mut cmd = Command::new("scp");
         // -q: no progress meter; -p: keep modes and times; -P: scp's spelling of the port.
-        cmd.args(self.options()).args(["-q", "-p", "-P", &self.port.to_string()]).stdin(Stdio::null());
+        cmd.args(["-o", "ControlMaster=no"])
+            .args(self.options())
+            .args(["-q", "-p", "-P", &self.port.to_string()])
+            .stdin(Stdio::null());
         cmd
     }
 

@@ -41,6 +41,10 @@ struct Remote {
     spec: NodeSpec,
     pid: Option<u32>,
     paused: bool,
+    /// Whether the host ever answered (a host that never did has nothing of ours to remove).
+    reached: bool,
+    /// Whether a node was ever started there (so there are files to collect).
+    started: bool,
 }
 
 /// A cluster on remote hosts.
@@ -110,6 +114,14 @@ impl SshCluster {
                 netns: None,
             })
             .collect();
+        // The nodes' files are collected here at the end; the run writes its own files there before.
+        for spec in &local {
+            std::fs::create_dir_all(&spec.dir).map_err(|e| ClusterError::Spawn {
+                node: spec.name.clone(),
+                command: "mkdir".into(),
+                source: e,
+            })?;
+        }
         let remotes = (0..n)
             .map(|i| {
                 let dir = format!("{}/faultline-{rid}-{}", options.remote_dir.trim_end_matches('/'), names[i]);
@@ -122,7 +134,17 @@ impl SshCluster {
                     known_hosts: private.join("known_hosts"),
                 };
                 let spec = NodeSpec { dir: PathBuf::from(&dir), ..local[i].clone() };
-                Remote { host, ip: ips[i], dir, bin: String::new(), spec, pid: None, paused: false }
+                Remote {
+                    host,
+                    ip: ips[i],
+                    dir,
+                    bin: String::new(),
+                    spec,
+                    pid: None,
+                    paused: false,
+                    reached: false,
+                    started: false,
+                }
             })
             .collect();
         let mut cluster = SshCluster {
@@ -152,19 +174,27 @@ impl SshCluster {
             state.add_remote(record).map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
         }
         let remote_bin = options.remote_bin.as_deref();
-        let installed: Vec<Result<String, SshError>> = std::thread::scope(|s| {
+        let checked: Vec<(bool, Result<String, SshError>)> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .remotes
                 .iter()
                 .map(|r| {
                     s.spawn(move || {
-                        remote::check_host(&r.host, &r.dir)?;
-                        remote::install_binary(&r.host, &r.dir, &config.node_bin, remote_bin)
+                        if let Err(e) = r.host.open() {
+                            return (false, Err(e));
+                        }
+                        let installed = remote::check_host(&r.host, &r.dir)
+                            .and_then(|()| remote::install_binary(&r.host, &r.dir, &config.node_bin, remote_bin));
+                        (true, installed)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("a host check does not panic")).collect()
         });
+        for (r, (reached, _)) in self.remotes.iter_mut().zip(&checked) {
+            r.reached = *reached;
+        }
+        let installed: Vec<Result<String, SshError>> = checked.into_iter().map(|(_, r)| r).collect();
         let problems: Vec<SshError> = installed.iter().filter_map(|r| r.as_ref().err()).cloned().collect();
         if !problems.is_empty() {
             return Err(ClusterError::Hosts(problems));
@@ -233,6 +263,9 @@ impl SshCluster {
                 .map(|(r, local)| {
                     let chain = &chain;
                     s.spawn(move || {
+                        if !r.reached {
+                            return Ok(());
+                        }
                         let mut first = None;
                         let mut keep = |res: Result<(), SshError>| {
                             if let Err(e) = res {
@@ -247,7 +280,9 @@ impl SshCluster {
                         if r.bin.starts_with(&r.dir) {
                             keep(r.host.run("removing the uploaded binary", &["rm", "-f", "--", &r.bin]).map(drop));
                         }
-                        keep(r.host.download_dir(&r.dir, local));
+                        if r.started {
+                            keep(r.host.download_dir(&r.dir, local));
+                        }
                         keep(remote::remove_chain(&r.host, chain));
                         keep(remote::remove_dir(&r.host, &r.dir));
                         r.host.close();
@@ -341,6 +376,7 @@ impl Cluster for SshCluster {
         let r = &mut self.remotes[i];
         r.pid = Some(pid);
         r.paused = false;
+        r.started = true;
         tracing::info!(node = %r.spec.name, host = %r.host.host, pid, "node started");
         self.record_pids(i)?;
         Ok(pid)
