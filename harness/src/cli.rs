@@ -25,6 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One value per process, parsed once: its size does not matter.
+#[allow(clippy::large_enum_variant, reason = "one value per process")]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a test against a cluster (raft-node, etcd, a system file's, Maelstrom nodes), check it and
@@ -175,7 +177,8 @@ impl RunArgs {
     pub fn into_config(self) -> Result<RunConfig, ConfigError> {
         let system = self.system()?;
         let mut c = RunConfig::new(system);
-        c.nodes = self.nodes.unwrap_or(if self.hosts.is_empty() { defaults::NODES } else { self.hosts.len() });
+        c.nodes =
+            self.nodes.unwrap_or(if self.hosts.is_empty() { defaults::NODES } else { self.hosts.len() });
         c.time_limit = self.time_limit;
         c.workload = self.workload;
         c.workload_options = WorkloadOptions {
@@ -473,6 +476,102 @@ mod tests {
         // Plain words only here, so splitting on spaces is the shell's reading.
         let words: Vec<&str> = cmd.split(' ').skip(2).collect();
         assert_eq!(parse_run(&words).unwrap(), c, "{cmd}");
+    }
+
+    #[test]
+    fn hosts_make_an_ssh_run_that_round_trips_through_its_reproduce_command_and_test_json() {
+        let bin = std::env::current_exe().unwrap();
+        let key = bin.to_str().unwrap();
+        let c = parse_run(&[
+            "--hosts",
+            "10.0.0.1,db2,db3",
+            "--ssh-user",
+            "admin",
+            "--ssh-key",
+            key,
+            "--ssh-port",
+            "2222",
+            "--remote-dir",
+            "/var/tmp",
+            "--nemesis",
+            "partition,kill,pause,loss",
+            "--seed",
+            "5",
+            "--node-bin",
+            key,
+        ])
+        .unwrap();
+        assert_eq!(c.net, Backend::Ssh);
+        assert_eq!(c.nodes, 3, "one node per host");
+        let ssh = c.ssh.clone().unwrap();
+        assert_eq!((ssh.user.as_str(), ssh.port, ssh.remote_dir.as_str()), ("admin", 2222, "/var/tmp"));
+        let cmd = c.reproduce_command();
+        assert!(cmd.contains("--hosts 10.0.0.1,db2,db3 --ssh-user admin --ssh-port 2222"), "{cmd}");
+        assert!(!cmd.contains("--net"), "{cmd}");
+        let words: Vec<&str> = cmd.split(' ').skip(2).collect();
+        assert_eq!(parse_run(&words).unwrap(), c, "{cmd}");
+        let spec = c.test_spec(Vec::new(), Vec::new(), cmd.clone(), "2026-12-03T00:00:00Z".into());
+        let back: crate::store::TestSpec =
+            serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        let replay = RunConfig::from_spec(&back, c.store.clone()).unwrap();
+        assert_eq!(replay, RunConfig { progress: false, ..c });
+    }
+
+    #[test]
+    fn bad_host_settings_are_named() {
+        let bin = std::env::current_exe().unwrap();
+        let bin = bin.to_str().unwrap();
+        let cases: [(&[&str], &str); 9] = [
+            (&["--hosts", "a,b,a"], "--hosts: a is named twice"),
+            (&["--hosts", "root@a,b"], "--hosts: \"root@a\" is not a host name"),
+            (
+                &["--hosts", "a,b,c", "--nodes", "5"],
+                "--nodes: one node runs on each host: 3 hosts, but 5 nodes",
+            ),
+            (
+                &["--hosts", "a,b,c", "--nemesis", "partition,latency"],
+                "--nemesis: latency is not available on remote hosts",
+            ),
+            (
+                &["--hosts", "a,b,c", "--nemesis", "corrupt"],
+                "--nemesis: corrupt is not available on remote hosts",
+            ),
+            (&["--hosts", "a,b,c", "--remote-dir", "tmp"], "--remote-dir: must be an absolute path"),
+            (
+                &["--hosts", "a,b,c", "--ssh-key", "/nonexistent/key"],
+                "--ssh-key: /nonexistent/key is not a file",
+            ),
+            (&["--hosts", "a,b,c", "--ssh-port", "0"], "--ssh-port: must be 1 to 65535"),
+            (&["--ssh-user", "admin"], "--ssh-user: applies with --hosts only"),
+        ];
+        for (flags, expected) in cases {
+            let mut args = vec!["--node-bin", bin];
+            args.extend_from_slice(flags);
+            let e = parse_run(&args).unwrap_err();
+            assert!(e.contains(expected), "{flags:?}: {e}");
+        }
+        let e = parse_run(&["--node-bin", bin, "--hosts", "a,b,c", "--net", "loopback"]).unwrap_err();
+        assert!(e.contains("--net") && e.contains("--hosts"), "{e}");
+        // A binary already on the hosts needs none here.
+        let c = parse_run(&["--hosts", "a,b,c", "--remote-node-bin", "/usr/local/bin/raft-node"]).unwrap();
+        assert!(c.reproduce_command().contains("--remote-node-bin /usr/local/bin/raft-node"));
+        let e = parse_run(&["--hosts", "a,b,c", "--remote-node-bin", "raft-node"]).unwrap_err();
+        assert!(e.contains("--remote-node-bin: must be an absolute path"), "{e}");
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let run = cli.find_subcommand("run").expect("run exists");
+        let longs: Vec<String> =
+            run.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+        for s in [
+            Setting::Hosts,
+            Setting::SshUser,
+            Setting::SshKey,
+            Setting::SshPort,
+            Setting::RemoteDir,
+            Setting::RemoteNodeBin,
+        ] {
+            assert!(longs.contains(&s.flag().to_string()), "{} is not a flag of run", s.flag());
+        }
     }
 
     #[test]

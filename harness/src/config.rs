@@ -577,10 +577,15 @@ fn validate_hosts(
         return Err(invalid(Setting::Hosts, "names no host (e.g. --hosts db1,db2,db3)"));
     }
     for (i, h) in ssh.hosts.iter().enumerate() {
-        if h.is_empty() || h.starts_with('-') || h.contains(|c: char| c.is_whitespace() || c == '@' || c == '/') {
+        if h.is_empty()
+            || h.starts_with('-')
+            || h.contains(|c: char| c.is_whitespace() || c == '@' || c == '/')
+        {
             return Err(invalid(
                 Setting::Hosts,
-                format!("{h:?} is not a host name or address (the user goes in --ssh-user, the port in --ssh-port)"),
+                format!(
+                    "{h:?} is not a host name or address (the user goes in --ssh-user, the port in --ssh-port)"
+                ),
             ));
         }
         if ssh.hosts[..i].contains(h) {
@@ -620,19 +625,26 @@ fn validate_hosts(
         return Err(invalid(Setting::SshPort, "must be 1 to 65535"));
     }
     if !ssh.remote_dir.starts_with('/') {
-        return Err(invalid(Setting::RemoteDir, format!("must be an absolute path, got {:?}", ssh.remote_dir)));
+        return Err(invalid(
+            Setting::RemoteDir,
+            format!("must be an absolute path, got {:?}", ssh.remote_dir),
+        ));
     }
     if let Some(bin) = &ssh.remote_bin
         && !bin.starts_with('/')
     {
-        return Err(invalid(Setting::RemoteNodeBin, format!("must be an absolute path on the hosts, got {bin:?}")));
+        return Err(invalid(
+            Setting::RemoteNodeBin,
+            format!("must be an absolute path on the hosts, got {bin:?}"),
+        ));
     }
     if let Some(key) = &ssh.key {
         if !key.is_file() {
             return Err(invalid(Setting::SshKey, format!("{} is not a file", key.display())));
         }
         ssh.key = Some(
-            std::fs::canonicalize(key).map_err(|e| invalid(Setting::SshKey, format!("{}: {e}", key.display())))?,
+            std::fs::canonicalize(key)
+                .map_err(|e| invalid(Setting::SshKey, format!("{}: {e}", key.display())))?,
         );
     }
     Ok(())

@@ -98,7 +98,10 @@ pub fn install_binary(
 
 /// Starts `argv` in `node_dir` (stdout and stderr appended to logs there); returns the remote pid.
 pub fn launch(host: &Host, node_dir: &str, data_dir: &str, argv: &[String]) -> Result<u32, SshError> {
-    let (out, err) = (format!("{node_dir}/{}", crate::nodes::STDOUT_LOG), format!("{node_dir}/{}", crate::nodes::STDERR_LOG));
+    let (out, err) = (
+        format!("{node_dir}/{}", crate::nodes::STDOUT_LOG),
+        format!("{node_dir}/{}", crate::nodes::STDERR_LOG),
+    );
     let mut args: Vec<&str> = vec![node_dir, data_dir, &out, &err];
     args.extend(argv.iter().map(String::as_str));
     let printed = host.run("starting a node", &script(LAUNCH, &args))?;
@@ -122,7 +125,8 @@ pub enum Signalled {
 /// of the run whose directory on the host is `run_dir`.
 pub fn signal(host: &Host, pid: u32, signal: &str, run_dir: &str) -> Result<Signalled, SshError> {
     let pid = pid.to_string();
-    let out = host.run(&format!("signal {signal} to pid {pid}"), &script(SIGNAL, &[&pid, signal, run_dir]))?;
+    let out =
+        host.run(&format!("signal {signal} to pid {pid}"), &script(SIGNAL, &[&pid, signal, run_dir]))?;
     Ok(if out.lines().last().map(str::trim) == Some("gone") { Signalled::Gone } else { Signalled::Done })
 }
 

@@ -126,7 +126,10 @@ impl Host {
         let out = cmd.output().map_err(|e| {
             let program = cmd.get_program().to_string_lossy().into_owned();
             if e.kind() == std::io::ErrorKind::NotFound {
-                self.error(action, format!("`{program}` is not installed here (Debian: apt-get install -y openssh-client)"))
+                self.error(
+                    action,
+                    format!("`{program}` is not installed here (Debian: apt-get install -y openssh-client)"),
+                )
             } else {
                 self.error(action, format!("could not start `{program}`: {e}"))
             }
@@ -152,9 +155,7 @@ impl Host {
         let mut cmd = self.ssh(true);
         // `-f` backgrounds the master once it is authenticated; its output goes nowhere, so nothing
         // waits for pipes the master keeps open.
-        cmd.args(["-N", "-f", "--", &self.host])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args(["-N", "-f", "--", &self.host]).stdout(Stdio::null()).stderr(Stdio::null());
         let status = cmd.status().map_err(|e| self.error("opening the master connection", e.to_string()))?;
         if !status.success() {
             return Err(self.error("opening the master connection", format!("ssh exited with {status}")));
@@ -207,14 +208,23 @@ impl Host {
 
 /// What ssh's last words say went wrong with the connection.
 fn connection_problem(stderr: &str) -> String {
-    let last = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim();
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     let why = if stderr.contains("Permission denied") {
         "the host refused the key (check --ssh-user and --ssh-key)"
-    } else if stderr.contains("Host key verification failed") || stderr.contains("HOST IDENTIFICATION HAS CHANGED") {
+    } else if stderr.contains("Host key verification failed")
+        || stderr.contains("HOST IDENTIFICATION HAS CHANGED")
+    {
         "the host's key does not match the one it showed earlier in this run"
-    } else if ["timed out", "refused", "No route to host", "unreachable", "Could not resolve", "Name or service"]
-        .iter()
-        .any(|s| stderr.contains(s))
+    } else if [
+        "timed out",
+        "refused",
+        "No route to host",
+        "unreachable",
+        "Could not resolve",
+        "Name or service",
+    ]
+    .iter()
+    .any(|s| stderr.contains(s))
     {
         "unreachable"
     } else {

@@ -16,6 +16,8 @@
 //! Every namespace, the bridge and every sshd (by its pid) are removed by a guard's `Drop`, also
 //! when an assertion fails. The tests run one at a time (a lock), since each runs a cluster.
 
+#![allow(clippy::unwrap_used, reason = "the helpers panic, like the tests, on what they cannot set up")]
+
 mod common;
 
 use common::{capability, node_bin, processes_mentioning, read_json};
@@ -80,7 +82,8 @@ impl Hosts {
     /// `n` hosts; `no_iptables(i)` gives host `i` an sshd whose sessions cannot find iptables.
     fn new(n: usize, no_iptables: impl Fn(usize) -> bool) -> Hosts {
         let tag = format!("{:05x}", std::process::id() & 0xfffff);
-        let used = stdout(&["ip", "-4", "-o", "addr", "show"]) + &stdout(&["ip", "-4", "route", "show", "table", "all"]);
+        let used = stdout(&["ip", "-4", "-o", "addr", "show"])
+            + &stdout(&["ip", "-4", "route", "show", "table", "all"]);
         let b = (0..250u32)
             .map(|k| 10 + (std::process::id() + k) % 240)
             .find(|b| !used.contains(&format!("10.254.{b}.")))
@@ -202,7 +205,10 @@ impl Drop for Hosts {
         for ns in &self.namespaces {
             for pid in stdout(&["ip", "netns", "pids", ns]).split_whitespace() {
                 if let Ok(pid) = pid.parse::<i32>() {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                 }
             }
         }
@@ -214,7 +220,11 @@ impl Drop for Hosts {
 }
 
 fn text(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// No state file and no ssh master connection (its command line names the state directory) left.
@@ -236,20 +246,26 @@ fn a_three_host_run_under_partitions_and_kills_is_valid_and_leaves_nothing_on_th
     let ips: Vec<&str> = hosts.ips.iter().map(String::as_str).collect();
     let started = Instant::now();
     let out = hosts
-        .faultline(&ips, "client_key", state.path(), store.path(), &[
-            "--time-limit",
-            "15s",
-            "--nemesis",
-            "partition,kill",
-            "--nemesis-interval",
-            "3s",
-            // A seed whose schedule has both a kill and a partition in 15 s (schedules depend on the
-            // seed, the nodes, the time limit and the interval only).
-            "--seed",
-            "104166899",
-            "--recover-timeout",
-            "20s",
-        ])
+        .faultline(
+            &ips,
+            "client_key",
+            state.path(),
+            store.path(),
+            &[
+                "--time-limit",
+                "15s",
+                "--nemesis",
+                "partition,kill",
+                "--nemesis-interval",
+                "3s",
+                // A seed whose schedule has both a kill and a partition in 15 s (schedules depend on the
+                // seed, the nodes, the time limit and the interval only).
+                "--seed",
+                "104166899",
+                "--recover-timeout",
+                "20s",
+            ],
+        )
         .output()
         .unwrap();
     eprintln!("the 15 s run took {:.1} s", started.elapsed().as_secs_f64());
@@ -278,7 +294,11 @@ fn a_three_host_run_under_partitions_and_kills_is_valid_and_leaves_nothing_on_th
     // The nodes' files came home.
     for n in ["n1", "n2", "n3"] {
         let log = run.join("nodes").join(n).join("stderr.log");
-        assert!(std::fs::metadata(&log).map(|m| m.len() > 0).unwrap_or(false), "{} empty or missing", log.display());
+        assert!(
+            std::fs::metadata(&log).map(|m| m.len() > 0).unwrap_or(false),
+            "{} empty or missing",
+            log.display()
+        );
         assert!(run.join("nodes").join(n).join("data").is_dir(), "{n}'s data not collected");
     }
 }
@@ -293,14 +313,13 @@ fn cleanup_removes_what_a_killed_harness_left_on_every_host() {
     let (store, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let ips: Vec<&str> = hosts.ips.iter().map(String::as_str).collect();
     let mut harness = hosts
-        .faultline(&ips, "client_key", state.path(), store.path(), &[
-            "--time-limit",
-            "60s",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "1s",
-        ])
+        .faultline(
+            &ips,
+            "client_key",
+            state.path(),
+            store.path(),
+            &["--time-limit", "60s", "--nemesis", "partition", "--nemesis-interval", "1s"],
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -312,14 +331,18 @@ fn cleanup_removes_what_a_killed_harness_left_on_every_host() {
             .unwrap()
             .flatten()
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(e.path()).ok()?).ok())
+            .filter_map(|e| {
+                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(e.path()).ok()?).ok()
+            })
             .any(|s| {
                 let remotes = s["remotes"].as_array().cloned().unwrap_or_default();
-                remotes.len() == 3 && remotes.iter().all(|r| r["pids"].as_array().is_some_and(|p| !p.is_empty()))
+                remotes.len() == 3
+                    && remotes.iter().all(|r| r["pids"].as_array().is_some_and(|p| !p.is_empty()))
             });
-        let cut = hosts.namespaces.iter().any(|ns| {
-            stdout(&["ip", "netns", "exec", ns, "iptables", "-w", "-S"]).contains("-j DROP")
-        });
+        let cut = hosts
+            .namespaces
+            .iter()
+            .any(|ns| stdout(&["ip", "netns", "exec", ns, "iptables", "-w", "-S"]).contains("-j DROP"));
         if recorded && cut {
             break;
         }
@@ -328,7 +351,10 @@ fn cleanup_removes_what_a_killed_harness_left_on_every_host() {
     }
     harness.kill().unwrap();
     harness.wait().unwrap();
-    assert!(!processes_mentioning(&hosts.path("remote").display().to_string()).is_empty(), "no node left to clean up");
+    assert!(
+        !processes_mentioning(&hosts.path("remote").display().to_string()).is_empty(),
+        "no node left to clean up"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .arg("cleanup")
@@ -352,22 +378,39 @@ fn bad_hosts_are_refused_before_any_fault_naming_the_host_and_what_failed() {
     let hosts = Hosts::new(3, |i| i == 2);
     let (h1, h2, h3) = (hosts.ips[0].as_str(), hosts.ips[1].as_str(), hosts.ips[2].as_str());
     let cases: [(&str, Vec<&str>, &str, Vec<String>); 3] = [
-        ("unreachable", vec![h1, h2, hosts.nobody.as_str()], "client_key", vec![
-            format!("host {}: connecting: unreachable", hosts.nobody),
-        ]),
-        ("refused key", vec![h1, h2, h3], "other_key", vec![
-            format!("host {h1}: connecting: the host refused the key"),
-            format!("host {h2}: connecting: the host refused the key"),
-        ]),
-        ("no iptables", vec![h1, h2, h3], "client_key", vec![format!(
-            "host {h3}: looking for iptables: `iptables` is not installed there"
-        )]),
+        (
+            "unreachable",
+            vec![h1, h2, hosts.nobody.as_str()],
+            "client_key",
+            vec![format!("host {}: connecting: unreachable", hosts.nobody)],
+        ),
+        (
+            "refused key",
+            vec![h1, h2, h3],
+            "other_key",
+            vec![
+                format!("host {h1}: connecting: the host refused the key"),
+                format!("host {h2}: connecting: the host refused the key"),
+            ],
+        ),
+        (
+            "no iptables",
+            vec![h1, h2, h3],
+            "client_key",
+            vec![format!("host {h3}: looking for iptables: `iptables` is not installed there")],
+        ),
     ];
     for (what, names, key, expected) in cases {
         let (store, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let started = Instant::now();
         let out = hosts
-            .faultline(&names, key, state.path(), store.path(), &["--time-limit", "10s", "--nemesis", "partition,kill"])
+            .faultline(
+                &names,
+                key,
+                state.path(),
+                store.path(),
+                &["--time-limit", "10s", "--nemesis", "partition,kill"],
+            )
             .output()
             .unwrap();
         eprintln!("{what}: refused after {:.1} s", started.elapsed().as_secs_f64());

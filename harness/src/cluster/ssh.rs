@@ -16,7 +16,9 @@
 //! remote directory and the master connection are removed; all of it is in the state file from
 //! before it exists, so `faultline cleanup` removes it on every host after a crash.
 
-use super::{Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, PowerCut, Procs, addr_list, node_names, run_id};
+use super::{
+    Backend, Cluster, ClusterConfig, ClusterError, NodeSpec, PowerCut, Procs, addr_list, node_names, run_id,
+};
 use crate::remote::{self, RemoteRecord, Signalled};
 use crate::ssh::{Host, SshError, SshOptions};
 use crate::state::StateFile;
@@ -77,10 +79,8 @@ fn resolve(host: &str) -> Result<IpAddr, SshError> {
 
 impl SshCluster {
     pub async fn create(config: ClusterConfig) -> Result<SshCluster, ClusterError> {
-        let options = config
-            .ssh
-            .clone()
-            .ok_or_else(|| ClusterError::Setup("the ssh backend needs --hosts".into()))?;
+        let options =
+            config.ssh.clone().ok_or_else(|| ClusterError::Setup("the ssh backend needs --hosts".into()))?;
         tokio::task::spawn_blocking(move || SshCluster::create_blocking(config, options))
             .await
             .map_err(|e| ClusterError::Setup(format!("setting up the hosts: {e}")))?
@@ -124,7 +124,8 @@ impl SshCluster {
         }
         let remotes = (0..n)
             .map(|i| {
-                let dir = format!("{}/faultline-{rid}-{}", options.remote_dir.trim_end_matches('/'), names[i]);
+                let dir =
+                    format!("{}/faultline-{rid}-{}", options.remote_dir.trim_end_matches('/'), names[i]);
                 let host = Host {
                     host: options.hosts[i].clone(),
                     user: options.user.clone(),
@@ -168,10 +169,16 @@ impl SshCluster {
     /// Records every host's resources, checks and prepares every host at once, then makes the chains.
     fn prepare(&mut self, config: &ClusterConfig, options: &SshOptions) -> Result<(), ClusterError> {
         for r in &self.remotes {
-            let record =
-                RemoteRecord { host: r.host.clone(), chain: self.chain.clone(), dir: r.dir.clone(), pids: Vec::new() };
+            let record = RemoteRecord {
+                host: r.host.clone(),
+                chain: self.chain.clone(),
+                dir: r.dir.clone(),
+                pids: Vec::new(),
+            };
             let state = self.state.as_mut().expect("state file lives until teardown");
-            state.add_remote(record).map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
+            state
+                .add_remote(record)
+                .map_err(|e| ClusterError::State { path: state.path().to_path_buf(), source: e })?;
         }
         let remote_bin = options.remote_bin.as_deref();
         let checked: Vec<(bool, Result<String, SshError>)> = std::thread::scope(|s| {
@@ -183,8 +190,9 @@ impl SshCluster {
                         if let Err(e) = r.host.open() {
                             return (false, Err(e));
                         }
-                        let installed = remote::check_host(&r.host, &r.dir)
-                            .and_then(|()| remote::install_binary(&r.host, &r.dir, &config.node_bin, remote_bin));
+                        let installed = remote::check_host(&r.host, &r.dir).and_then(|()| {
+                            remote::install_binary(&r.host, &r.dir, &config.node_bin, remote_bin)
+                        });
                         (true, installed)
                     })
                 })
@@ -278,7 +286,11 @@ impl SshCluster {
                         }
                         // An uploaded binary is not worth copying back.
                         if r.bin.starts_with(&r.dir) {
-                            keep(r.host.run("removing the uploaded binary", &["rm", "-f", "--", &r.bin]).map(drop));
+                            keep(
+                                r.host
+                                    .run("removing the uploaded binary", &["rm", "-f", "--", &r.bin])
+                                    .map(drop),
+                            );
                         }
                         if r.started {
                             keep(r.host.download_dir(&r.dir, local));
@@ -370,7 +382,8 @@ impl Cluster for SshCluster {
         }
         let specs: Vec<NodeSpec> = self.remotes.iter().map(|r| r.spec.clone()).collect();
         let (procs, r) = (&self.procs, &self.remotes[i]);
-        let argv = procs.system().node_argv(&r.bin, &r.spec, &specs, self.seed, procs.token(), &self.node_args);
+        let argv =
+            procs.system().node_argv(&r.bin, &r.spec, &specs, self.seed, procs.token(), &self.node_args);
         let data = r.spec.data_dir().display().to_string();
         let pid = remote::launch(&r.host, &r.dir, &data, &argv)?;
         let r = &mut self.remotes[i];
