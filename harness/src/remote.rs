@@ -137,15 +137,29 @@ pub fn create_chain(host: &Host, chain: &str) -> Result<(), SshError> {
     Ok(())
 }
 
-/// Drops what `source` sends to this host (with `probability`, or all of it).
-pub fn drop_from(host: &Host, chain: &str, source: &str, probability: Option<f64>) -> Result<(), SshError> {
-    let p = probability.map(|p| format!("{p:.4}"));
-    let mut argv = vec!["iptables", "-w", "-A", chain, "-s", source];
-    if let Some(p) = &p {
-        argv.extend(["-m", "statistic", "--mode", "random", "--probability", p]);
-    }
-    argv.extend(["-j", "DROP"]);
-    host.run(&argv[1..].join(" "), &argv).map(drop)
+/// `$1` the chain, `$2` a probability or `all`, then the sources whose packets to drop: one DROP rule
+/// each (in one SSH round trip however many links are cut).
+const DROP_FROM: &str = r#"chain=$1; p=$2; shift 2
+for s in "$@"; do
+  if [ "$p" = all ]; then
+    iptables -w -A "$chain" -s "$s" -j DROP || exit 1
+  else
+    iptables -w -A "$chain" -s "$s" -m statistic --mode random --probability "$p" -j DROP || exit 1
+  fi
+done"#;
+
+/// Drops what each of `sources` sends to this host (with `probability`, or all of it).
+pub fn drop_from(
+    host: &Host,
+    chain: &str,
+    sources: &[String],
+    probability: Option<f64>,
+) -> Result<(), SshError> {
+    let p = probability.map_or("all".to_string(), |p| format!("{p:.4}"));
+    let mut args = vec![chain, p.as_str()];
+    args.extend(sources.iter().map(String::as_str));
+    host.run(&format!("iptables -A {chain} (drop from {})", sources.join(", ")), &script(DROP_FROM, &args))
+        .map(drop)
 }
 
 /// Removes every rule of our chain.
@@ -178,6 +192,15 @@ pub fn remove_leftovers(r: &RemoteRecord) -> usize {
     note("the run's chain", remove_chain(&r.host, &r.chain));
     note("the run's directory", remove_dir(&r.host, &r.dir));
     r.host.close();
+    // The run's private ssh directory (its known_hosts and master sockets) goes with its last host.
+    let _ = std::fs::remove_file(&r.host.control);
+    if let Some(private) = r.host.known_hosts.parent()
+        && std::fs::read_dir(private)
+            .is_ok_and(|mut d| d.all(|e| e.is_ok_and(|e| e.path() == r.host.known_hosts)))
+    {
+        let _ = std::fs::remove_file(&r.host.known_hosts);
+        let _ = std::fs::remove_dir(private);
+    }
     removed
 }
 

@@ -364,9 +364,7 @@ fn cleanup_removes_what_a_killed_harness_left_on_every_host() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("cleaned 1 crashed run(s)"), "{}", text(&out));
     hosts.assert_clean();
-    // The run's private ssh directory (known_hosts, sockets) is not a state file; the masters are gone.
-    let masters = processes_mentioning(&state.path().display().to_string());
-    assert!(masters.is_empty(), "ssh master connections left: {masters:?}");
+    assert_no_state(state.path());
 }
 
 #[test]

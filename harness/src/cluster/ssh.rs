@@ -250,12 +250,35 @@ impl SshCluster {
     }
 
     fn rules(&mut self, grudge: &Grudge, probability: Option<f64>) -> Result<(), ClusterError> {
+        // Per receiving host, the addresses to drop.
+        let mut sources: Vec<Vec<String>> = vec![Vec::new(); self.remotes.len()];
         for (from, to) in &grudge.cuts {
             let (f, t) = (self.index(from)?, self.index(to)?);
-            let source = self.remotes[f].ip.to_string();
-            remote::drop_from(&self.remotes[t].host, &self.chain, &source, probability)?;
+            sources[t].push(self.remotes[f].ip.to_string());
         }
-        Ok(())
+        let chain = &self.chain;
+        self.on_hosts(|i, r| {
+            if sources[i].is_empty() {
+                Ok(())
+            } else {
+                remote::drop_from(&r.host, chain, &sources[i], probability)
+            }
+        })
+    }
+
+    /// Does `f` on every host at once (a fault lands on all of them within one SSH round trip);
+    /// the first failure in host order.
+    fn on_hosts(
+        &self,
+        f: impl Fn(usize, &Remote) -> Result<(), SshError> + Sync,
+    ) -> Result<(), ClusterError> {
+        let f = &f;
+        let results: Vec<Result<(), SshError>> = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                self.remotes.iter().enumerate().map(|(i, r)| s.spawn(move || f(i, r))).collect();
+            handles.into_iter().map(|h| h.join().expect("an ssh command does not panic")).collect()
+        });
+        results.into_iter().collect::<Result<(), SshError>>().map_err(ClusterError::from)
     }
 
     /// Kills every node, collects its files, removes the chain and the directory on every host (all
@@ -353,10 +376,8 @@ impl Cluster for SshCluster {
     }
 
     fn heal_network(&mut self) -> Result<(), ClusterError> {
-        for r in &self.remotes {
-            remote::flush_chain(&r.host, &self.chain)?;
-        }
-        Ok(())
+        let chain = &self.chain;
+        self.on_hosts(|_, r| remote::flush_chain(&r.host, chain))
     }
 
     fn teardown(&mut self) -> Result<(), ClusterError> {
@@ -430,16 +451,37 @@ impl Cluster for SshCluster {
     }
 
     fn pids(&mut self) -> Vec<Option<u32>> {
-        (0..self.remotes.len())
-            .map(|i| match self.signal(i, "alive") {
-                Ok(pid) => pid,
-                Err(e) => {
-                    // Not knowing is not "down": a restart of a running node would be refused anyway.
-                    tracing::warn!(error = %e, "could not look at a remote node");
-                    self.remotes[i].pid
+        // Every host is looked at once; a node that is gone is forgotten.
+        let looks: Vec<Result<Signalled, SshError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .remotes
+                .iter()
+                .map(|r| {
+                    s.spawn(move || match r.pid {
+                        None => Ok(Signalled::Gone),
+                        Some(pid) => remote::signal(&r.host, pid, "alive", &r.dir),
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("an ssh command does not panic")).collect()
+        });
+        for (i, look) in looks.into_iter().enumerate() {
+            match look {
+                Ok(Signalled::Gone) if self.remotes[i].pid.is_some() => {
+                    let r = &mut self.remotes[i];
+                    tracing::warn!(node = %r.spec.name, host = %r.host.host, pid = ?r.pid, "node exited on its own");
+                    r.pid = None;
+                    r.paused = false;
+                    if let Err(e) = self.record_pids(i) {
+                        tracing::error!(error = %e, "could not update the state file");
+                    }
                 }
-            })
-            .collect()
+                Ok(_) => {}
+                // Not knowing is not "down": the node is restarted only once it is known to be gone.
+                Err(e) => tracing::warn!(error = %e, "could not look at a remote node"),
+            }
+        }
+        self.remotes.iter().map(|r| r.pid).collect()
     }
 }
 
