@@ -64,17 +64,19 @@ pub struct SshCluster {
     private: PathBuf,
 }
 
-/// The host's address (the first IPv4 one when a name resolves to several).
+/// The host's IPv4 address, as the control machine resolves it (the nodes reach each other there).
+/// IPv6 is refused: partitions are `iptables` (IPv4) rules.
 fn resolve(host: &str) -> Result<IpAddr, SshError> {
     let problem = |detail: String| SshError { host: host.into(), action: "resolving".into(), detail };
     let addrs: Vec<SocketAddr> =
         (host, 0).to_socket_addrs().map_err(|e| problem(format!("unreachable: {e}")))?.collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .map(SocketAddr::ip)
-        .ok_or_else(|| problem("unreachable: the name has no address".into()))
+    match addrs.iter().find(|a| a.is_ipv4()) {
+        Some(a) => Ok(a.ip()),
+        None if addrs.is_empty() => Err(problem("unreachable: the name has no address".into())),
+        None => Err(problem(
+            "only IPv6 addresses; partitions are iptables (IPv4) rules, give an IPv4 host".into(),
+        )),
+    }
 }
 
 impl SshCluster {
