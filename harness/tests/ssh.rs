@@ -6,7 +6,8 @@
 //! 1. A 3-host raft-node run under partitions and kills comes out valid, its nodes' logs and data
 //!    are collected into the run directory, and nothing is left on any host: no node process, no
 //!    iptables chain, no remote directory, no master connection, no state file.
-//! 2. A harness killed mid-run leaves its nodes, chains and directories on the hosts, and
+//! 2. A harness killed mid-run (nodes started from a binary already on the hosts,
+//!    `--remote-node-bin`) leaves its nodes, chains and directories on the hosts, and
 //!    `faultline cleanup` removes all of them from the state file's records.
 //! 3. Bad hosts are refused before any node starts (so before any fault), with exit code 3 and
 //!    the host and what failed: an address nobody answers on, a key the hosts refuse, a host
@@ -312,13 +313,25 @@ fn cleanup_removes_what_a_killed_harness_left_on_every_host() {
     let hosts = Hosts::new(3, |_| false);
     let (store, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let ips: Vec<&str> = hosts.ips.iter().map(String::as_str).collect();
+    // The hosts share this filesystem, so the local binary is also "a binary already on the hosts":
+    // this run uses it in place (--remote-node-bin) instead of uploading it.
+    let in_place = node_bin().display().to_string();
     let mut harness = hosts
         .faultline(
             &ips,
             "client_key",
             state.path(),
             store.path(),
-            &["--time-limit", "60s", "--nemesis", "partition", "--nemesis-interval", "1s"],
+            &[
+                "--remote-node-bin",
+                &in_place,
+                "--time-limit",
+                "60s",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "1s",
+            ],
         )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
