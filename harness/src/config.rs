@@ -11,6 +11,7 @@
 
 use crate::cluster::Backend;
 use crate::raftnode;
+use crate::ssh::SshOptions;
 use crate::store::{SystemFileRecord, TestSpec};
 use crate::system::System;
 use crate::units::{format_duration, parse_duration};
@@ -70,6 +71,8 @@ pub struct RunConfig {
     pub lazyfs: bool,
     /// When lazyfs makes name changes durable (`--lazyfs-metadata`).
     pub lazyfs_metadata: crate::lazyfs::Metadata,
+    /// Remote hosts, one node on each (`--hosts`; `net` is then [`Backend::Ssh`]).
+    pub ssh: Option<SshOptions>,
 }
 
 /// A run setting, as each way of writing one names it.
@@ -93,6 +96,12 @@ pub enum Setting {
     SystemFile,
     NodeCmd,
     MessageTypes,
+    Hosts,
+    SshUser,
+    SshKey,
+    SshPort,
+    RemoteDir,
+    RemoteNodeBin,
 }
 
 impl Setting {
@@ -135,6 +144,12 @@ impl Setting {
             Setting::SystemFile => "--system-file",
             Setting::NodeCmd => "--node-cmd",
             Setting::MessageTypes => "--message-types",
+            Setting::Hosts => "--hosts",
+            Setting::SshUser => "--ssh-user",
+            Setting::SshKey => "--ssh-key",
+            Setting::SshPort => "--ssh-port",
+            Setting::RemoteDir => "--remote-dir",
+            Setting::RemoteNodeBin => "--remote-node-bin",
         }
     }
 
@@ -159,6 +174,12 @@ impl Setting {
             Setting::SystemFile => "system_file",
             Setting::NodeCmd => "node_cmd",
             Setting::MessageTypes => "message_types",
+            Setting::Hosts => "hosts",
+            Setting::SshUser => "ssh_user",
+            Setting::SshKey => "ssh_key",
+            Setting::SshPort => "ssh_port",
+            Setting::RemoteDir => "remote_dir",
+            Setting::RemoteNodeBin => "remote_node_bin",
         }
     }
 }
@@ -215,6 +236,7 @@ impl RunConfig {
             progress: true,
             lazyfs: false,
             lazyfs_metadata: crate::lazyfs::Metadata::default(),
+            ssh: None,
         }
     }
 
@@ -338,6 +360,17 @@ impl RunConfig {
                 ),
             ));
         }
+        if self.net == Backend::Ssh && self.ssh.is_none() {
+            return Err(invalid(Setting::Hosts, "the ssh backend needs the hosts (--hosts db1,db2,db3)"));
+        }
+        if let Some(ssh) = &mut self.ssh {
+            validate_hosts(ssh, &self.system, self.net, self.nodes, &self.nemesis.kinds, self.lazyfs)?;
+            if ssh.remote_bin.is_some() {
+                // The binary is on the hosts; the local one (if any) is only recorded.
+                return Ok(self);
+            }
+        }
+        let c = &self;
         let bin_setting = if capabilities.message_network { Setting::NodeCmd } else { Setting::NodeBin };
         if c.node_bin.as_os_str().is_empty() {
             return Err(invalid(
@@ -433,7 +466,10 @@ impl RunConfig {
                 .collect();
             parts.push(format!("--node-cmd {}", shell_quote(&words.join(" "))));
         } else {
-            parts.push(format!("--net {}", self.net.name()));
+            match &self.ssh {
+                Some(ssh) => parts.push(ssh_flags(ssh)),
+                None => parts.push(format!("--net {}", self.net.name())),
+            }
             parts.push(format!(
                 "{} {}",
                 self.system.binary_flag(),
@@ -480,6 +516,7 @@ impl RunConfig {
             op_timeout_ms: self.op_timeout.as_millis() as u64,
             recover_timeout_ms: self.recover_timeout.as_millis() as u64,
             net: self.net,
+            ssh: self.ssh.clone(),
             lazyfs_metadata: self.lazyfs_metadata,
             node_bin: self.node_bin.display().to_string(),
             node_bin_crc32: crate::store::file_crc32(&self.node_bin),
@@ -515,12 +552,119 @@ impl RunConfig {
         c.node_args = spec.node_args.clone();
         c.store = store;
         c.net = spec.net;
+        c.ssh = spec.ssh.clone();
         c.lazyfs_metadata = spec.lazyfs_metadata;
         c.op_timeout = Duration::from_millis(spec.op_timeout_ms);
         c.recover_timeout = Duration::from_millis(spec.recover_timeout_ms);
         c.progress = false;
         c.validate()
     }
+}
+
+/// Checks the remote hosts and how to reach them, and makes the key's path absolute.
+fn validate_hosts(
+    ssh: &mut SshOptions,
+    system: &System,
+    net: Backend,
+    nodes: usize,
+    kinds: &[FaultKind],
+    lazyfs: bool,
+) -> Result<(), ConfigError> {
+    if net != Backend::Ssh {
+        return Err(invalid(Setting::Hosts, format!("--net {} does not apply to remote hosts", net.name())));
+    }
+    if ssh.hosts.is_empty() {
+        return Err(invalid(Setting::Hosts, "names no host (e.g. --hosts db1,db2,db3)"));
+    }
+    for (i, h) in ssh.hosts.iter().enumerate() {
+        if h.is_empty()
+            || h.starts_with('-')
+            || h.contains(|c: char| c.is_whitespace() || c == '@' || c == '/')
+        {
+            return Err(invalid(
+                Setting::Hosts,
+                format!(
+                    "{h:?} is not a host name or address (the user goes in --ssh-user, the port in --ssh-port)"
+                ),
+            ));
+        }
+        if ssh.hosts[..i].contains(h) {
+            return Err(invalid(Setting::Hosts, format!("{h} is named twice: one node runs on each host")));
+        }
+    }
+    if nodes != ssh.hosts.len() {
+        return Err(invalid(
+            Setting::Nodes,
+            format!("one node runs on each host: {} hosts, but {nodes} nodes", ssh.hosts.len()),
+        ));
+    }
+    if !matches!(system, System::RaftNode | System::Etcd(_)) {
+        return Err(invalid(
+            Setting::Hosts,
+            format!("remote hosts run raft-node or etcd, not {}", system.name()),
+        ));
+    }
+    if let Some(kind) = kinds.iter().find(|k| {
+        matches!(k, FaultKind::Latency | FaultKind::Drop | FaultKind::PowerLoss | FaultKind::Corrupt)
+    }) {
+        return Err(invalid(
+            Setting::Nemesis,
+            format!(
+                "{kind} is not available on remote hosts (latency and drop need the harness's proxy on every \
+                 peer link, power-loss and corrupt a local data directory); partition, loss, kill and pause are"
+            ),
+        ));
+    }
+    if lazyfs {
+        return Err(invalid(Setting::Hosts, "lazyfs mounts local data directories, not remote ones"));
+    }
+    if ssh.user.is_empty() || ssh.user.starts_with('-') || ssh.user.contains(char::is_whitespace) {
+        return Err(invalid(Setting::SshUser, format!("{:?} is not a user name", ssh.user)));
+    }
+    if ssh.port == 0 {
+        return Err(invalid(Setting::SshPort, "must be 1 to 65535"));
+    }
+    if !ssh.remote_dir.starts_with('/') {
+        return Err(invalid(
+            Setting::RemoteDir,
+            format!("must be an absolute path, got {:?}", ssh.remote_dir),
+        ));
+    }
+    if let Some(bin) = &ssh.remote_bin
+        && !bin.starts_with('/')
+    {
+        return Err(invalid(
+            Setting::RemoteNodeBin,
+            format!("must be an absolute path on the hosts, got {bin:?}"),
+        ));
+    }
+    if let Some(key) = &ssh.key {
+        if !key.is_file() {
+            return Err(invalid(Setting::SshKey, format!("{} is not a file", key.display())));
+        }
+        ssh.key = Some(
+            std::fs::canonicalize(key)
+                .map_err(|e| invalid(Setting::SshKey, format!("{}: {e}", key.display())))?,
+        );
+    }
+    Ok(())
+}
+
+/// `--hosts ... --ssh-user ...`: every setting of the hosts, spelled out.
+fn ssh_flags(ssh: &SshOptions) -> String {
+    let mut parts = vec![
+        format!("{} {}", Setting::Hosts.flag(), shell_quote(&ssh.hosts.join(","))),
+        format!("{} {}", Setting::SshUser.flag(), shell_quote(&ssh.user)),
+        format!("{} {}", Setting::SshPort.flag(), ssh.port),
+        format!("{} {}", Setting::RemoteDir.flag(), shell_quote(&ssh.remote_dir)),
+    ];
+    if let Some(key) = &ssh.key {
+        parts.push(format!("{} {}", Setting::SshKey.flag(), shell_quote(&key.display().to_string())));
+    }
+    if let Some(bin) = &ssh.remote_bin {
+        parts.push(format!("{} {}", Setting::RemoteNodeBin.flag(), shell_quote(bin)));
+    }
+    parts.join(" ")
 }
 
 /// `partition+kill` (or with another separator), `none` for no faults.
