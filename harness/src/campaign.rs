@@ -393,6 +393,13 @@ pub fn parse(
                 Setting::OpsPerKey => int(pick!(ops_per_key)),
                 // Campaign files name only built-in systems.
                 Setting::Store | Setting::SystemFile | Setting::NodeCmd | Setting::MessageTypes => None,
+                // Campaigns run on this machine (no remote hosts).
+                Setting::Hosts
+                | Setting::SshUser
+                | Setting::SshKey
+                | Setting::SshPort
+                | Setting::RemoteDir
+                | Setting::RemoteNodeBin => None,
             }
         };
         let mut parsed_workloads = Vec::new();

@@ -25,6 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One value per process, parsed once: its size does not matter.
+#[allow(clippy::large_enum_variant, reason = "one value per process")]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a test against a cluster (raft-node, etcd, a system file's, Maelstrom nodes), check it and
@@ -84,9 +86,9 @@ pub struct RunArgs {
     /// etcd only: start the members with etcd's --pre-vote.
     #[arg(long)]
     pub etcd_pre_vote: bool,
-    /// Nodes in the cluster.
-    #[arg(long, default_value_t = defaults::NODES)]
-    pub nodes: usize,
+    /// Nodes in the cluster [default: 5; with --hosts, one per host].
+    #[arg(long)]
+    pub nodes: Option<usize>,
     /// Length of the run phase (e.g. 60s, 2m).
     #[arg(long, default_value = defaults::TIME_LIMIT, value_parser = parse_duration)]
     pub time_limit: Duration,
@@ -158,6 +160,32 @@ pub struct RunArgs {
     /// directory is fsynced) or `ordered` (ext4 and xfs: once anything is fsynced).
     #[arg(long, value_enum, default_value = "strict")]
     pub lazyfs_metadata: crate::lazyfs::Metadata,
+    /// Run on remote hosts over SSH, one node per host (comma-separated names or addresses, e.g.
+    /// db1,db2,db3): the node binary is uploaded to each (or see --remote-node-bin), nodes are started,
+    /// killed and paused there over ssh, partitions and loss are iptables rules in a chain of the run's
+    /// own on each host, and the nodes' logs and data are copied into the run directory at the end.
+    /// Needs `ssh` and `scp` here and, on every host, a user that may run `iptables` (root); every
+    /// host is checked before the run and a bad one is named. Clients connect to <host>:8000, peers to
+    /// <host>:7000. Faults: partition, loss, kill, pause.
+    #[arg(long, value_delimiter = ',', conflicts_with = "net")]
+    pub hosts: Vec<String>,
+    /// --hosts: the user to log in as.
+    #[arg(long, default_value = crate::ssh::defaults::USER)]
+    pub ssh_user: String,
+    /// --hosts: the private key to log in with (default: ssh's own, the agent or ~/.ssh/id_*).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// --hosts: the hosts' SSH port.
+    #[arg(long, default_value_t = crate::ssh::defaults::PORT)]
+    pub ssh_port: u16,
+    /// --hosts: the directory on each host under which a run keeps its files
+    /// (<remote-dir>/faultline-<run id>-<node>/, removed at the end).
+    #[arg(long, default_value = crate::ssh::defaults::REMOTE_DIR)]
+    pub remote_dir: String,
+    /// --hosts: the node binary already on every host (absolute path), instead of uploading
+    /// --node-bin.
+    #[arg(long)]
+    pub remote_node_bin: Option<String>,
 }
 
 impl RunArgs {
@@ -166,7 +194,8 @@ impl RunArgs {
     pub fn into_config(self) -> Result<RunConfig, ConfigError> {
         let system = self.system()?;
         let mut c = RunConfig::new(system);
-        c.nodes = self.nodes;
+        c.nodes =
+            self.nodes.unwrap_or(if self.hosts.is_empty() { defaults::NODES } else { self.hosts.len() });
         c.time_limit = self.time_limit;
         c.workload = self.workload;
         c.workload_options = WorkloadOptions {
@@ -225,6 +254,28 @@ impl RunArgs {
             c.net = net;
         }
         c.lazyfs_metadata = self.lazyfs_metadata;
+        if !self.hosts.is_empty() {
+            c.net = Backend::Ssh;
+            c.ssh = Some(crate::ssh::SshOptions {
+                hosts: self.hosts.iter().map(|h| h.trim().to_string()).collect(),
+                user: self.ssh_user,
+                key: self.ssh_key,
+                port: self.ssh_port,
+                remote_dir: self.remote_dir,
+                remote_bin: self.remote_node_bin,
+            });
+        } else {
+            let given = [
+                (self.ssh_key.is_some(), Setting::SshKey),
+                (self.remote_node_bin.is_some(), Setting::RemoteNodeBin),
+                (self.ssh_user != crate::ssh::defaults::USER, Setting::SshUser),
+                (self.ssh_port != crate::ssh::defaults::PORT, Setting::SshPort),
+                (self.remote_dir != crate::ssh::defaults::REMOTE_DIR, Setting::RemoteDir),
+            ];
+            if let Some((_, setting)) = given.iter().find(|(set, _)| *set) {
+                return Err(ConfigError { setting: *setting, message: "applies with --hosts only".into() });
+            }
+        }
         c.op_timeout = self.op_timeout;
         c.recover_timeout = self.recover_timeout;
         c.check = !self.no_check;
@@ -440,6 +491,102 @@ mod tests {
         // Plain words only here, so splitting on spaces is the shell's reading.
         let words: Vec<&str> = cmd.split(' ').skip(2).collect();
         assert_eq!(parse_run(&words).unwrap(), c, "{cmd}");
+    }
+
+    #[test]
+    fn hosts_make_an_ssh_run_that_round_trips_through_its_reproduce_command_and_test_json() {
+        let bin = std::env::current_exe().unwrap();
+        let key = bin.to_str().unwrap();
+        let c = parse_run(&[
+            "--hosts",
+            "10.0.0.1,db2,db3",
+            "--ssh-user",
+            "admin",
+            "--ssh-key",
+            key,
+            "--ssh-port",
+            "2222",
+            "--remote-dir",
+            "/var/tmp",
+            "--nemesis",
+            "partition,kill,pause,loss",
+            "--seed",
+            "5",
+            "--node-bin",
+            key,
+        ])
+        .unwrap();
+        assert_eq!(c.net, Backend::Ssh);
+        assert_eq!(c.nodes, 3, "one node per host");
+        let ssh = c.ssh.clone().unwrap();
+        assert_eq!((ssh.user.as_str(), ssh.port, ssh.remote_dir.as_str()), ("admin", 2222, "/var/tmp"));
+        let cmd = c.reproduce_command();
+        assert!(cmd.contains("--hosts 10.0.0.1,db2,db3 --ssh-user admin --ssh-port 2222"), "{cmd}");
+        assert!(!cmd.contains("--net"), "{cmd}");
+        let words: Vec<&str> = cmd.split(' ').skip(2).collect();
+        assert_eq!(parse_run(&words).unwrap(), c, "{cmd}");
+        let spec = c.test_spec(Vec::new(), Vec::new(), cmd.clone(), "2026-12-03T00:00:00Z".into());
+        let back: crate::store::TestSpec =
+            serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        let replay = RunConfig::from_spec(&back, c.store.clone()).unwrap();
+        assert_eq!(replay, RunConfig { progress: false, ..c });
+    }
+
+    #[test]
+    fn bad_host_settings_are_named() {
+        let bin = std::env::current_exe().unwrap();
+        let bin = bin.to_str().unwrap();
+        let cases: [(&[&str], &str); 9] = [
+            (&["--hosts", "a,b,a"], "--hosts: a is named twice"),
+            (&["--hosts", "root@a,b"], "--hosts: \"root@a\" is not a host name"),
+            (
+                &["--hosts", "a,b,c", "--nodes", "5"],
+                "--nodes: one node runs on each host: 3 hosts, but 5 nodes",
+            ),
+            (
+                &["--hosts", "a,b,c", "--nemesis", "partition,latency"],
+                "--nemesis: latency is not available on remote hosts",
+            ),
+            (
+                &["--hosts", "a,b,c", "--nemesis", "corrupt"],
+                "--nemesis: corrupt is not available on remote hosts",
+            ),
+            (&["--hosts", "a,b,c", "--remote-dir", "tmp"], "--remote-dir: must be an absolute path"),
+            (
+                &["--hosts", "a,b,c", "--ssh-key", "/nonexistent/key"],
+                "--ssh-key: /nonexistent/key is not a file",
+            ),
+            (&["--hosts", "a,b,c", "--ssh-port", "0"], "--ssh-port: must be 1 to 65535"),
+            (&["--ssh-user", "admin"], "--ssh-user: applies with --hosts only"),
+        ];
+        for (flags, expected) in cases {
+            let mut args = vec!["--node-bin", bin];
+            args.extend_from_slice(flags);
+            let e = parse_run(&args).unwrap_err();
+            assert!(e.contains(expected), "{flags:?}: {e}");
+        }
+        let e = parse_run(&["--node-bin", bin, "--hosts", "a,b,c", "--net", "loopback"]).unwrap_err();
+        assert!(e.contains("--net") && e.contains("--hosts"), "{e}");
+        // A binary already on the hosts needs none here.
+        let c = parse_run(&["--hosts", "a,b,c", "--remote-node-bin", "/usr/local/bin/raft-node"]).unwrap();
+        assert!(c.reproduce_command().contains("--remote-node-bin /usr/local/bin/raft-node"));
+        let e = parse_run(&["--hosts", "a,b,c", "--remote-node-bin", "raft-node"]).unwrap_err();
+        assert!(e.contains("--remote-node-bin: must be an absolute path"), "{e}");
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let run = cli.find_subcommand("run").expect("run exists");
+        let longs: Vec<String> =
+            run.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+        for s in [
+            Setting::Hosts,
+            Setting::SshUser,
+            Setting::SshKey,
+            Setting::SshPort,
+            Setting::RemoteDir,
+            Setting::RemoteNodeBin,
+        ] {
+            assert!(longs.contains(&s.flag().to_string()), "{} is not a flag of run", s.flag());
+        }
     }
 
     #[test]

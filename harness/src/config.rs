@@ -11,6 +11,7 @@
 
 use crate::cluster::Backend;
 use crate::raftnode;
+use crate::ssh::SshOptions;
 use crate::store::{SystemFileRecord, TestSpec};
 use crate::system::System;
 use crate::units::{format_duration, parse_duration};
@@ -84,6 +85,8 @@ pub struct RunConfig {
     pub lazyfs: bool,
     /// When lazyfs makes name changes durable (`--lazyfs-metadata`).
     pub lazyfs_metadata: crate::lazyfs::Metadata,
+    /// Remote hosts, one node on each (`--hosts`; `net` is then [`Backend::Ssh`]).
+    pub ssh: Option<SshOptions>,
 }
 
 /// A run setting, as each way of writing one names it.
@@ -108,6 +111,12 @@ pub enum Setting {
     SystemFile,
     NodeCmd,
     MessageTypes,
+    Hosts,
+    SshUser,
+    SshKey,
+    SshPort,
+    RemoteDir,
+    RemoteNodeBin,
 }
 
 impl Setting {
@@ -155,6 +164,12 @@ impl Setting {
             Setting::SystemFile => "--system-file",
             Setting::NodeCmd => "--node-cmd",
             Setting::MessageTypes => "--message-types",
+            Setting::Hosts => "--hosts",
+            Setting::SshUser => "--ssh-user",
+            Setting::SshKey => "--ssh-key",
+            Setting::SshPort => "--ssh-port",
+            Setting::RemoteDir => "--remote-dir",
+            Setting::RemoteNodeBin => "--remote-node-bin",
         }
     }
 
@@ -180,6 +195,12 @@ impl Setting {
             Setting::SystemFile => "system_file",
             Setting::NodeCmd => "node_cmd",
             Setting::MessageTypes => "message_types",
+            Setting::Hosts => "hosts",
+            Setting::SshUser => "ssh_user",
+            Setting::SshKey => "ssh_key",
+            Setting::SshPort => "ssh_port",
+            Setting::RemoteDir => "remote_dir",
+            Setting::RemoteNodeBin => "remote_node_bin",
         }
     }
 }
@@ -240,6 +261,7 @@ impl RunConfig {
             progress: true,
             lazyfs: false,
             lazyfs_metadata: crate::lazyfs::Metadata::default(),
+            ssh: None,
         }
     }
 
@@ -289,7 +311,7 @@ impl RunConfig {
         c.system.check_workload(c.workload).map_err(|e| invalid(Setting::Workload, e))?;
         let capabilities = c.system.capabilities();
         if c.nemesis.composed && c.nemesis.kinds.is_empty() {
-            self.nemesis.kinds = composed_kinds(&c.system);
+            self.nemesis.kinds = composed_kinds(&c.system, c.net);
         }
         let c = &self;
         if capabilities.message_network {
@@ -369,6 +391,17 @@ impl RunConfig {
                 ),
             ));
         }
+        if self.net == Backend::Ssh && self.ssh.is_none() {
+            return Err(invalid(Setting::Hosts, "the ssh backend needs the hosts (--hosts db1,db2,db3)"));
+        }
+        if let Some(ssh) = &mut self.ssh {
+            validate_hosts(ssh, &self.system, self.net, self.nodes, &self.nemesis.kinds, self.lazyfs)?;
+            if ssh.remote_bin.is_some() {
+                // The binary is on the hosts; the local one (if any) is only recorded.
+                return Ok(self);
+            }
+        }
+        let c = &self;
         let bin_setting = if capabilities.message_network { Setting::NodeCmd } else { Setting::NodeBin };
         if c.node_bin.as_os_str().is_empty() {
             return Err(invalid(
@@ -408,7 +441,7 @@ impl RunConfig {
     /// The store's directory name for this test: `<system>-<workload>-<nemeses>` (`composed` alone
     /// for the default composed mix).
     pub fn test_name(&self) -> String {
-        let words = if self.nemesis.composed && self.nemesis.kinds == composed_kinds(&self.system) {
+        let words = if self.nemesis.composed && self.nemesis.kinds == composed_kinds(&self.system, self.net) {
             workloads::nemesis::COMPOSED.to_string()
         } else {
             self.nemesis.words("+")
@@ -490,7 +523,10 @@ impl RunConfig {
                 .collect();
             parts.push(format!("--node-cmd {}", shell_quote(&words.join(" "))));
         } else {
-            parts.push(format!("--net {}", self.net.name()));
+            match &self.ssh {
+                Some(ssh) => parts.push(ssh_flags(ssh)),
+                None => parts.push(format!("--net {}", self.net.name())),
+            }
             parts.push(format!(
                 "{} {}",
                 self.system.binary_flag(),
@@ -539,6 +575,7 @@ impl RunConfig {
             op_timeout_ms: self.op_timeout.as_millis() as u64,
             recover_timeout_ms: self.recover_timeout.as_millis() as u64,
             net: self.net,
+            ssh: self.ssh.clone(),
             lazyfs_metadata: self.lazyfs_metadata,
             node_bin: self.node_bin.display().to_string(),
             node_bin_crc32: crate::store::file_crc32(&self.node_bin),
@@ -576,6 +613,7 @@ impl RunConfig {
         c.node_args = spec.node_args.clone();
         c.store = store;
         c.net = spec.net;
+        c.ssh = spec.ssh.clone();
         c.lazyfs_metadata = spec.lazyfs_metadata;
         c.op_timeout = Duration::from_millis(spec.op_timeout_ms);
         c.recover_timeout = Duration::from_millis(spec.recover_timeout_ms);
@@ -584,10 +622,12 @@ impl RunConfig {
     }
 }
 
-/// The fault kinds of `--nemesis composed` on `system`: [`defaults::COMPOSED_KINDS`] it supports.
-pub fn composed_kinds(system: &System) -> Vec<FaultKind> {
+/// The fault kinds of `--nemesis composed` on `system` over `net`: [`defaults::COMPOSED_KINDS`] it
+/// supports. Drops need the harness's proxy on every peer link, which remote hosts do not have.
+pub fn composed_kinds(system: &System, net: Backend) -> Vec<FaultKind> {
     let caps = system.capabilities();
-    defaults::COMPOSED_KINDS.into_iter().filter(|k| *k != FaultKind::Drop || caps.message_drops).collect()
+    let drops = caps.message_drops && net != Backend::Ssh;
+    defaults::COMPOSED_KINDS.into_iter().filter(|k| *k != FaultKind::Drop || drops).collect()
 }
 
 /// Client operations a short run of the matrix or the explorer is paced to, over its whole run phase:
@@ -599,6 +639,112 @@ pub const MAX_OPS_PER_RUN: f64 = 6000.0;
 /// (more than a debug build manages under faults on two cores).
 pub fn pace(time_limit: Duration) -> f64 {
     (MAX_OPS_PER_RUN / time_limit.as_secs_f64().max(1.0)).min(400.0)
+}
+
+/// Checks the remote hosts and how to reach them, and makes the key's path absolute.
+fn validate_hosts(
+    ssh: &mut SshOptions,
+    system: &System,
+    net: Backend,
+    nodes: usize,
+    kinds: &[FaultKind],
+    lazyfs: bool,
+) -> Result<(), ConfigError> {
+    if net != Backend::Ssh {
+        return Err(invalid(Setting::Hosts, format!("--net {} does not apply to remote hosts", net.name())));
+    }
+    if ssh.hosts.is_empty() {
+        return Err(invalid(Setting::Hosts, "names no host (e.g. --hosts db1,db2,db3)"));
+    }
+    for (i, h) in ssh.hosts.iter().enumerate() {
+        if h.is_empty()
+            || h.starts_with('-')
+            || h.contains(|c: char| c.is_whitespace() || c == '@' || c == '/')
+        {
+            return Err(invalid(
+                Setting::Hosts,
+                format!(
+                    "{h:?} is not a host name or address (the user goes in --ssh-user, the port in --ssh-port)"
+                ),
+            ));
+        }
+        if ssh.hosts[..i].contains(h) {
+            return Err(invalid(Setting::Hosts, format!("{h} is named twice: one node runs on each host")));
+        }
+    }
+    if nodes != ssh.hosts.len() {
+        return Err(invalid(
+            Setting::Nodes,
+            format!("one node runs on each host: {} hosts, but {nodes} nodes", ssh.hosts.len()),
+        ));
+    }
+    if !matches!(system, System::RaftNode | System::Etcd(_)) {
+        return Err(invalid(
+            Setting::Hosts,
+            format!("remote hosts run raft-node or etcd, not {}", system.name()),
+        ));
+    }
+    if let Some(kind) = kinds.iter().find(|k| {
+        matches!(k, FaultKind::Latency | FaultKind::Drop | FaultKind::PowerLoss | FaultKind::Corrupt)
+    }) {
+        return Err(invalid(
+            Setting::Nemesis,
+            format!(
+                "{kind} is not available on remote hosts (latency and drop need the harness's proxy on every \
+                 peer link, power-loss and corrupt a local data directory); partition, loss, kill and pause are"
+            ),
+        ));
+    }
+    if lazyfs {
+        return Err(invalid(Setting::Hosts, "lazyfs mounts local data directories, not remote ones"));
+    }
+    if ssh.user.is_empty() || ssh.user.starts_with('-') || ssh.user.contains(char::is_whitespace) {
+        return Err(invalid(Setting::SshUser, format!("{:?} is not a user name", ssh.user)));
+    }
+    if ssh.port == 0 {
+        return Err(invalid(Setting::SshPort, "must be 1 to 65535"));
+    }
+    if !ssh.remote_dir.starts_with('/') {
+        return Err(invalid(
+            Setting::RemoteDir,
+            format!("must be an absolute path, got {:?}", ssh.remote_dir),
+        ));
+    }
+    if let Some(bin) = &ssh.remote_bin
+        && !bin.starts_with('/')
+    {
+        return Err(invalid(
+            Setting::RemoteNodeBin,
+            format!("must be an absolute path on the hosts, got {bin:?}"),
+        ));
+    }
+    if let Some(key) = &ssh.key {
+        if !key.is_file() {
+            return Err(invalid(Setting::SshKey, format!("{} is not a file", key.display())));
+        }
+        ssh.key = Some(
+            std::fs::canonicalize(key)
+                .map_err(|e| invalid(Setting::SshKey, format!("{}: {e}", key.display())))?,
+        );
+    }
+    Ok(())
+}
+
+/// `--hosts ... --ssh-user ...`: every setting of the hosts, spelled out.
+fn ssh_flags(ssh: &SshOptions) -> String {
+    let mut parts = vec![
+        format!("{} {}", Setting::Hosts.flag(), shell_quote(&ssh.hosts.join(","))),
+        format!("{} {}", Setting::SshUser.flag(), shell_quote(&ssh.user)),
+        format!("{} {}", Setting::SshPort.flag(), ssh.port),
+        format!("{} {}", Setting::RemoteDir.flag(), shell_quote(&ssh.remote_dir)),
+    ];
+    if let Some(key) = &ssh.key {
+        parts.push(format!("{} {}", Setting::SshKey.flag(), shell_quote(&key.display().to_string())));
+    }
+    if let Some(bin) = &ssh.remote_bin {
+        parts.push(format!("{} {}", Setting::RemoteNodeBin.flag(), shell_quote(bin)));
+    }
+    parts.join(" ")
 }
 
 /// The command that replays a stored run (printed by runs whose schedule was given, not drawn).
@@ -674,6 +820,17 @@ mod tests {
         c.node_bin = std::env::current_exe().unwrap();
         c.net = Backend::Loopback;
         c
+    }
+
+    /// The composed default met the ssh backend in a merge: drops need the proxy on every peer
+    /// link, which remote hosts do not have, so `faultline run --hosts ...` must not ask for them.
+    #[test]
+    fn the_composed_default_leaves_drops_out_on_remote_hosts() {
+        let raft = System::RaftNode;
+        assert!(composed_kinds(&raft, Backend::Netns).contains(&FaultKind::Drop));
+        let remote = composed_kinds(&raft, Backend::Ssh);
+        assert!(!remote.contains(&FaultKind::Drop), "{remote:?}");
+        assert!(remote.contains(&FaultKind::Partition) && remote.contains(&FaultKind::Kill));
     }
 
     #[test]

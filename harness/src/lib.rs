@@ -23,8 +23,9 @@
 //!   protocol; [`client`] sends every kind of request and is the one place outcomes are classified;
 //!   [`ready`] waits for nodes to take operations; [`protocol`] and [`nodes`] are the vocabulary they
 //!   share.
-//! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns`, `loopback` and `stdio` (Maelstrom
-//!   nodes, with [`msgnet`], the message network the harness is for them) backends.
+//! - [`cluster`]: the [`cluster::Cluster`] trait and its `netns`, `loopback`, `ssh` (remote hosts)
+//!   and `stdio` (Maelstrom nodes, with [`msgnet`], the message network the harness is for them)
+//!   backends.
 //! - [`store`]: [`store::RunDir`], the only module that knows a run directory's file names, and the
 //!   [`durable`] the one writer of whole files (fsynced, atomic); [`recorder`] writes `history.jsonl`
 //!   and keeps it in memory.
@@ -36,7 +37,9 @@
 //! - Actuation, kept narrow: [`netcmd`] is the only module that runs `ip`/`iptables`, [`signals`] the
 //!   only one that sends signals (to pids we spawned), [`proxy`] the fault proxy, [`lazyfs`] the only
 //!   one that mounts (each node's data directory, for power loss), [`diskfault`] the only one that
-//!   damages a node's files; [`state`] records everything created so it is always removed.
+//!   damages a node's files; [`ssh`] the only one that runs `ssh`/`scp`, and [`remote`] what is done
+//!   on a remote host through it (start, signal, our iptables chain there); [`state`] records
+//!   everything created so it is always removed.
 //! - [`units`]: durations and byte sizes as people write them.
 
 pub mod analysis;
@@ -69,6 +72,7 @@ pub mod proxy;
 pub mod raftnode;
 pub mod ready;
 pub mod recorder;
+pub mod remote;
 pub mod report;
 pub mod repro;
 pub mod run;
@@ -76,6 +80,7 @@ pub mod shard;
 pub mod shim;
 pub mod shrunk;
 pub mod signals;
+pub mod ssh;
 pub mod state;
 pub mod stop;
 pub mod store;

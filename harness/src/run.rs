@@ -143,6 +143,7 @@ pub async fn run_with_schedule(
         lazyfs: config.lazyfs_mounted().then_some(config.lazyfs_metadata),
         state_dir: crate::state::state_dir(),
         message_types: config.nemesis.message_types.clone(),
+        ssh: config.ssh.clone(),
     };
     let mut cluster = cluster::create(config.net, cluster_config).await?;
     let nodes: Vec<NodeSpec> = cluster.nodes().to_vec();

@@ -34,6 +34,9 @@ pub struct RunState {
     /// lazyfs mount points (each node's data directory, for power loss).
     #[serde(default)]
     pub mounts: Vec<String>,
+    /// What the run has on remote hosts (the ssh backend): nodes, our chain, its directory.
+    #[serde(default)]
+    pub remotes: Vec<crate::remote::RemoteRecord>,
 }
 
 /// The directory of state files for this user.
@@ -104,6 +107,29 @@ impl StateFile {
         self.save()
     }
 
+    pub fn add_remote(&mut self, remote: crate::remote::RemoteRecord) -> std::io::Result<()> {
+        self.state.remotes.push(remote);
+        self.save()
+    }
+
+    /// Changes the record of remote host `host` (a node started or stopped there).
+    pub fn update_remote(
+        &mut self,
+        host: &str,
+        f: impl FnOnce(&mut crate::remote::RemoteRecord),
+    ) -> std::io::Result<()> {
+        if let Some(r) = self.state.remotes.iter_mut().find(|r| r.host.host == host) {
+            f(r);
+        }
+        self.save()
+    }
+
+    /// Forgets remote host `host` (everything the run had there is gone).
+    pub fn remove_remote(&mut self, host: &str) -> std::io::Result<()> {
+        self.state.remotes.retain(|r| r.host.host != host);
+        self.save()
+    }
+
     pub fn remove_process(&mut self, pid: u32) -> std::io::Result<()> {
         self.state.processes.retain(|p| p.pid != pid);
         self.save()
@@ -119,11 +145,15 @@ impl StateFile {
     }
 }
 
-/// Removes everything listed: processes first (they live in the namespaces and use the mounts),
-/// then mounts (detached: a dead harness's lazyfs has no server left), then namespaces (which takes
-/// their veth ends and iptables rules with them), then root-namespace links.
+/// Removes everything listed: what the run has on remote hosts (its nodes, chain and directory
+/// there), then local processes (they live in the namespaces and use the mounts), then mounts
+/// (detached: a dead harness's lazyfs has no server left), then namespaces (which takes their veth
+/// ends and iptables rules with them), then root-namespace links.
 pub fn remove_resources(state: &RunState) -> usize {
     let mut removed = 0;
+    for r in &state.remotes {
+        removed += crate::remote::remove_leftovers(r);
+    }
     for p in &state.processes {
         if signals::kill_leftover(p.pid, p.start_time) {
             removed += 1;

@@ -184,6 +184,9 @@ pub struct TestSpec {
     pub op_timeout_ms: u64,
     pub recover_timeout_ms: u64,
     pub net: Backend,
+    /// The remote hosts and how they were reached (`net` is `ssh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<crate::ssh::SshOptions>,
     /// When lazyfs made name changes durable (runs with power loss).
     #[serde(default)]
     pub lazyfs_metadata: crate::lazyfs::Metadata,

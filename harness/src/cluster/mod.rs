@@ -2,12 +2,14 @@
 //! nodes) on a network the harness controls.
 //!
 //! [`Cluster`] is what the run and the nemesis see: start, kill, pause and resume nodes, and cut, lose
-//! or delay traffic on directed peer links. Two backends implement it:
+//! or delay traffic on directed peer links. These backends implement it:
 //!
 //! - [`netns`] (root with `ip` and `iptables`): one network namespace per node on a private bridge,
 //!   partitions as DROP rules in a chain of our own inside each namespace;
 //! - [`loopback`] (anyone, anywhere): nodes on 127.0.0.1 ports, every peer link through the harness's
 //!   [`crate::proxy`];
+//! - [`ssh`] (`--hosts`): one node per remote host, started and signalled over SSH, partitions as
+//!   DROP rules in a chain of our own on each host;
 //! - [`stdio`] (Maelstrom nodes, whatever `--net` says): nodes talk over stdin and stdout, and the
 //!   harness's [`crate::msgnet`] is their whole network.
 //!
@@ -20,6 +22,7 @@
 
 pub mod loopback;
 pub mod netns;
+pub mod ssh;
 pub mod stdio;
 
 use crate::lazyfs::Disk;
@@ -43,6 +46,9 @@ pub enum Backend {
     /// Maelstrom nodes: stdin and stdout through the harness (chosen by the system, not by `--net`).
     #[value(skip)]
     Stdio,
+    /// One node per remote host over SSH (chosen by `--hosts`, not by `--net`).
+    #[value(skip)]
+    Ssh,
 }
 
 impl Backend {
@@ -63,6 +69,7 @@ impl Backend {
             Backend::Netns => "netns",
             Backend::Loopback => "loopback",
             Backend::Stdio => "stdio",
+            Backend::Ssh => "ssh",
         }
     }
 }
@@ -90,6 +97,11 @@ pub enum ClusterError {
     NoLazyFs { node: String },
     #[error("{0}")]
     Setup(String),
+    #[error(transparent)]
+    Ssh(#[from] crate::ssh::SshError),
+    /// Hosts that failed their checks before the run (every one of them, in host order).
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Hosts(Vec<crate::ssh::SshError>),
 }
 
 /// Everything the cluster needs to know to start its nodes.
@@ -111,6 +123,8 @@ pub struct ClusterConfig {
     pub state_dir: PathBuf,
     /// Body types message faults act on (Maelstrom nodes; empty: all).
     pub message_types: Vec<String>,
+    /// The remote hosts and how to reach them (the ssh backend).
+    pub ssh: Option<crate::ssh::SshOptions>,
 }
 
 /// A cluster of the system's processes under the harness's control.
@@ -200,6 +214,7 @@ pub async fn create(backend: Backend, config: ClusterConfig) -> Result<Box<dyn C
     }
     Ok(match backend {
         Backend::Netns => Box::new(netns::NetnsCluster::create(config).await?),
+        Backend::Ssh => Box::new(ssh::SshCluster::create(config).await?),
         Backend::Loopback | Backend::Stdio => Box::new(loopback::LoopbackCluster::create(config).await?),
     })
 }
@@ -547,6 +562,7 @@ mod tests {
             lazyfs: None,
             state_dir: "/tmp".into(),
             message_types: Vec::new(),
+            ssh: None,
         };
         let procs = Procs::new(vec![spec], &config, "abc");
         let argv = procs.argv(0).join(" ");
