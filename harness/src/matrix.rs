@@ -381,20 +381,7 @@ impl Scenario {
     /// The fault kinds this scenario uses (recorded in `test.json` and the test's name).
     pub fn kinds(&self) -> Vec<FaultKind> {
         let mut kinds = Vec::new();
-        for step in &self.cycle {
-            let k = match step.fault {
-                Fault::Partition { .. } => FaultKind::Partition,
-                Fault::Kill { .. } => FaultKind::Kill,
-                Fault::Pause { .. } => FaultKind::Pause,
-                Fault::Loss { .. } => FaultKind::Loss,
-                Fault::Latency { .. } => FaultKind::Latency,
-                Fault::Drop { .. } | Fault::DropType { .. } | Fault::Deliver { .. } => FaultKind::Drop,
-                Fault::Duplicate { .. } => FaultKind::Duplicate,
-                Fault::Reorder { .. } => FaultKind::Reorder,
-                Fault::PowerLoss { .. } => FaultKind::PowerLoss,
-                Fault::Corrupt { .. } => FaultKind::Corrupt,
-                Fault::Restart { .. } | Fault::Heal => continue,
-            };
+        for k in self.cycle.iter().filter_map(|step| step.fault.kind()) {
             if !kinds.contains(&k) {
                 kinds.push(k);
             }
