@@ -17,13 +17,20 @@
 //! (ssh's own last words on a connection failure, the remote command's stderr otherwise).
 
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// SSH's own exit status when the connection (not the remote command) failed.
 const SSH_FAILED: i32 = 255;
 /// Seconds to wait for a host's TCP connection and SSH handshake.
 const CONNECT_TIMEOUT_SECS: u32 = 5;
+/// How long one `ssh` or `scp` call may take in all. The connection has its own timeout and
+/// keep-alives; this bounds a remote command that hangs on a live connection (an `iptables` waiting
+/// for the xtables lock another program holds, a stuck filesystem), which would otherwise hang the
+/// run. Uploads of a node binary and downloads of a node's data fit well inside it.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to reach the hosts of a run (`--hosts`, `--ssh-user`, `--ssh-key`, `--ssh-port`,
 /// `--remote-dir`, `--remote-node-bin`); kept in `test.json`.
@@ -122,9 +129,9 @@ impl Host {
         self.output(action, cmd)
     }
 
-    fn output(&self, action: &str, mut cmd: Command) -> Result<String, SshError> {
-        let out = cmd.output().map_err(|e| {
-            let program = cmd.get_program().to_string_lossy().into_owned();
+    fn output(&self, action: &str, cmd: Command) -> Result<String, SshError> {
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let out = output_within(cmd, COMMAND_TIMEOUT).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 self.error(
                     action,
@@ -134,6 +141,12 @@ impl Host {
                 self.error(action, format!("could not start `{program}`: {e}"))
             }
         })?;
+        let Some(out) = out else {
+            return Err(self.error(
+                action,
+                format!("no answer within {} s (`{program}` was stopped)", COMMAND_TIMEOUT.as_secs()),
+            ));
+        };
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -206,6 +219,40 @@ impl Host {
     }
 }
 
+/// Runs `cmd` to its end like [`Command::output`], but gives up after `limit`: then the process (our
+/// own child, `ssh` or `scp`) is killed and the answer is None.
+fn output_within(mut cmd: Command, limit: Duration) -> std::io::Result<Option<Output>> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // Both pipes are drained while the process runs, so a chatty command cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The readers end when the pipes close; nothing waits for them.
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(Some(Output { status, stdout, stderr }))
+}
+
 /// What ssh's last words say went wrong with the connection.
 fn connection_problem(stderr: &str) -> String {
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
@@ -264,6 +311,20 @@ mod tests {
         let words = ["printf", "%s|", "a b", "it's", "$x", "`y`", "\\z", ""];
         let out = Command::new("sh").arg("-c").arg(remote_command(&words)).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$x|`y`|\\z||");
+    }
+
+    #[test]
+    fn a_command_that_outlasts_its_limit_is_stopped() {
+        let mut slow = Command::new("sh");
+        slow.args(["-c", "echo started; exec sleep 30"]);
+        let began = Instant::now();
+        assert!(output_within(slow, Duration::from_millis(300)).unwrap().is_none());
+        assert!(began.elapsed() < Duration::from_secs(10), "{:?}", began.elapsed());
+        let mut quick = Command::new("sh");
+        quick.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let out = output_within(quick, Duration::from_secs(30)).unwrap().expect("it ends in time");
+        assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
+        assert_eq!(out.status.code(), Some(3));
     }
 
     #[test]
