@@ -54,6 +54,7 @@ pub const SCHEMA: &str = r#"CAMPAIGN FILE (TOML)
   recover_timeout = "30s"   # --recover-timeout
   keys = 4                  # --keys
   ops_per_key = 200         # --ops-per-key
+  readers = 0               # client slots that only read (--readers)
   node_bin = "target/release/raft-node"   # default: raft-node next to faultline (--node-bin wins)
 
   [[matrix]]                # one or more; each entry runs the cross product of its lists
@@ -166,6 +167,7 @@ struct RawEntry {
     recover_timeout: Field<String>,
     keys: Field<i64>,
     ops_per_key: Field<i64>,
+    readers: Field<i64>,
     node_bin: Field<String>,
 }
 
@@ -305,7 +307,7 @@ pub fn parse(
         };
         let count = |v: &Spanned<i64>, field: &str| -> Result<usize, CampaignError> {
             usize::try_from(*v.get_ref()).map_err(|_| {
-                invalid(v.span(), &at(field), format!("must be at least 1, got {}", v.get_ref()))
+                invalid(v.span(), &at(field), format!("must not be negative, got {}", v.get_ref()))
             })
         };
         let time_limit = pick!(time_limit).map(|v| duration(v, "time_limit")).transpose()?;
@@ -316,6 +318,7 @@ pub fn parse(
         let concurrency = pick!(concurrency).map(|v| count(v, "concurrency")).transpose()?;
         let keys = pick!(keys).map(|v| count(v, "keys")).transpose()?;
         let ops_per_key = pick!(ops_per_key).map(|v| count(v, "ops_per_key")).transpose()?;
+        let readers = pick!(readers).map(|v| count(v, "readers")).transpose()?;
         let net = match pick!(net) {
             None => None,
             Some(n) => match n.get_ref().as_str() {
@@ -391,6 +394,7 @@ pub fn parse(
                 Setting::RecoverTimeout => field(pick!(recover_timeout)),
                 Setting::Keys => int(pick!(keys)),
                 Setting::OpsPerKey => int(pick!(ops_per_key)),
+                Setting::Readers => int(pick!(readers)),
                 // Campaign files name only built-in systems.
                 Setting::Store | Setting::SystemFile | Setting::NodeCmd | Setting::MessageTypes => None,
                 // Campaigns run on this machine (no remote hosts).
@@ -459,6 +463,9 @@ pub fn parse(
                                 }
                                 if let Some(k) = ops_per_key {
                                     c.workload_options.ops_per_key = k;
+                                }
+                                if let Some(k) = readers {
+                                    c.workload_options.readers = k;
                                 }
                                 c.rate = pick!(rate).map(|r| *r.get_ref());
                                 if let Some(net) = net {

@@ -153,6 +153,11 @@ pub struct RunArgs {
     /// Keys in use at a time.
     #[arg(long, default_value_t = WorkloadOptions::default().active_keys)]
     pub keys: usize,
+    /// Client slots that only read (the first N; the others draw reads, writes and cas). Readers
+    /// keep asking every node while writers wait on a leader that cannot commit, which is when a
+    /// deposed leader's stale reads show.
+    #[arg(long, default_value_t = 0)]
+    pub readers: usize,
     /// Do not run the checkers at the end (the run can be checked later with `faultline check`).
     #[arg(long)]
     pub no_check: bool,
@@ -201,6 +206,7 @@ impl RunArgs {
         c.workload_options = WorkloadOptions {
             ops_per_key: self.ops_per_key,
             active_keys: self.keys,
+            readers: self.readers,
             ..WorkloadOptions::default()
         };
         c.nemesis = NemesisSpec::parse(&self.nemesis, self.nemesis_interval.as_nanos() as u64)
@@ -475,6 +481,8 @@ mod tests {
             "250",
             "--keys",
             "4",
+            "--readers",
+            "3",
             "--time-limit",
             "1500ms",
             "--seed",

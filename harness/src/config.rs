@@ -107,6 +107,7 @@ pub enum Setting {
     RecoverTimeout,
     Keys,
     OpsPerKey,
+    Readers,
     Store,
     SystemFile,
     NodeCmd,
@@ -120,7 +121,7 @@ pub enum Setting {
 }
 
 impl Setting {
-    pub const ALL: [Setting; 19] = [
+    pub const ALL: [Setting; 20] = [
         Setting::System,
         Setting::Nodes,
         Setting::TimeLimit,
@@ -136,6 +137,7 @@ impl Setting {
         Setting::RecoverTimeout,
         Setting::Keys,
         Setting::OpsPerKey,
+        Setting::Readers,
         Setting::Store,
         Setting::SystemFile,
         Setting::NodeCmd,
@@ -160,6 +162,7 @@ impl Setting {
             Setting::RecoverTimeout => "--recover-timeout",
             Setting::Keys => "--keys",
             Setting::OpsPerKey => "--ops-per-key",
+            Setting::Readers => "--readers",
             Setting::Store => "--store",
             Setting::SystemFile => "--system-file",
             Setting::NodeCmd => "--node-cmd",
@@ -191,6 +194,7 @@ impl Setting {
             Setting::RecoverTimeout => "recover_timeout",
             Setting::Keys => "keys",
             Setting::OpsPerKey => "ops_per_key",
+            Setting::Readers => "readers",
             Setting::Store => "store",
             Setting::SystemFile => "system_file",
             Setting::NodeCmd => "node_cmd",
@@ -306,6 +310,15 @@ impl RunConfig {
         }
         if c.workload_options.ops_per_key == 0 {
             return Err(invalid(Setting::OpsPerKey, "must be at least 1"));
+        }
+        if c.workload_options.readers >= c.concurrency {
+            return Err(invalid(
+                Setting::Readers,
+                format!(
+                    "{} of {} client slots would only read: leave at least one that writes",
+                    c.workload_options.readers, c.concurrency
+                ),
+            ));
         }
         c.workload_options.validate().map_err(|e| invalid(Setting::Workload, e.to_string()))?;
         c.system.check_workload(c.workload).map_err(|e| invalid(Setting::Workload, e))?;
@@ -506,6 +519,9 @@ impl RunConfig {
         }
         if self.workload_options.ops_per_key != defaults.ops_per_key {
             set(S::OpsPerKey, self.workload_options.ops_per_key.to_string());
+        }
+        if self.workload_options.readers != defaults.readers {
+            set(S::Readers, self.workload_options.readers.to_string());
         }
         set(S::OpTimeout, format_duration(self.op_timeout));
         set(S::RecoverTimeout, format_duration(self.recover_timeout));
@@ -878,6 +894,7 @@ mod tests {
             (Setting::NemesisInterval, Box::new(|c| c.nemesis.interval = 0)),
             (Setting::ElectionTimeout, Box::new(|c| c.election_timeout = Some(Duration::ZERO))),
             (Setting::Keys, Box::new(|c| c.workload_options.active_keys = 0)),
+            (Setting::Readers, Box::new(|c| c.workload_options.readers = c.concurrency)),
             (Setting::NodeArgs, Box::new(|c| c.node_args = vec!["--bug".into(), "sloppy".into()])),
             (Setting::NodeBin, Box::new(|c| c.node_bin = PathBuf::from("/nonexistent/raft-node"))),
             (Setting::NodeBin, Box::new(|c| c.node_bin = PathBuf::new())),

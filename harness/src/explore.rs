@@ -92,7 +92,7 @@ pub struct ExploreRun {
     pub faults: usize,
     /// `fresh` or `mutant of #k` (k a run number).
     pub origin: String,
-    /// The workload mix: default, read-heavy or write-heavy ([`MIXES`]).
+    /// The workload mix: default, read-heavy, write-heavy or split ([`MIXES`]).
     pub mix: String,
     pub new_facts: usize,
     pub coverage: usize,
@@ -132,19 +132,43 @@ struct Entry {
     picks: usize,
 }
 
-/// Weights of read, write and cas of a run's register workload. The explorer varies the mix as it
-/// varies faults: a read-heavy run keeps clients reading at a deposed leader through the moments
-/// a stale read needs, a write-heavy one grows logs that partitions make diverge.
-pub type Mix = (u32, u32, u32);
+/// A run's workload mix: weights of read, write and cas, how many client slots only read, and
+/// how patient clients are. The explorer varies the mix as it varies faults: a write-heavy run
+/// grows logs that partitions make diverge. A split run is for what happens right after a fault:
+/// half the slots only read, and every client gives up after two elections. A client that follows
+/// a follower's leader hint to a leader that was just cut off waits there until that leader steps
+/// down, and so do the writes that would show its reads to be old; impatient clients move on to
+/// whoever leads now, and readers keep asking every node (a deposed leader answering reads is seen
+/// only then).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mix {
+    pub name: &'static str,
+    pub weights: (u32, u32, u32),
+    /// Slots that only read, as a share of the concurrency: `readers_per_10` tenths.
+    pub readers_per_10: usize,
+    /// The client timeout in elections (None: the configured `--op-timeout`).
+    pub op_timeout_elections: Option<f64>,
+}
 
-/// The mixes a run draws from: the default, read-heavy, write-heavy.
-pub const MIXES: [Mix; 3] = [(2, 1, 1), (8, 1, 1), (1, 3, 1)];
+/// The mixes a run draws from.
+pub const MIXES: [Mix; 4] = [
+    Mix { name: "default", weights: (2, 1, 1), readers_per_10: 0, op_timeout_elections: None },
+    Mix { name: "read-heavy", weights: (8, 1, 1), readers_per_10: 0, op_timeout_elections: None },
+    Mix { name: "write-heavy", weights: (1, 3, 1), readers_per_10: 0, op_timeout_elections: None },
+    Mix { name: "split", weights: (1, 2, 1), readers_per_10: 5, op_timeout_elections: Some(2.0) },
+];
 
-fn mix_name(mix: Mix) -> &'static str {
-    match mix {
-        (8, 1, 1) => "read-heavy",
-        (1, 3, 1) => "write-heavy",
-        _ => "default",
+impl Mix {
+    /// Sets `c`'s workload options and client timeout to this mix, with `election` nanoseconds
+    /// per election (the run's test.json then records them, so replays and `faultline repro` run
+    /// the same mix).
+    fn apply(self, c: &mut RunConfig, election: u64) {
+        let o = &mut c.workload_options;
+        (o.read_weight, o.write_weight, o.cas_weight) = self.weights;
+        o.readers = c.concurrency * self.readers_per_10 / 10;
+        if let Some(k) = self.op_timeout_elections {
+            c.op_timeout = c.op_timeout.min(Duration::from_nanos((k * election as f64) as u64));
+        }
     }
 }
 
@@ -312,8 +336,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
         let mut c = base.clone();
         c.seed = run_seed;
         c.progress = false;
-        (c.workload_options.read_weight, c.workload_options.write_weight, c.workload_options.cas_weight) =
-            mix;
+        mix.apply(&mut c, ex.timing.election);
         let faults = compose::fault_count(&schedule);
         let result = run_one(c, schedule.clone()).await;
         let session_s = ex.elapsed().as_secs_f64();
@@ -324,7 +347,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             classes: Vec::new(),
             faults,
             origin,
-            mix: mix_name(mix).to_string(),
+            mix: mix.name.to_string(),
             new_facts: 0,
             coverage: ex.coverage.len(),
             session_s,
@@ -352,7 +375,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             }
         };
         let mut facts = checked.facts.clone();
-        facts.insert(format!("mix:{}", mix_name(mix)));
+        facts.insert(format!("mix:{}", mix.name));
         let new: Vec<String> = facts.difference(&ex.coverage).cloned().collect();
         ex.coverage.extend(new.iter().cloned());
         ex.bandit.record(&schedule, new.len());
@@ -370,7 +393,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             format_duration(Duration::from_secs(session_s as u64)),
             format_duration(config.budget),
             row.origin,
-            mix_name(mix),
+            mix.name,
             format!("{:?}", checked.verdict).to_lowercase(),
             if checked.classes.is_empty() {
                 String::new()
@@ -395,11 +418,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             };
             if let Some(shrink) = config.shrink {
                 let mut failing = base.clone();
-                (
-                    failing.workload_options.read_weight,
-                    failing.workload_options.write_weight,
-                    failing.workload_options.cas_weight,
-                ) = mix;
+                mix.apply(&mut failing, ex.timing.election);
                 let Some(shrunk) =
                     shrink_failure(&failing, run_seed, &schedule, &checked, shrink, ex.timing).await
                 else {

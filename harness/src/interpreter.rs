@@ -81,7 +81,7 @@ pub async fn drive(
                 still_free.push_back((slot, free_at));
                 continue;
             }
-            let ctx = Context { time: now, process: table.process(slot), in_flight };
+            let ctx = Context { time: now, process: table.process(slot), slot, in_flight };
             match generator.next(&ctx) {
                 Next::Op(op) => {
                     let node = op.node.unwrap_or(table.node(slot)).min(names.len() - 1);

@@ -352,7 +352,16 @@ impl Scenario {
         // a next leader and a laggard.
         let nodes = matches!(bug, "forget-vote" | "commit-old-term").then_some(3);
         let workload = if bug == "txn-local-read" { Workload::TxnAppend } else { Workload::Register };
-        Ok(Scenario { bug: bug.to_string(), cycle, cycle_len, workload, mix, node_args, nodes, kill_only: false })
+        Ok(Scenario {
+            bug: bug.to_string(),
+            cycle,
+            cycle_len,
+            workload,
+            mix,
+            node_args,
+            nodes,
+            kill_only: false,
+        })
     }
 
     /// The fault schedule over a run phase of `time_limit`: one second of quiet, then whole cycles

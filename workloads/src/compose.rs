@@ -55,6 +55,11 @@ pub enum Motif {
     /// Pause the leader for about an election or longer, then continue it: requests queued while
     /// it slept meet a cluster that moved on.
     PauseLeader,
+    /// Cut the leader off (alone or with a minority) and pause it at once; continue it, still cut
+    /// off, after the majority has elected another: a process pause (GC, a VM migrated or
+    /// descheduled) that outlasts the leader's lease. Its clock stopped with it, so it wakes up
+    /// believing it still leads, and whatever it answers alone before it notices is old.
+    PauseIsolatedLeader,
     /// Kill a node and restart it alone (the network stays as it is), sometimes twice in a row: a
     /// voter or follower that forgets what it had not made durable.
     RestartAlone,
@@ -72,11 +77,12 @@ pub enum Motif {
 }
 
 impl Motif {
-    pub const ALL: [Motif; 10] = [
+    pub const ALL: [Motif; 11] = [
         Motif::IsolateLeader,
         Motif::PartitionKillNewLeader,
         Motif::PauseLeaderSplitFollowers,
         Motif::PauseLeader,
+        Motif::PauseIsolatedLeader,
         Motif::RestartAlone,
         Motif::CrashMany,
         Motif::LeaderChurn,
@@ -91,7 +97,7 @@ impl Motif {
         match self {
             Motif::IsolateLeader => &[Partition],
             Motif::PartitionKillNewLeader | Motif::BridgeCrash => &[Partition, Kill],
-            Motif::PauseLeaderSplitFollowers => &[Pause, Partition],
+            Motif::PauseLeaderSplitFollowers | Motif::PauseIsolatedLeader => &[Pause, Partition],
             Motif::PauseLeader => &[Pause],
             Motif::RestartAlone | Motif::CrashMany | Motif::LeaderChurn => &[Kill],
             Motif::DropMessages => &[Drop],
@@ -105,6 +111,7 @@ impl Motif {
             Motif::PartitionKillNewLeader => "partition-kill-new-leader",
             Motif::PauseLeaderSplitFollowers => "pause-leader-split-followers",
             Motif::PauseLeader => "pause-leader",
+            Motif::PauseIsolatedLeader => "pause-isolated-leader",
             Motif::RestartAlone => "restart-alone",
             Motif::CrashMany => "crash-many",
             Motif::LeaderChurn => "leader-churn",
@@ -160,6 +167,15 @@ impl Motif {
             Motif::PauseLeader => {
                 s.push((0.0, Fault::Pause { target: Target::Leader }));
                 s.push((hold(rng, timing, 1.0, 12.0), Fault::Heal));
+            }
+            Motif::PauseIsolatedLeader => {
+                // The cut first (it is aimed at the leader while that one still answers the polls),
+                // the pause right after, before the majority can have elected anyone.
+                let t = *[Topology::IsolateLeader, Topology::LeaderMinority].choose(rng).expect("non-empty");
+                s.push((0.0, p(t)));
+                s.push((0.0, Fault::Pause { target: Target::Leader }));
+                s.push((short(rng, 2.0, 8.0), Fault::Restart { target: Target::PreviousLeader }));
+                s.push((short(rng, 1.0, 4.0), Fault::Heal));
             }
             Motif::RestartAlone => {
                 let t = *[Target::One, Target::Leader, Target::Minority, Target::Followers]
@@ -474,6 +490,7 @@ pub fn motif_of(episode: &Episode) -> Option<Motif> {
     Some(match (first, second) {
         (Partition { topology: Topology::LeaderBridge }, _) => Motif::BridgeCrash,
         (Partition { .. }, Some(Kill { target: Target::NewLeader })) => Motif::PartitionKillNewLeader,
+        (Partition { .. }, Some(Pause { target: Target::Leader })) => Motif::PauseIsolatedLeader,
         (Partition { .. }, Some(Heal)) => Motif::IsolateLeader,
         (Pause { target: Target::Leader }, Some(Partition { .. })) => Motif::PauseLeaderSplitFollowers,
         (Pause { target: Target::Leader }, Some(Heal)) => Motif::PauseLeader,

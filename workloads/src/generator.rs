@@ -132,6 +132,8 @@ pub struct Context {
     pub time: Nanos,
     /// The process that will perform the operation.
     pub process: u64,
+    /// The client slot the process runs in (a retired process's successor keeps its slot).
+    pub slot: usize,
     /// Operations invoked and not yet completed, over all processes.
     pub in_flight: usize,
 }
@@ -362,7 +364,7 @@ pub fn simulate<G: Generator + ?Sized>(
                 continue;
             }
             let in_flight = busy.iter().filter(|b| b.is_some()).count();
-            let ctx = Context { time: now, process: table.process(slot), in_flight };
+            let ctx = Context { time: now, process: table.process(slot), slot, in_flight };
             match generator.next(&ctx) {
                 Next::Op(op) => {
                     let out = outcome(&op, now);

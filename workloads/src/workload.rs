@@ -75,11 +75,24 @@ pub struct WorkloadOptions {
     pub read_weight: u32,
     pub write_weight: u32,
     pub cas_weight: u32,
+    /// The first this many client slots only read (0: every slot draws from the weights). A
+    /// process stuck on a write (at a leader that can no longer commit) reads nothing until its
+    /// write times out, so the moments right after a partition are watched only by readers: a
+    /// deposed leader still answering reads is seen only if some process keeps asking it.
+    #[serde(default)]
+    pub readers: usize,
 }
 
 impl Default for WorkloadOptions {
     fn default() -> WorkloadOptions {
-        WorkloadOptions { active_keys: 3, ops_per_key: 100, read_weight: 2, write_weight: 1, cas_weight: 1 }
+        WorkloadOptions {
+            active_keys: 3,
+            ops_per_key: 100,
+            read_weight: 2,
+            write_weight: 1,
+            cas_weight: 1,
+            readers: 0,
+        }
     }
 }
 
@@ -154,12 +167,14 @@ impl Workload {
                 next_value: 1,
                 last_written: HashMap::new(),
                 weights: [options.read_weight, options.write_weight, options.cas_weight],
+                readers: options.readers,
             }),
             Workload::Append => Box::new(AppendGen {
                 keys,
                 rng,
                 next_value: 1,
                 weights: [options.read_weight, options.write_weight.max(1)],
+                readers: options.readers,
             }),
             Workload::TxnAppend | Workload::TxnRw => Box::new(TxnGen {
                 keys,
@@ -167,6 +182,7 @@ impl Workload {
                 next_value: 1,
                 weights: [options.read_weight, options.write_weight.max(1)],
                 registers: self == Workload::TxnRw,
+                readers: options.readers,
             }),
         })
     }
@@ -215,6 +231,7 @@ struct RegisterGen {
     next_value: u64,
     last_written: HashMap<String, String>,
     weights: [u32; 3],
+    readers: usize,
 }
 
 impl RegisterGen {
@@ -226,8 +243,11 @@ impl RegisterGen {
 }
 
 impl Generator for RegisterGen {
-    fn next(&mut self, _ctx: &Context) -> Next {
+    fn next(&mut self, ctx: &Context) -> Next {
         let key = self.keys.pick(&mut self.rng);
+        if ctx.slot < self.readers {
+            return Next::Op(Op { key, kind: OpKind::Read, node: None });
+        }
         let kind = match weighted(&mut self.rng, &self.weights) {
             0 => OpKind::Read,
             1 => {
@@ -254,12 +274,13 @@ struct AppendGen {
     rng: ChaCha8Rng,
     next_value: u64,
     weights: [u32; 2],
+    readers: usize,
 }
 
 impl Generator for AppendGen {
-    fn next(&mut self, _ctx: &Context) -> Next {
+    fn next(&mut self, ctx: &Context) -> Next {
         let key = self.keys.pick(&mut self.rng);
-        let kind = if weighted(&mut self.rng, &self.weights) == 0 {
+        let kind = if ctx.slot < self.readers || weighted(&mut self.rng, &self.weights) == 0 {
             OpKind::Read
         } else {
             let v = self.next_value.to_string();
@@ -283,15 +304,16 @@ struct TxnGen {
     weights: [u32; 2],
     /// Registers (txn-rw) rather than lists (txn-append).
     registers: bool,
+    readers: usize,
 }
 
 impl Generator for TxnGen {
-    fn next(&mut self, _ctx: &Context) -> Next {
+    fn next(&mut self, ctx: &Context) -> Next {
         let len = self.rng.random_range(1..=MAX_TXN_LEN);
         let mut mops: Vec<MicroOp> = Vec::with_capacity(len + 1);
         for _ in 0..len {
             let key = self.keys.pick(&mut self.rng);
-            if weighted(&mut self.rng, &self.weights) == 0 {
+            if ctx.slot < self.readers || weighted(&mut self.rng, &self.weights) == 0 {
                 mops.push(MicroOp::Read { key });
                 continue;
             }
@@ -318,7 +340,7 @@ impl Generator for TxnGen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::{SECOND, SimOutcome, TimeLimit, simulate};
+    use crate::generator::{SECOND, SimOp, SimOutcome, TimeLimit, simulate};
     use std::collections::HashSet;
 
     fn run(workload: Workload, seed: u64) -> Vec<Op> {
@@ -328,6 +350,30 @@ mod tests {
             .into_iter()
             .map(|o| o.op)
             .collect()
+    }
+
+    #[test]
+    fn reader_slots_only_read_and_the_others_still_write() {
+        for workload in [Workload::Register, Workload::Append, Workload::TxnAppend, Workload::TxnRw] {
+            let options = WorkloadOptions { readers: 4, ..WorkloadOptions::default() };
+            let g = workload.generator(&options, 9).unwrap();
+            let mut g = TimeLimit::new(g, 10 * SECOND);
+            // Every seventh operation is indeterminate: a retired process's successor keeps its slot.
+            let mut n = 0;
+            let ops = simulate(&mut g, 10, 5, 60 * SECOND, |_, _| {
+                n += 1;
+                SimOutcome { latency: SECOND / 50, indeterminate: n % 7 == 0 }
+            });
+            let writes = |o: &SimOp| match &o.op.kind {
+                OpKind::Read => false,
+                OpKind::Txn(mops) => mops.iter().any(|m| !matches!(m, MicroOp::Read { .. })),
+                _ => true,
+            };
+            assert!(ops.iter().filter(|o| o.slot < 4).count() > 100, "{workload}: readers ran");
+            assert!(ops.iter().filter(|o| o.slot < 4).all(|o| !writes(o)), "{workload}: a reader wrote");
+            assert!(ops.iter().any(|o| o.slot >= 4 && writes(o)), "{workload}: nobody wrote");
+            assert!(ops.iter().any(|o| o.slot < 4 && o.process >= 10), "{workload}: no reader was retired");
+        }
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn generate(workload: Workload, n: usize, stale: f64, seed: u64) -> Result<Vec<D
     let mut times = Vec::new();
     for i in 0..n {
         let p = (0..PROCESSES as usize).min_by_key(|&p| clocks[p]).unwrap_or(0);
-        let ctx = Context { time: clocks[p], process: p as u64, in_flight: 0 };
+        let ctx = Context { time: clocks[p], process: p as u64, slot: p, in_flight: 0 };
         let Next::Op(op) = generator.next(&ctx) else { bail!("the generator ran dry") };
         let OpKind::Txn(mops) = op.kind else { bail!("{workload} generated a non-transaction") };
         let invoke = clocks[p] + rng.random_range(0..MS / 10);

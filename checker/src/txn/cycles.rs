@@ -237,8 +237,8 @@ pub fn classify(steps: &[(usize, usize, DepKind)]) -> Anomaly {
         0
     };
     use Anomaly::*;
-    let adjacent = (0..steps.len())
-        .any(|i| steps[i].2 == DepKind::Rw && steps[(i + 1) % steps.len()].2 == DepKind::Rw);
+    let adjacent =
+        (0..steps.len()).any(|i| steps[i].2 == DepKind::Rw && steps[(i + 1) % steps.len()].2 == DepKind::Rw);
     let classes = match rw {
         0 if has(DepKind::Wr) => [G1c, G1cProcess, G1cRealtime],
         0 => [G0, G0Process, G0Realtime],
