@@ -162,19 +162,6 @@ impl Target {
         Target::Restarted,
     ];
 
-    /// Whether resolving this target depends on which node leads now (so the harness looks at the
-    /// cluster right before the fault, rather than trusting a status poll).
-    pub fn needs_leader(self) -> bool {
-        matches!(
-            self,
-            Target::Leader
-                | Target::NewLeader
-                | Target::PreviousLeader
-                | Target::LeaderSide
-                | Target::Followers
-        )
-    }
-
     /// The node this target names in `view`, for the role and history targets; None for the others
     /// and when the role is unknown.
     fn role_node<'a>(self, view: &View<'a>) -> Option<&'a str> {
@@ -430,9 +417,8 @@ impl Fault {
         })
     }
 
-    /// Whether this fault is aimed at the node that leads now (so the harness waits a little for a
-    /// leader to emerge when none answers), rather than at a role in the history.
-    pub fn aims_at_leader(&self) -> bool {
+    /// How resolving this fault depends on the roles (see [`Aim`]).
+    pub fn aim(&self) -> Aim {
         match self {
             Fault::Partition { topology }
             | Fault::Loss { topology, .. }
@@ -441,40 +427,47 @@ impl Fault {
             | Fault::DropType { topology, .. }
             | Fault::Duplicate { topology, .. }
             | Fault::Reorder { topology, .. }
-            | Fault::Deliver { topology } => {
-                topology.needs_leader() && *topology != Topology::PreviousLeaderBridge
-            }
+            | Fault::Deliver { topology } => match topology {
+                // Aimed at the previous leader, the current one only as a fallback.
+                Topology::PreviousLeaderBridge => Aim::Roles,
+                t if t.needs_leader() => Aim::Leader,
+                _ => Aim::Fixed,
+            },
             Fault::Kill { target }
             | Fault::Pause { target }
             | Fault::Restart { target }
             | Fault::PowerLoss { target }
-            | Fault::Corrupt { target, .. } => {
-                matches!(target, Target::Leader | Target::NewLeader | Target::LeaderSide | Target::Followers)
-            }
-            Fault::Heal => false,
+            | Fault::Corrupt { target, .. } => match target {
+                Target::Leader | Target::NewLeader | Target::LeaderSide | Target::Followers => Aim::Leader,
+                Target::PreviousLeader => Aim::Roles,
+                _ => Aim::Fixed,
+            },
+            Fault::Heal => Aim::Fixed,
         }
+    }
+
+    /// Whether this fault is aimed at the node that leads now (so the harness waits a little for a
+    /// leader to emerge when none answers), rather than at a role in the history.
+    pub fn aims_at_leader(&self) -> bool {
+        self.aim() == Aim::Leader
     }
 
     /// Whether resolving this fault depends on which node leads (so the harness should look at the
     /// cluster right before it acts, not trust a status poll that may be a few hundred ms old).
     pub fn needs_leader(&self) -> bool {
-        match self {
-            Fault::Partition { topology }
-            | Fault::Loss { topology, .. }
-            | Fault::Latency { topology, .. }
-            | Fault::Drop { topology, .. }
-            | Fault::DropType { topology, .. }
-            | Fault::Duplicate { topology, .. }
-            | Fault::Reorder { topology, .. }
-            | Fault::Deliver { topology } => topology.needs_leader(),
-            Fault::Kill { target }
-            | Fault::Pause { target }
-            | Fault::Restart { target }
-            | Fault::PowerLoss { target }
-            | Fault::Corrupt { target, .. } => target.needs_leader(),
-            Fault::Heal => false,
-        }
+        self.aim() != Aim::Fixed
     }
+}
+
+/// How a fault's nodes depend on the roles when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aim {
+    /// Not at all (random nodes drawn with the run's seed, the bridge, the restarted node).
+    Fixed,
+    /// On who led before, with who leads now as the fallback.
+    Roles,
+    /// On who leads now.
+    Leader,
 }
 
 /// A fault with the run-relative time it is due at.

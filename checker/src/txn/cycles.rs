@@ -86,6 +86,70 @@ impl Bfs {
         }
     }
 
+    /// The breadth-first search both searches below are: over states, `per_vertex` of them for each
+    /// vertex (state `per_vertex * v + tag`), from `start`, along edges whose target is in component
+    /// `id` (`member[target] == id`). `step(state, kinds of the edge, target)` is the state an edge
+    /// leads to (None: not taken there); the search ends at the first state taken for which `goal`
+    /// holds. `start` counts as seen only when `seen_start` (a search for a cycle through `start` must
+    /// be able to come back to it). Returns the edges taken, each with the state it led to; None when
+    /// no goal is reachable or the budget ran out.
+    #[allow(clippy::too_many_arguments, reason = "one search's inputs, each used once")]
+    fn search(
+        &mut self,
+        g: &DepGraph,
+        per_vertex: usize,
+        start: usize,
+        seen_start: bool,
+        member: &[u32],
+        id: u32,
+        mut step: impl FnMut(usize, Kinds, usize) -> Option<usize>,
+        goal: impl Fn(usize) -> bool,
+    ) -> Option<Vec<(EdgeIndex<u32>, usize)>> {
+        let states = per_vertex * g.graph.node_count();
+        if self.stamp.len() < states {
+            self.stamp.resize(states, 0);
+            self.parent.resize(states, (0, 0));
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        self.queue.clear();
+        self.queue.push_back(start as u32);
+        if seen_start {
+            self.stamp[start] = generation;
+        }
+        while let Some(s) = self.queue.pop_front() {
+            let s = s as usize;
+            for e in g.graph.edges(NodeIndex::new(s / per_vertex)) {
+                if self.budget == 0 {
+                    return None;
+                }
+                self.budget -= 1;
+                let w = e.target().index();
+                if member[w] != id {
+                    continue;
+                }
+                let Some(next) = step(s, e.weight().kinds, w) else { continue };
+                if goal(next) {
+                    let mut path = vec![(e.id(), next)];
+                    let mut at = s;
+                    while at != start {
+                        let (p, edge) = self.parent[at];
+                        path.push((EdgeIndex::new(edge as usize), at));
+                        at = p as usize;
+                    }
+                    path.reverse();
+                    return Some(path);
+                }
+                if self.stamp[next] != generation {
+                    self.stamp[next] = generation;
+                    self.parent[next] = (s as u32, e.id().index() as u32);
+                    self.queue.push_back(next as u32);
+                }
+            }
+        }
+        None
+    }
+
     /// A shortest path `from ~> to` (a cycle when they are equal) over edges of `mask` between
     /// vertices with `member[v] == id`, as edge indices; None when there is none or the budget ran out.
     fn path(
@@ -97,52 +161,17 @@ impl Bfs {
         member: &[u32],
         id: u32,
     ) -> Option<Vec<EdgeIndex<u32>>> {
-        self.generation += 1;
-        let generation = self.generation;
-        self.queue.clear();
-        self.queue.push_back(from as u32);
-        if from != to {
-            self.stamp[from] = generation;
-        }
-        while let Some(u) = self.queue.pop_front() {
-            for e in g.graph.edges(NodeIndex::new(u as usize)) {
-                if self.budget == 0 {
-                    return None;
-                }
-                self.budget -= 1;
-                let w = e.target().index();
-                if !e.weight().kinds.intersects(mask) || member[w] != id {
-                    continue;
-                }
-                if w == to {
-                    let mut path = vec![e.id()];
-                    let mut at = u as usize;
-                    while at != from {
-                        let (p, edge) = self.parent[at];
-                        path.push(EdgeIndex::new(edge as usize));
-                        at = p as usize;
-                    }
-                    path.reverse();
-                    return Some(path);
-                }
-                if self.stamp[w] != generation {
-                    self.stamp[w] = generation;
-                    self.parent[w] = (u, e.id().index() as u32);
-                    self.queue.push_back(w as u32);
-                }
-            }
-        }
-        None
+        let step = |_, kinds: Kinds, w| kinds.intersects(mask).then_some(w);
+        let path = self.search(g, 1, from, from != to, member, id, step, |w| w == to)?;
+        Some(path.into_iter().map(|(e, _)| e).collect())
     }
-}
 
-impl Bfs {
     /// A shortest way back `from ~> to` over edges of `mask` inside component `id` on which no `rw`
     /// step follows another, starting as if the step before `from` was `rw` and ending with a step
     /// into `to` that is not `rw` (so that the cycle closed by an `rw` edge `to -> from` has no two
     /// anti-dependencies in a row). The search runs over pairs (transaction, whether it was reached
-    /// through `rw`). Returns the steps with the kind each was taken as; None when there is no such
-    /// way or the budget ran out.
+    /// through `rw`): state `2 * vertex + 1` when reached through `rw`. Returns the steps with the kind
+    /// each was taken as; None when there is no such way or the budget ran out.
     fn nonadjacent_path(
         &mut self,
         g: &DepGraph,
@@ -152,67 +181,28 @@ impl Bfs {
         member: &[u32],
         id: u32,
     ) -> Option<Steps> {
-        let n = g.graph.node_count();
-        // State s = 2 * vertex + (reached through rw). The scratch arrays are sized for vertices; the
-        // pair search needs twice as many.
-        if self.stamp.len() < 2 * n {
-            self.stamp.resize(2 * n, 0);
-            self.parent.resize(2 * n, (0, 0));
-        }
         let other = mask.minus(Kinds::RW);
-        self.generation += 1;
-        let generation = self.generation;
-        self.queue.clear();
-        let start = 2 * from as u32 + 1;
-        self.stamp[start as usize] = generation;
-        self.queue.push_back(start);
-        while let Some(s) = self.queue.pop_front() {
-            let (u, after_rw) = ((s / 2) as usize, s % 2 == 1);
-            for e in g.graph.edges(NodeIndex::new(u)) {
-                if self.budget == 0 {
-                    return None;
-                }
-                self.budget -= 1;
-                let w = e.target().index();
-                if member[w] != id {
-                    continue;
-                }
-                let kinds = e.weight().kinds;
-                // Taken as data (or order) when it can be, as `rw` only when it must and may.
-                let as_rw = if kinds.intersects(other) {
-                    false
-                } else if kinds.intersects(Kinds::RW) && mask.intersects(Kinds::RW) && !after_rw {
-                    true
-                } else {
-                    continue;
-                };
-                if w == to && !as_rw {
-                    let mut path = vec![(u, w, e.id(), as_rw)];
-                    let mut at = s;
-                    while at != start {
-                        let (p, edge) = self.parent[at as usize];
-                        let (a, b) = g.graph.edge_endpoints(EdgeIndex::new(edge as usize)).expect("an edge");
-                        path.push((a.index(), b.index(), EdgeIndex::new(edge as usize), at % 2 == 1));
-                        at = p;
-                    }
-                    path.reverse();
-                    return Some(
-                        path.into_iter()
-                            .map(|(a, b, e, rw)| {
-                                (a, b, if rw { DepKind::Rw } else { explain_kind(g.edge(e).kinds, other) })
-                            })
-                            .collect(),
-                    );
-                }
-                let next = 2 * w as u32 + as_rw as u32;
-                if self.stamp[next as usize] != generation {
-                    self.stamp[next as usize] = generation;
-                    self.parent[next as usize] = (s, e.id().index() as u32);
-                    self.queue.push_back(next);
-                }
+        // Taken as data (or order) when it can be, as `rw` only when it must and may.
+        let step = |s: usize, kinds: Kinds, w: usize| {
+            if kinds.intersects(other) {
+                Some(2 * w)
+            } else if kinds.intersects(Kinds::RW) && mask.intersects(Kinds::RW) && s % 2 == 0 {
+                Some(2 * w + 1)
+            } else {
+                None
             }
-        }
-        None
+        };
+        let path = self.search(g, 2, 2 * from + 1, true, member, id, step, |s| s == 2 * to)?;
+        Some(
+            path.into_iter()
+                .map(|(e, state)| {
+                    let (a, b) = g.graph.edge_endpoints(e).expect("an edge of the graph");
+                    let kind =
+                        if state % 2 == 1 { DepKind::Rw } else { explain_kind(g.edge(e).kinds, other) };
+                    (a.index(), b.index(), kind)
+                })
+                .collect(),
+        )
     }
 }
 
