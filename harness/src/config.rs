@@ -31,12 +31,14 @@ pub mod defaults {
     /// Alternating: time between a fault and its heal. Composed: the longest hold or quiet time
     /// (most are drawn around the election timeout).
     pub const NEMESIS_INTERVAL: &str = "10s";
-    /// The fault kinds of `composed` alone, where the system supports them (drop: raft-node's frames).
-    pub const COMPOSED_KINDS: [workloads::FaultKind; 4] = [
+    /// The fault kinds of `composed` alone, where the system supports them (drop and latency:
+    /// where the harness's proxy reads the system's frames, raft-node).
+    pub const COMPOSED_KINDS: [workloads::FaultKind; 5] = [
         workloads::FaultKind::Partition,
         workloads::FaultKind::Kill,
         workloads::FaultKind::Pause,
         workloads::FaultKind::Drop,
+        workloads::FaultKind::Latency,
     ];
     pub const CONCURRENCY: usize = 10;
     pub const STORE: &str = "store";
@@ -640,10 +642,15 @@ impl RunConfig {
 
 /// The fault kinds of `--nemesis composed` on `system` over `net`: [`defaults::COMPOSED_KINDS`] it
 /// supports. Drops need the harness's proxy on every peer link, which remote hosts do not have.
+/// Latency goes wherever drops go: the proxy is on every peer link for them anyway, while for
+/// another system it would change the timing of every composed run (ask for it by name there).
 pub fn composed_kinds(system: &System, net: Backend) -> Vec<FaultKind> {
     let caps = system.capabilities();
     let drops = caps.message_drops && net != Backend::Ssh;
-    defaults::COMPOSED_KINDS.into_iter().filter(|k| *k != FaultKind::Drop || drops).collect()
+    defaults::COMPOSED_KINDS
+        .into_iter()
+        .filter(|k| !matches!(k, FaultKind::Drop | FaultKind::Latency) || drops)
+        .collect()
 }
 
 /// Client operations a short run of the matrix or the explorer is paced to, over its whole run phase:
@@ -845,7 +852,7 @@ mod tests {
         let raft = System::RaftNode;
         assert!(composed_kinds(&raft, Backend::Netns).contains(&FaultKind::Drop));
         let remote = composed_kinds(&raft, Backend::Ssh);
-        assert!(!remote.contains(&FaultKind::Drop), "{remote:?}");
+        assert!(!remote.contains(&FaultKind::Drop) && !remote.contains(&FaultKind::Latency), "{remote:?}");
         assert!(remote.contains(&FaultKind::Partition) && remote.contains(&FaultKind::Kill));
     }
 
@@ -857,11 +864,17 @@ mod tests {
         assert!(c.nemesis.composed);
         assert_eq!(
             c.nemesis.kinds,
-            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Drop]
+            vec![
+                FaultKind::Partition,
+                FaultKind::Kill,
+                FaultKind::Pause,
+                FaultKind::Drop,
+                FaultKind::Latency
+            ]
         );
         assert_eq!(c.test_name(), "raft-node-register-composed");
         assert_eq!(c.election_timeout(), Duration::from_millis(150));
-        // etcd has no frames the proxy can read: its composed mix has no drop.
+        // etcd has no frames the proxy can read: its composed mix has no drop (and no latency).
         let etcd = config(System::Etcd(EtcdOptions::default())).validate().unwrap();
         assert_eq!(etcd.nemesis.kinds, vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]);
         assert_eq!(etcd.test_name(), "etcd-register-composed");
@@ -977,7 +990,7 @@ mod tests {
             "--node-arg=--bug --node-arg=stale-read --node-arg='it'\\''s'",
             "--keys 9",
             "--time-limit 1m",
-            "--nemesis composed,partition,kill,pause,drop --nemesis-interval 10s",
+            "--nemesis composed,partition,kill,pause,drop,latency --nemesis-interval 10s",
             "--node-bin /",
         ] {
             assert!(cmd.contains(part), "{part:?} not in {cmd}");

@@ -72,12 +72,16 @@ pub enum Motif {
     /// Drop one kind of message (appends or votes) on some links, sometimes with a process fault
     /// inside (raft-node only: the harness's proxy reads its frames).
     DropMessages,
+    /// Slow some links by one to three elections, then kill a node and restart it before what was
+    /// sent to it meanwhile arrives: requests and grants from before the crash reach a process
+    /// that forgot whatever it had not made durable (a vote, a term, an acknowledged entry).
+    SlowRestart,
     /// One fault of the alternating kind, held long or short.
     Single,
 }
 
 impl Motif {
-    pub const ALL: [Motif; 11] = [
+    pub const ALL: [Motif; 12] = [
         Motif::IsolateLeader,
         Motif::PartitionKillNewLeader,
         Motif::PauseLeaderSplitFollowers,
@@ -88,6 +92,7 @@ impl Motif {
         Motif::LeaderChurn,
         Motif::BridgeCrash,
         Motif::DropMessages,
+        Motif::SlowRestart,
         Motif::Single,
     ];
 
@@ -101,6 +106,7 @@ impl Motif {
             Motif::PauseLeader => &[Pause],
             Motif::RestartAlone | Motif::CrashMany | Motif::LeaderChurn => &[Kill],
             Motif::DropMessages => &[Drop],
+            Motif::SlowRestart => &[Latency, Kill],
             Motif::Single => &[],
         }
     }
@@ -117,6 +123,7 @@ impl Motif {
             Motif::LeaderChurn => "leader-churn",
             Motif::BridgeCrash => "bridge-crash",
             Motif::DropMessages => "drop-messages",
+            Motif::SlowRestart => "slow-restart",
             Motif::Single => "single",
         }
     }
@@ -233,6 +240,21 @@ impl Motif {
                     }
                 }
                 s.push((hold(rng, timing, 1.0, 8.0), Fault::Heal));
+            }
+            Motif::SlowRestart => {
+                let topology =
+                    *[Topology::AllLinks, Topology::AllLinks, Topology::RandomHalves, Topology::IntoLeader]
+                        .choose(rng)
+                        .expect("non-empty");
+                let delay = short(rng, 1.0, 3.0) * timing.election as f64;
+                let delay_ms = ((delay / 1e6) as u64).max(1);
+                s.push((0.0, Fault::Latency { topology, delay_ms }));
+                let target = *[Target::Leader, Target::One, Target::One, Target::NewLeader]
+                    .choose(rng)
+                    .expect("non-empty");
+                s.push((short(rng, 0.3, 2.0), Fault::Kill { target }));
+                s.push((short(rng, 0.1, 1.0), Fault::Restart { target: Target::All }));
+                s.push((hold(rng, timing, 1.0, 6.0), Fault::Heal));
             }
             Motif::Single => {
                 s.push((0.0, random_fault(kinds, nodes, rng).unwrap_or(Fault::Heal)));
@@ -500,6 +522,7 @@ pub fn motif_of(episode: &Episode) -> Option<Motif> {
         (Kill { .. }, Some(Restart { .. })) => Motif::RestartAlone,
         (Kill { target: Target::Majority | Target::All }, Some(Heal)) => Motif::CrashMany,
         (Drop { .. }, _) => Motif::DropMessages,
+        (Latency { .. }, Some(Kill { .. })) => Motif::SlowRestart,
         (_, Some(Heal)) => Motif::Single,
         _ => return None,
     })
@@ -833,7 +856,7 @@ mod tests {
     const TIMING: Timing = Timing { election: 150 * MS, long: 10 * SECOND };
 
     fn all_kinds() -> Vec<FaultKind> {
-        vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Drop]
+        vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Drop, FaultKind::Latency]
     }
 
     #[test]
