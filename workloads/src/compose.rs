@@ -675,13 +675,18 @@ pub struct Shrinker {
     /// Time kept after the last step (the run phase of a candidate ends there).
     tail: Nanos,
     stage: Stage,
-    pending: Option<Plan>,
+    /// The candidate out for replay and the stage that proposed it.
+    pending: Option<(Plan, Stage)>,
     trials: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 enum Stage {
     Truncate(Nanos),
+    /// Only the last `k` episodes kept (the ones nearest the failure), for k = 1 and 2: a failure
+    /// usually needs the episode it happened in and little else, and one candidate that says so
+    /// saves the many halvings of delta debugging over a dozen episodes.
+    Last(usize),
     /// Delta debugging over episodes: the episodes split into `parts` chunks, chunk `chunk` removed.
     Episodes {
         parts: usize,
@@ -730,10 +735,11 @@ impl Shrinker {
     /// The next candidate to replay, or None when nothing smaller is left to try.
     pub fn next_candidate(&mut self) -> Option<Vec<ScheduledFault>> {
         loop {
+            let proposer = self.stage.clone();
             let candidate = match self.stage.clone() {
                 Stage::Done => return None,
                 Stage::Truncate(t) => {
-                    self.stage = Stage::Episodes { parts: 2, chunk: 0 };
+                    self.stage = Stage::Last(1);
                     let mut p = self.best.clone();
                     let election = self.election;
                     p.episodes.retain(|e| e.start <= t);
@@ -754,6 +760,16 @@ impl Shrinker {
                     if p.faults() == self.best.faults() {
                         continue;
                     }
+                    p
+                }
+                Stage::Last(k) => {
+                    let n = self.best.episodes.len();
+                    if k >= n || k > 2 {
+                        self.stage = Stage::Episodes { parts: 2, chunk: 0 };
+                        continue;
+                    }
+                    let mut p = self.best.clone();
+                    p.episodes.drain(..n - k);
                     p
                 }
                 Stage::Episodes { parts, chunk } => {
@@ -795,7 +811,7 @@ impl Shrinker {
                 }
             };
             let candidate = self.fit(candidate);
-            self.pending = Some(candidate.clone());
+            self.pending = Some((candidate.clone(), proposer));
             self.trials += 1;
             return Some(candidate.to_schedule(self.election));
         }
@@ -803,13 +819,17 @@ impl Shrinker {
 
     /// Whether the last candidate reproduced the failure.
     pub fn report(&mut self, reproduced: bool) {
-        let Some(candidate) = self.pending.take() else { return };
+        let Some((candidate, proposer)) = self.pending.take() else { return };
         if reproduced {
             self.best = candidate;
             // ddmin: a smaller schedule is split a little more coarsely again; a removed step's
             // position now names the next step.
-            if let Stage::Episodes { parts, .. } = self.stage {
-                self.stage = Stage::Episodes { parts: (parts - 1).max(2), chunk: 0 };
+            match proposer {
+                Stage::Episodes { parts, .. } => {
+                    self.stage = Stage::Episodes { parts: (parts - 1).max(2), chunk: 0 };
+                }
+                Stage::Last(_) => self.stage = Stage::Episodes { parts: 2, chunk: 0 },
+                _ => {}
             }
         } else {
             self.advance();
@@ -820,6 +840,7 @@ impl Shrinker {
         self.stage = match self.stage {
             Stage::Episodes { parts, chunk } => Stage::Episodes { parts, chunk: chunk + 1 },
             Stage::Steps { episode, step } => Stage::Steps { episode, step: step + 1 },
+            Stage::Last(k) => Stage::Last(k + 1),
             ref s => s.clone(),
         };
     }
@@ -1020,6 +1041,31 @@ mod tests {
             shrinker.trials(),
             original.len()
         );
+    }
+
+    #[test]
+    fn shrinking_tries_the_episode_of_the_failure_alone_right_after_the_cut() {
+        let s = compose(&all_kinds(), 5, 60 * SECOND, 7, TIMING, &Weights::default()).unwrap();
+        let plan = Plan::from_schedule(&s);
+        assert!(plan.episodes.len() >= 6, "{} episodes", plan.episodes.len());
+        let culprit = plan.episodes[4].clone();
+        let detected = culprit.start + culprit.length(TIMING.election);
+        let holds =
+            |c: &[ScheduledFault]| Plan::from_schedule(c).episodes.iter().any(|e| e.steps == culprit.steps);
+        let mut shrinker = Shrinker::new(&s, Some(detected), TIMING.election, 5 * SECOND);
+        let cut = shrinker.next_candidate().unwrap();
+        assert_eq!(Plan::from_schedule(&cut).episodes.len(), 5, "cut after the failure: {cut:?}");
+        shrinker.report(holds(&cut));
+        let alone = shrinker.next_candidate().unwrap();
+        assert_eq!(Plan::from_schedule(&alone).episodes, vec![culprit.clone()], "the last episode alone");
+        shrinker.report(holds(&alone));
+        while let Some(c) = shrinker.next_candidate() {
+            shrinker.report(holds(&c));
+        }
+        let best = shrinker.best();
+        assert!(holds(&best));
+        assert_eq!(fault_count(&best), culprit.steps.iter().filter(|(_, f)| *f != Fault::Heal).count());
+        assert!(shrinker.trials() <= 2 + culprit.steps.len(), "{} trials", shrinker.trials());
     }
 
     #[test]
