@@ -189,15 +189,23 @@ impl Bandit {
         }
     }
 
-    /// Each motif's mean new facts per run it was in, relative to the mean over all motifs; a motif
-    /// not tried yet gets the mean (optimism keeps every motif in play).
+    /// Each motif's mean new facts per run it was in, relative to the mean over all motifs. A motif
+    /// not tried yet counts as good as the best tried one: optimism keeps every motif in play. (It
+    /// once counted as one fact per run, while the first runs of a session find dozens each, so
+    /// the motifs a session's first draws missed sank to the floor weight and a whole session
+    /// could go by without one whole-cluster crash.)
     fn weights(&self) -> Weights {
-        let mean = |m: &Motif| {
+        let tried = |m: &Motif| {
             let runs = self.runs.get(m).copied().unwrap_or(0.0);
-            (self.reward.get(m).copied().unwrap_or(0.0) + 1.0) / (runs + 1.0)
+            (runs > 0.0).then(|| self.reward.get(m).copied().unwrap_or(0.0) / runs)
         };
-        let all: Vec<f64> = Motif::ALL.iter().map(mean).collect();
-        let overall = all.iter().sum::<f64>() / all.len() as f64;
+        let best = Motif::ALL.iter().filter_map(tried).fold(0.0, f64::max);
+        let mean = |m: &Motif| tried(m).unwrap_or(best);
+        let overall = Motif::ALL.iter().map(mean).sum::<f64>() / Motif::ALL.len() as f64;
+        if overall <= 0.0 {
+            // Nothing found anything yet: every motif alike.
+            return Weights::default();
+        }
         Weights(Motif::ALL.iter().map(|m| (*m, (mean(m) / overall).clamp(0.25, 4.0))).collect())
     }
 }
@@ -723,7 +731,18 @@ mod tests {
         }
         let w = b.weights();
         assert!(w.of(Motif::CrashMany) > 2.0 * w.of(Motif::PauseLeader), "{w:?}");
-        assert!(w.of(Motif::BridgeCrash) >= 0.25, "untried motifs stay in play: {w:?}");
+        assert_eq!(
+            w.of(Motif::BridgeCrash),
+            w.of(Motif::CrashMany),
+            "untried motifs count as the best: {w:?}"
+        );
+        // Early runs find dozens of facts: the motifs they happened to hold must not bury the
+        // others.
+        let mut b = Bandit::default();
+        b.record(&pause, 40);
+        let w = b.weights();
+        assert!(w.of(Motif::CrashMany) >= w.of(Motif::PauseLeader), "{w:?}");
+        assert_eq!(Bandit::default().weights().of(Motif::CrashMany), 1.0);
     }
 
     #[test]

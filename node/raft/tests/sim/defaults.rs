@@ -20,7 +20,10 @@
 //!   `--ignored`); [`forget_vote_survives_pre_vote_when_a_grant_arrives_after_the_election`] replays
 //!   the one. On a real cluster the slow link must outlast a process restart (tens of
 //!   milliseconds, where the network takes a fraction of one), so only a latency fault on the right
-//!   link during the right election opens it: reachable, but far rarer than the explorer's budget.
+//!   link during the right election opens it. The composed nemesis draws that shape (its
+//!   `slow-restart` motif: links slowed by one to three elections, a node killed and restarted
+//!   meanwhile), but it must also meet two concurrent pre-vote rounds: reachable, and still far
+//!   rarer than the explorer's budget.
 //! - **commit-old-term** (Figure 8's unsafe rule) needs a majority to hold an old-term entry
 //!   without the new leader's no-op, which comes right after it in the leader's log. With 64
 //!   entries per AppendEntries a follower that receives the old entry receives the no-op in the same
