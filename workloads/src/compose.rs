@@ -680,7 +680,7 @@ pub struct Shrinker {
     trials: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Stage {
     Truncate(Nanos),
     /// Only the last `k` episodes kept (the ones nearest the failure), for k = 1 and 2: a failure
@@ -735,8 +735,8 @@ impl Shrinker {
     /// The next candidate to replay, or None when nothing smaller is left to try.
     pub fn next_candidate(&mut self) -> Option<Vec<ScheduledFault>> {
         loop {
-            let proposer = self.stage.clone();
-            let candidate = match self.stage.clone() {
+            let proposer = self.stage;
+            let candidate = match proposer {
                 Stage::Done => return None,
                 Stage::Truncate(t) => {
                     self.stage = Stage::Last(1);
@@ -841,7 +841,7 @@ impl Shrinker {
             Stage::Episodes { parts, chunk } => Stage::Episodes { parts, chunk: chunk + 1 },
             Stage::Steps { episode, step } => Stage::Steps { episode, step: step + 1 },
             Stage::Last(k) => Stage::Last(k + 1),
-            ref s => s.clone(),
+            s => s,
         };
     }
 

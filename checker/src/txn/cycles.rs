@@ -184,9 +184,10 @@ impl Bfs {
         let other = mask.minus(Kinds::RW);
         // Taken as data (or order) when it can be, as `rw` only when it must and may.
         let step = |s: usize, kinds: Kinds, w: usize| {
+            let after_rw = s % 2 == 1;
             if kinds.intersects(other) {
                 Some(2 * w)
-            } else if kinds.intersects(Kinds::RW) && mask.intersects(Kinds::RW) && s % 2 == 0 {
+            } else if kinds.intersects(Kinds::RW) && mask.intersects(Kinds::RW) && !after_rw {
                 Some(2 * w + 1)
             } else {
                 None
