@@ -73,6 +73,8 @@ struct Hosts {
     dir: tempfile::TempDir,
     bridge: String,
     namespaces: Vec<String>,
+    /// The host-side ends of the veth pairs.
+    veths: Vec<String>,
     sshds: Vec<Child>,
     ips: Vec<String>,
     /// An address on the bridge's subnet where nothing answers.
@@ -82,7 +84,11 @@ struct Hosts {
 impl Hosts {
     /// `n` hosts; `no_iptables(i)` gives host `i` an sshd whose sessions cannot find iptables.
     fn new(n: usize, no_iptables: impl Fn(usize) -> bool) -> Hosts {
-        let tag = format!("{:05x}", std::process::id() & 0xfffff);
+        // A new tag for every set of hosts in this process: deleting a namespace frees its veth pair
+        // in the kernel's own time, so the next test must not need the same names.
+        static SETS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let set = SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{:05x}{set:x}", std::process::id() & 0xfffff);
         let used = stdout(&["ip", "-4", "-o", "addr", "show"])
             + &stdout(&["ip", "-4", "route", "show", "table", "all"]);
         let b = (0..250u32)
@@ -94,6 +100,7 @@ impl Hosts {
             dir,
             bridge: format!("flsb{tag}"),
             namespaces: Vec::new(),
+            veths: Vec::new(),
             sshds: Vec::new(),
             ips: Vec::new(),
             nobody: format!("10.254.{b}.99"),
@@ -118,6 +125,7 @@ impl Hosts {
             hosts.namespaces.push(ns.clone());
             run(&["ip", "netns", "add", &ns]);
             run(&["ip", "link", "add", &outside, "type", "veth", "peer", "name", &inside]);
+            hosts.veths.push(outside.clone());
             run(&["ip", "link", "set", &inside, "netns", &ns]);
             run(&["ip", "link", "set", &outside, "master", &hosts.bridge]);
             run(&["ip", "link", "set", &outside, "up"]);
@@ -212,6 +220,10 @@ impl Drop for Hosts {
                     );
                 }
             }
+        }
+        // A veth pair goes at once when one end is deleted; with its namespace it would go later.
+        for veth in &self.veths {
+            let _ = Command::new("ip").args(["link", "del", veth]).status();
         }
         for ns in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
