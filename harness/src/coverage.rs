@@ -16,7 +16,10 @@
 //!   stale read needs), two nodes leading one term, and the longest time without a leader;
 //! - log truncations (a node's last index going down: uncommitted entries replaced) and committed
 //!   entries replaced (the log watcher's `log-changes.json`);
-//! - messages dropped by kind (appends, votes) and how many client operations ended unknown.
+//! - messages dropped by kind (appends, votes) and how many client operations ended unknown;
+//! - where the nodes log their elections ([`crate::elections`], raft-node's core): terms with two
+//!   or more candidates, a voter restarted while its term was still contested, a vote granted twice
+//!   in one term. The polls are too slow to see these; they are what a forgotten vote needs.
 //!
 //! Counts are bucketed as AFL buckets its hit counts (1, 2, 3, 4-7, 8-15, ...), so "one more
 //! election" is not new but "twice as many" is. Everything here is a pure function of the parsed run.
@@ -65,6 +68,8 @@ pub struct Observed<'a> {
     pub dropped: Option<DroppedMessages>,
     /// Client operations that ended unknown (`info`).
     pub infos: u64,
+    /// Election events from the nodes' logs (none for systems that log none).
+    pub elections: &'a [crate::elections::ElectionEvent],
 }
 
 /// AFL's hit-count buckets.
@@ -207,6 +212,7 @@ pub fn signature(o: &Observed<'_>) -> BTreeSet<String> {
         facts.insert(format!("dropped-votes:{}", bucket(d.votes)));
     }
     facts.insert(format!("info-ops:{}", bucket(o.infos)));
+    facts.extend(crate::elections::facts(o.elections));
     facts
 }
 

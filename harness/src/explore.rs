@@ -279,12 +279,21 @@ pub fn run_signature(dir: &RunDir, spec: &store::TestSpec, infos: u64) -> BTreeS
         .filter_map(|n| crate::logwatch::read_changes(&dir.node_file(n, NodeFile::LogChanges))?.ok())
         .map(|c| c.len())
         .sum();
+    let elections: Vec<_> = spec
+        .node_names()
+        .iter()
+        .flat_map(|n| {
+            let text = std::fs::read(dir.node_file(n, NodeFile::Stderr)).unwrap_or_default();
+            crate::elections::parse_log(n, &String::from_utf8_lossy(&text))
+        })
+        .collect();
     coverage::signature(&Observed {
         polls: &polls,
         faults: &outcome.executed,
         replaced_committed: replaced,
         dropped: outcome.messages_dropped,
         infos,
+        elections: &elections,
     })
 }
 

@@ -52,6 +52,7 @@ pub mod config;
 pub mod coverage;
 pub mod diskfault;
 pub mod durable;
+pub mod elections;
 pub mod etcd;
 pub mod explore;
 pub mod findings;

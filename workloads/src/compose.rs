@@ -76,12 +76,19 @@ pub enum Motif {
     /// sent to it meanwhile arrives: requests and grants from before the crash reach a process
     /// that forgot whatever it had not made durable (a vote, a term, an acknowledged entry).
     SlowRestart,
+    /// Slow the links into a node or a minority (or between halves), kill the leader, bring it
+    /// back while the others elect, then crash and restart a voter right after it voted, once or a
+    /// few times: an election storm. With one side's grants delayed, two candidates can hold
+    /// grants for the same term at once; a voter that forgot its vote across the restart grants
+    /// the second one too. (The simulation's election storms in `node/raft/tests/sim/defaults.rs`
+    /// on a real cluster.)
+    ElectionRestarts,
     /// One fault of the alternating kind, held long or short.
     Single,
 }
 
 impl Motif {
-    pub const ALL: [Motif; 12] = [
+    pub const ALL: [Motif; 13] = [
         Motif::IsolateLeader,
         Motif::PartitionKillNewLeader,
         Motif::PauseLeaderSplitFollowers,
@@ -93,6 +100,7 @@ impl Motif {
         Motif::BridgeCrash,
         Motif::DropMessages,
         Motif::SlowRestart,
+        Motif::ElectionRestarts,
         Motif::Single,
     ];
 
@@ -106,7 +114,7 @@ impl Motif {
             Motif::PauseLeader => &[Pause],
             Motif::RestartAlone | Motif::CrashMany | Motif::LeaderChurn => &[Kill],
             Motif::DropMessages => &[Drop],
-            Motif::SlowRestart => &[Latency, Kill],
+            Motif::SlowRestart | Motif::ElectionRestarts => &[Latency, Kill],
             Motif::Single => &[],
         }
     }
@@ -124,6 +132,7 @@ impl Motif {
             Motif::BridgeCrash => "bridge-crash",
             Motif::DropMessages => "drop-messages",
             Motif::SlowRestart => "slow-restart",
+            Motif::ElectionRestarts => "election-restarts",
             Motif::Single => "single",
         }
     }
@@ -255,6 +264,33 @@ impl Motif {
                 s.push((short(rng, 0.3, 2.0), Fault::Kill { target }));
                 s.push((short(rng, 0.1, 1.0), Fault::Restart { target: Target::All }));
                 s.push((hold(rng, timing, 1.0, 6.0), Fault::Heal));
+            }
+            Motif::ElectionRestarts => {
+                // Messages into a node or a minority (or between halves) slowed by about an
+                // election: long enough that a process restart fits between a grant sent and a
+                // grant received.
+                let topology =
+                    *[Topology::OneWay, Topology::OneWay, Topology::RandomHalves, Topology::AllLinks]
+                        .choose(rng)
+                        .expect("non-empty");
+                let delay = short(rng, 0.5, 2.5) * timing.election as f64;
+                s.push((0.0, Fault::Latency { topology, delay_ms: ((delay / 1e6) as u64).max(1) }));
+                s.push((short(rng, 0.1, 0.5), Fault::Kill { target: Target::Leader }));
+                // Back before the others time out: a voter of the election to come that has not
+                // voted in its term yet.
+                s.push((short(rng, 0.05, 0.5), Fault::Restart { target: Target::PreviousLeader }));
+                // Then voters crash around the election that follows (it comes one to three
+                // timeouts after the leader fell) and are back within a fraction of one.
+                let mut wait = short(rng, 0.7, 2.5);
+                for _ in 0..rng.random_range(2..=3) {
+                    let voter = *[Target::One, Target::One, Target::Restarted, Target::Minority]
+                        .choose(rng)
+                        .expect("non-empty");
+                    s.push((wait, Fault::Kill { target: voter }));
+                    s.push((short(rng, 0.05, 0.3), Fault::Restart { target: Target::All }));
+                    wait = short(rng, 0.2, 1.2);
+                }
+                s.push((hold(rng, timing, 1.0, 4.0), Fault::Heal));
             }
             Motif::Single => {
                 s.push((0.0, random_fault(kinds, nodes, rng).unwrap_or(Fault::Heal)));
@@ -509,6 +545,15 @@ pub fn motif_of(episode: &Episode) -> Option<Motif> {
     use Fault::*;
     let first = &episode.steps.first()?.1;
     let second = episode.steps.get(1).map(|s| &s.1);
+    let third = episode.steps.get(2).map(|s| &s.1);
+    if let (
+        Latency { .. },
+        Some(Kill { target: Target::Leader }),
+        Some(Restart { target: Target::PreviousLeader }),
+    ) = (first, second, third)
+    {
+        return Some(Motif::ElectionRestarts);
+    }
     Some(match (first, second) {
         (Partition { topology: Topology::LeaderBridge }, _) => Motif::BridgeCrash,
         (Partition { .. }, Some(Kill { target: Target::NewLeader })) => Motif::PartitionKillNewLeader,
