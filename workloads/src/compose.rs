@@ -266,29 +266,33 @@ impl Motif {
                 s.push((hold(rng, timing, 1.0, 6.0), Fault::Heal));
             }
             Motif::ElectionRestarts => {
-                // Messages into a node or a minority (or between halves) slowed by about an
-                // election: long enough that a process restart fits between a grant sent and a
-                // grant received.
+                // Messages into a node or a minority (or between halves) slowed by up to an
+                // election and a half, long enough that a process restart fits between a request
+                // or grant sent and its arrival, short enough that the slow side can still win;
+                // slowed everywhere, by less, or nobody could.
                 let topology =
                     *[Topology::OneWay, Topology::OneWay, Topology::RandomHalves, Topology::AllLinks]
                         .choose(rng)
                         .expect("non-empty");
-                let delay = short(rng, 0.5, 2.5) * timing.election as f64;
+                let delay =
+                    if topology == Topology::AllLinks { short(rng, 0.2, 0.6) } else { short(rng, 0.4, 1.5) }
+                        * timing.election as f64;
                 s.push((0.0, Fault::Latency { topology, delay_ms: ((delay / 1e6) as u64).max(1) }));
                 s.push((short(rng, 0.1, 0.5), Fault::Kill { target: Target::Leader }));
                 // Back before the others time out: a voter of the election to come that has not
                 // voted in its term yet.
                 s.push((short(rng, 0.05, 0.5), Fault::Restart { target: Target::PreviousLeader }));
-                // Then voters crash around the election that follows (it comes one to three
-                // timeouts after the leader fell) and are back within a fraction of one.
-                let mut wait = short(rng, 0.7, 2.5);
-                for _ in 0..rng.random_range(2..=3) {
+                // Then voters crash again and again through the elections that follow (the first
+                // comes one to three timeouts after the leader fell; slow links and the crashes
+                // themselves bring more), each back within a fraction of one.
+                let mut wait = short(rng, 1.0, 3.0);
+                for _ in 0..rng.random_range(3..=5) {
                     let voter = *[Target::One, Target::One, Target::Restarted, Target::Minority]
                         .choose(rng)
                         .expect("non-empty");
                     s.push((wait, Fault::Kill { target: voter }));
-                    s.push((short(rng, 0.05, 0.3), Fault::Restart { target: Target::All }));
-                    wait = short(rng, 0.2, 1.2);
+                    s.push((short(rng, 0.02, 0.2), Fault::Restart { target: Target::All }));
+                    wait = short(rng, 0.3, 1.5);
                 }
                 s.push((hold(rng, timing, 1.0, 4.0), Fault::Heal));
             }
