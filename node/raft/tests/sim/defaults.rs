@@ -21,8 +21,12 @@
 //!   the one. On a real cluster the slow link must outlast a process restart (tens of
 //!   milliseconds, where the network takes a fraction of one), so only a latency fault on the right
 //!   link during the right election opens it. The composed nemesis draws that shape (its
-//!   `slow-restart` motif: links slowed by one to three elections, a node killed and restarted
-//!   meanwhile), but it must also meet two concurrent pre-vote rounds: reachable, and still far
+//!   `election-restarts` motif: one side's links slowed, the leader killed and brought back as a
+//!   voter, voters crashed and restarted through the elections that follow), and on a real
+//!   cluster it meets two candidates of one term often; what it rarely meets is the restart
+//!   landing between a voter's first grant and the second candidate's request, with the
+//!   sender's connection to the voter already back (raft-node's transport drops what it sends
+//!   while it reconnects after the voter's crash, backing off from 10 ms): reachable, and still
 //!   rarer than the explorer's budget.
 //! - **commit-old-term** (Figure 8's unsafe rule) needs a majority to hold an old-term entry
 //!   without the new leader's no-op, which comes right after it in the leader's log. With 64
