@@ -2,7 +2,7 @@
 //!
 //! Defaults are the ones of [`crate::config::defaults`]; durations accept `500ms`, `10s`, `2m` and
 //! plain seconds ([`crate::units`]). The subcommands' own argument structures live with them
-//! (`check`, `matrix`, `repro`, `report`, `campaign`); this module only names them.
+//! (`check`, `matrix`, `repro`, `shrink`, `report`, `campaign`); this module only names them.
 
 use crate::cluster::Backend;
 use crate::config::{ConfigError, RunConfig, Setting, defaults, split_command};
@@ -47,6 +47,10 @@ pub enum Command {
     /// Replay a stored run (same arguments, seed and fault schedule) N times and report how many
     /// replays show the same anomaly class; each replay is stored as a run of its own.
     Repro(crate::repro::ReproArgs),
+    /// Shrink a stored invalid run's fault schedule to the fewest faults that still reproduce its
+    /// anomaly in K of N replays (what `explore` does to its failures, for a run from `run`,
+    /// `campaign` or `matrix`); stores shrunk.json with the run and shows it in its report.
+    Shrink(crate::shrink::ShrinkArgs),
     /// Re-render report.html of a stored run directory from its files (every run writes one).
     Report(crate::report::ReportArgs),
     /// Run a campaign: a matrix of runs from a TOML file, one at a time within a time budget, with an

@@ -33,8 +33,8 @@
 
 use crate::config::{ConfigError, RunConfig, Setting};
 use crate::coverage::{self, Observed};
-use crate::findings::findings;
 use crate::run;
+use crate::shrink::{self, ShrinkConfig, parse_reproduce};
 pub use crate::shrunk::{Shrunk, describe};
 use crate::store::{self, NodeFile, RunDir};
 use crate::units::{format_duration, parse_duration};
@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use workloads::compose::{self, Motif, Plan, Shrinker, Timing, Weights};
+use workloads::compose::{self, Motif, Plan, Timing, Weights};
 use workloads::{Fault, ScheduledFault};
 
 /// Why a session ended early.
@@ -57,17 +57,6 @@ pub enum ExploreError {
     Interrupted,
     #[error("{0}")]
     Failed(String),
-}
-
-/// How a failure is shrunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShrinkConfig {
-    /// A candidate reproduces when at least `k` of `n` replays show one of the original's anomaly
-    /// classes.
-    pub k: usize,
-    pub n: usize,
-    /// Time for all replays of one shrink.
-    pub budget: Duration,
 }
 
 /// One exploration session.
@@ -307,19 +296,15 @@ struct Checked {
 }
 
 async fn run_one(config: RunConfig, schedule: Vec<ScheduledFault>) -> Result<Checked, run::RunError> {
-    let summary = run::run_with_schedule(config, Some(schedule)).await?;
-    let spec = summary.dir.load_spec()?;
-    let Some(results) = &summary.results else {
-        return Err(run::RunError::Failed("the run was not checked".into()));
-    };
-    let found = findings(&summary.dir, &spec, results);
-    let facts = run_signature(&summary.dir, &spec, summary.counts.2);
+    let r = shrink::replay(config, schedule).await?;
+    let spec = r.summary.dir.load_spec()?;
+    let facts = run_signature(&r.summary.dir, &spec, r.summary.counts.2);
     Ok(Checked {
-        verdict: results.verdict,
-        classes: found.classes,
-        detected_ns: found.first_time_s.map(|s| (s * 1e9) as u64),
+        verdict: r.verdict,
+        classes: r.classes,
+        detected_ns: r.detected_ns,
         facts,
-        dir: summary.dir,
+        dir: r.summary.dir,
     })
 }
 
@@ -436,8 +421,16 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             if let Some(shrink) = config.shrink {
                 let mut failing = base.clone();
                 mix.apply(&mut failing, ex.timing.election);
-                let Some(shrunk) =
-                    shrink_failure(&failing, run_seed, &schedule, &checked, shrink, ex.timing).await
+                let Some(shrunk) = shrink::shrink_failure(
+                    &failing,
+                    run_seed,
+                    &schedule,
+                    &checked.classes,
+                    checked.detected_ns,
+                    shrink,
+                    ex.timing,
+                )
+                .await
                 else {
                     save(&base.store, &ex.session)?;
                     return Err(ExploreError::Interrupted);
@@ -446,11 +439,8 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
                     "explore: shrunk {} faults to {} (reproduced in {} of {} replays, {} candidates tried)",
                     shrunk.original_faults, shrunk.faults, shrunk.reproduced, shrunk.replays, shrunk.trials
                 );
-                store::write_json(&checked.dir.shrunk(), &shrunk)
+                shrink::store_shrunk(&checked.dir, &shrunk)
                     .map_err(|e| ExploreError::Failed(e.to_string()))?;
-                if let Err(e) = crate::report::write_report(checked.dir.path()) {
-                    println!("explore: report.html not re-rendered: {e}");
-                }
                 failure.shrunk = Some(shrunk);
             }
             ex.session.failures.push(failure);
@@ -470,93 +460,6 @@ fn save(store: &Path, session: &Session) -> Result<(), ExploreError> {
     store::write_json(&store.join("explore.json"), session).map_err(|e| ExploreError::Failed(e.to_string()))
 }
 
-/// Shrinks a failing run's schedule (see [`Shrinker`]): each candidate is replayed with the failing
-/// run's seed and settings in `base` (so the operation stream is the same) until `k` replays reproduced one of its anomaly
-/// classes or too few replays are left to get there.
-async fn shrink_failure(
-    base: &RunConfig,
-    seed: u64,
-    schedule: &[ScheduledFault],
-    failed: &Checked,
-    shrink: ShrinkConfig,
-    timing: Timing,
-) -> Option<Shrunk> {
-    let started = Instant::now();
-    let original_faults = compose::fault_count(schedule);
-    let mut shrinker = Shrinker::new(schedule, failed.detected_ns, timing.election, 5_000_000_000);
-    let store = base.store.join("shrink");
-    let replay = |candidate: Vec<ScheduledFault>| {
-        let mut c = base.clone();
-        c.seed = seed;
-        c.progress = false;
-        c.store = store.clone();
-        let end = candidate.last().map_or(base.time_limit, |f| Duration::from_nanos(f.at));
-        c.time_limit = end.max(Duration::from_secs(1)).min(base.time_limit);
-        (c, candidate)
-    };
-    while started.elapsed() < shrink.budget {
-        let Some(candidate) = shrinker.next_candidate() else { break };
-        let faults = compose::fault_count(&candidate);
-        let (mut hits, mut tries, mut last_dir) = (0, 0, None);
-        while tries < shrink.n && hits < shrink.k && shrink.n - tries + hits >= shrink.k {
-            tries += 1;
-            let (c, s) = replay(candidate.clone());
-            match run_one(c, s).await {
-                Ok(r)
-                    if r.verdict == Verdict::Invalid
-                        && r.classes.iter().any(|c| failed.classes.contains(c)) =>
-                {
-                    hits += 1;
-                    last_dir = Some(r.dir.path().display().to_string());
-                }
-                Ok(_) => {}
-                Err(run::RunError::Interrupted) => return None,
-                Err(e) => println!("explore: shrink replay: harness error: {e}"),
-            }
-        }
-        let kept = hits >= shrink.k;
-        println!(
-            "explore: shrink candidate {}: {faults} faults: reproduced {hits} of {tries}{}",
-            shrinker.trials(),
-            if kept { ", kept" } else { "" }
-        );
-        shrinker.report(kept);
-        if let (true, Some(dir)) = (kept, last_dir) {
-            println!("explore:   {dir}");
-        }
-    }
-    // The rate stored with the result is measured on its own: N replays of the shrunk schedule,
-    // none of them stopped early.
-    let best = shrinker.best();
-    let (mut reproduced, mut example) = (0, None);
-    for _ in 0..shrink.n {
-        let (c, s) = replay(best.clone());
-        match run_one(c, s).await {
-            Ok(r)
-                if r.verdict == Verdict::Invalid && r.classes.iter().any(|c| failed.classes.contains(c)) =>
-            {
-                reproduced += 1;
-                example.get_or_insert_with(|| r.dir.path().display().to_string());
-            }
-            Ok(_) => {}
-            Err(run::RunError::Interrupted) => return None,
-            Err(e) => println!("explore: shrink replay: harness error: {e}"),
-        }
-    }
-    println!("explore: the shrunk schedule reproduced in {reproduced} of {} replays", shrink.n);
-    Some(Shrunk {
-        original_faults,
-        faults: compose::fault_count(&best),
-        reproduced,
-        replays: shrink.n,
-        trials: shrinker.trials(),
-        schedule: best,
-        example,
-        classes: failed.classes.clone(),
-    })
-}
-
-/// `faultline explore` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExploreArgs {
     /// The system under test (message drops are drawn only where the proxy can read its frames:
@@ -612,19 +515,6 @@ pub struct ExploreArgs {
     pub op_timeout: Duration,
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub recover_timeout: Duration,
-}
-
-/// Parses `K/N`.
-pub fn parse_reproduce(s: &str) -> Result<(usize, usize), String> {
-    let (k, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: expected K/N, e.g. 2/3"))?;
-    let (k, n): (usize, usize) = (
-        k.trim().parse().map_err(|_| format!("{s:?}: K is not a number"))?,
-        n.trim().parse().map_err(|_| format!("{s:?}: N is not a number"))?,
-    );
-    if k == 0 || k > n {
-        return Err(format!("{s:?}: need 1 <= K <= N"));
-    }
-    Ok((k, n))
 }
 
 /// The run configuration every run of a session starts from: `c` with composed schedules of the
@@ -711,14 +601,6 @@ mod tests {
         let etcd = base_config(c, "composed", Duration::from_secs(5)).unwrap();
         assert!(!etcd.nemesis.kinds.contains(&workloads::FaultKind::Drop), "{:?}", etcd.nemesis.kinds);
         assert!(etcd.rate.is_some(), "runs are paced");
-    }
-
-    #[test]
-    fn reproduce_rates_parse() {
-        assert_eq!(parse_reproduce("2/3"), Ok((2, 3)));
-        assert!(parse_reproduce("4/3").is_err());
-        assert!(parse_reproduce("0/3").is_err());
-        assert!(parse_reproduce("2").is_err());
     }
 
     #[test]

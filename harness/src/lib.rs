@@ -79,6 +79,7 @@ pub mod repro;
 pub mod run;
 pub mod shard;
 pub mod shim;
+pub mod shrink;
 pub mod shrunk;
 pub mod signals;
 pub mod ssh;

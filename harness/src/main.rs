@@ -75,6 +75,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Matrix(args) => harness::matrix::main(args),
         Command::Explore(args) => harness::explore::main(args),
         Command::Repro(args) => harness::repro::main(args),
+        Command::Shrink(args) => harness::shrink::main(args),
         Command::Report(args) => harness::report::main(args),
         Command::Campaign(args) => harness::campaign::main(args),
         Command::Cleanup => {

@@ -742,7 +742,7 @@ impl GenericRow {
 pub async fn run_generic(
     config: &MatrixConfig,
     budget: Duration,
-    shrink: Option<crate::explore::ShrinkConfig>,
+    shrink: Option<crate::shrink::ShrinkConfig>,
 ) -> Result<Vec<GenericRow>, RunError> {
     let mut rows = Vec::new();
     for bug in &config.bugs {
@@ -948,9 +948,9 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     let shrink = if args.shrink_budget.is_zero() {
         None
     } else {
-        let (k, n) = crate::explore::parse_reproduce(&args.reproduce)
+        let (k, n) = crate::shrink::parse_reproduce(&args.reproduce)
             .map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
-        Some(crate::explore::ShrinkConfig { k, n, budget: args.shrink_budget })
+        Some(crate::shrink::ShrinkConfig { k, n, budget: args.shrink_budget })
     };
     let node_bin = args.node_bin.or_else(|| System::RaftNode.default_binary()).unwrap_or_default();
     let config = MatrixConfig {

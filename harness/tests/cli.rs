@@ -71,11 +71,21 @@ fn a_malformed_history_exits_3_naming_file_and_line() {
 #[test]
 fn a_directory_that_is_not_a_run_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [vec!["repro", dir.path().to_str().unwrap()], vec!["report", dir.path().to_str().unwrap()]] {
+    let d = dir.path().to_str().unwrap();
+    for args in [vec!["repro", d], vec!["report", d], vec!["shrink", d]] {
         let out = faultline(&args);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a run directory"), "{out:?}");
     }
+}
+
+#[test]
+fn a_bad_reproduce_rate_for_shrink_exits_3_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(&["shrink", dir.path().to_str().unwrap(), "--reproduce", "4/3"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let line = first_error_line(&out);
+    assert!(line.contains("--reproduce") && line.contains("4/3"), "{line}");
 }
 
 #[test]

@@ -69,6 +69,48 @@ fn the_explorer_finds_early_ack_and_shrinks_its_schedule() {
     assert!(report.contains("Shrunk schedule"), "the report does not show the shrunk schedule");
 }
 
+/// `faultline shrink` on runs that `faultline run` stored: an invalid one (early-ack, under the
+/// composed default) is shrunk, stored with the run and shown in its report; a valid one is refused
+/// with exit 3.
+#[test]
+fn a_stored_invalid_run_is_shrunk_and_a_valid_one_refused() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let store = tempfile::tempdir().expect("temporary store");
+    let faultline = |args: &[&str]| {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("running faultline");
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let node_bin = node_bin();
+    let run = |time_limit: &str, extra: &[&str]| {
+        let mut args = vec!["run", "--time-limit", time_limit, "--recover-timeout", "10s", "--seed", "11"];
+        args.extend_from_slice(extra);
+        let (bin, st) = (node_bin.to_str().unwrap(), store.path().to_str().unwrap());
+        args.extend_from_slice(&["--node-bin", bin, "--store", st]);
+        let out = faultline(&args);
+        (out, std::fs::canonicalize(store.path().join("latest")).expect("the run was stored"))
+    };
+    let (out, invalid) = run("8s", &["--node-arg=--bug", "--node-arg=early-ack"]);
+    assert_eq!(out.status.code(), Some(1), "early-ack's run came out valid");
+    let out = faultline(&["shrink", invalid.to_str().unwrap(), "--budget", "60s", "--reproduce", "1/2"]);
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{out:?}");
+    let shrunk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(invalid.join("shrunk.json")).expect("shrunk.json"))
+            .expect("shrunk.json is JSON");
+    assert!(shrunk["faults"].as_u64().unwrap() <= shrunk["original_faults"].as_u64().unwrap(), "{shrunk:#}");
+    assert!(shrunk["trials"].as_u64().unwrap() >= 1, "{shrunk:#}");
+    let report = std::fs::read_to_string(invalid.join("report.html")).unwrap();
+    assert!(report.contains("Shrunk schedule"), "the report does not show the shrunk schedule");
+
+    let (out, valid) = run("3s", &["--nemesis", "kill"]);
+    assert_eq!(out.status.code(), Some(0), "the correct node's run came out invalid");
+    let out = faultline(&["shrink", valid.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to shrink"), "{out:?}");
+}
+
 #[test]
 fn the_explorer_finds_stale_read_or_no_conflict_check() {
     let mut found = Vec::new();
