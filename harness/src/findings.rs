@@ -24,6 +24,13 @@ pub struct Findings {
     pub first_time_s: Option<f64>,
 }
 
+impl Findings {
+    /// [`Findings::first_time_s`] in nanoseconds after the start of the run phase.
+    pub fn first_time_ns(&self) -> Option<u64> {
+        self.first_time_s.map(|s| (s * 1e9) as u64)
+    }
+}
+
 /// When the log watcher first saw a node replace a committed entry (`nodes/*/log-changes.json`).
 fn first_log_change(run: &RunDir, spec: &TestSpec) -> Option<u64> {
     spec.node_names()

@@ -17,7 +17,7 @@ use crate::analysis::{self, RunResults};
 use crate::config::RunConfig;
 use crate::findings::findings;
 use crate::run;
-use crate::store::RunDir;
+use crate::store::{RunDir, TestSpec};
 use anyhow::Context;
 use checker::Verdict;
 use std::path::{Path, PathBuf};
@@ -53,14 +53,8 @@ pub async fn replay(
 ) -> anyhow::Result<(Vec<String>, Verdict, Vec<Replay>)> {
     let original_dir = RunDir::open(run_dir)?;
     let spec = original_dir.load_spec()?;
-    let store = match store.or_else(|| original_dir.store().map(Path::to_path_buf)) {
-        Some(s) => s,
-        None => anyhow::bail!("{}: cannot tell which store it is in; pass --store", run_dir.display()),
-    };
     // Fail before any replay starts when the stored configuration cannot run here.
-    let config = RunConfig::from_spec(&spec, store).with_context(|| {
-        format!("{}: the stored run cannot be replayed", original_dir.test_json().display())
-    })?;
+    let config = replay_config(&original_dir, &spec, store)?;
     let original = load_or_check(&original_dir)?;
     let target = findings(&original_dir, &spec, &original).classes;
     let mut out = Vec::new();
@@ -89,7 +83,19 @@ pub async fn replay(
     Ok((target, original.verdict, out))
 }
 
-fn load_or_check(run: &RunDir) -> anyhow::Result<RunResults> {
+/// The configuration that replays the run in `dir` (whose `test.json` is `spec`), its replays
+/// stored in `store` or, by default, the store the run is in.
+pub fn replay_config(dir: &RunDir, spec: &TestSpec, store: Option<PathBuf>) -> anyhow::Result<RunConfig> {
+    let store = match store.or_else(|| dir.store().map(Path::to_path_buf)) {
+        Some(s) => s,
+        None => anyhow::bail!("{}: cannot tell which store it is in; pass --store", dir.path().display()),
+    };
+    RunConfig::from_spec(spec, store)
+        .with_context(|| format!("{}: the stored run cannot be replayed", dir.test_json().display()))
+}
+
+/// The run's stored results, or a check of it when it has none yet.
+pub fn load_or_check(run: &RunDir) -> anyhow::Result<RunResults> {
     if run.results().is_file() {
         return Ok(analysis::load_results(run)?);
     }

@@ -9,7 +9,6 @@
 //! candidate is then replayed `n` more times, none stopped early, for the rate it is stored with
 //! (`shrunk.json` in the failing run's directory, and a section of its report).
 
-use crate::analysis;
 use crate::config::RunConfig;
 use crate::findings::findings;
 use crate::run;
@@ -18,7 +17,7 @@ use crate::store::{self, RunDir};
 use crate::units::parse_duration;
 use anyhow::Context;
 use checker::Verdict;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use workloads::ScheduledFault;
 use workloads::compose::{self, Shrinker, Timing};
@@ -67,8 +66,8 @@ pub async fn replay(config: RunConfig, schedule: Vec<ScheduledFault>) -> Result<
     let found = findings(&summary.dir, &spec, results);
     Ok(Replayed {
         verdict: results.verdict,
+        detected_ns: found.first_time_ns(),
         classes: found.classes,
-        detected_ns: found.first_time_s.map(|s| (s * 1e9) as u64),
         summary,
     })
 }
@@ -184,17 +183,8 @@ pub fn main(args: ShrinkArgs) -> anyhow::Result<i32> {
     let (k, n) = parse_reproduce(&args.reproduce).map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
     let dir = RunDir::open(&args.run_dir)?;
     let spec = dir.load_spec()?;
-    let store = match args.store.or_else(|| dir.store().map(Path::to_path_buf)) {
-        Some(s) => s,
-        None => anyhow::bail!("{}: cannot tell which store it is in; pass --store", args.run_dir.display()),
-    };
-    let config = RunConfig::from_spec(&spec, store)
-        .with_context(|| format!("{}: the stored run cannot be replayed", dir.test_json().display()))?;
-    let results = if dir.results().is_file() {
-        analysis::load_results(&dir)?
-    } else {
-        analysis::check_run_dir(dir.path()).with_context(|| format!("checking {}", dir.path().display()))?
-    };
+    let config = crate::repro::replay_config(&dir, &spec, args.store)?;
+    let results = crate::repro::load_or_check(&dir)?;
     let found = findings(&dir, &spec, &results);
     if results.verdict != Verdict::Invalid || found.classes.is_empty() {
         anyhow::bail!(
@@ -203,7 +193,8 @@ pub fn main(args: ShrinkArgs) -> anyhow::Result<i32> {
             format!("{:?}", results.verdict).to_lowercase()
         );
     }
-    if compose::fault_count(&spec.schedule) == 0 {
+    let faults = compose::fault_count(&spec.schedule);
+    if faults == 0 {
         anyhow::bail!("{}: nothing to shrink: the run had no faults", dir.path().display());
     }
     let timing =
@@ -212,21 +203,20 @@ pub fn main(args: ShrinkArgs) -> anyhow::Result<i32> {
         "shrink: {} ({}), {} faults, reproduce {k}/{n}, budget {}",
         dir.path().display(),
         found.classes.join(", "),
-        compose::fault_count(&spec.schedule),
+        faults,
         crate::units::format_duration(args.budget)
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let detected_ns = found.first_time_s.map(|s| (s * 1e9) as u64);
     let shrink = ShrinkConfig { k, n, budget: args.budget };
     let Some(shrunk) = runtime.block_on(shrink_failure(
         &config,
         config.seed,
         &spec.schedule,
         &found.classes,
-        detected_ns,
+        found.first_time_ns(),
         shrink,
         timing,
     )) else {

@@ -76,12 +76,12 @@ pub enum Motif {
     /// sent to it meanwhile arrives: requests and grants from before the crash reach a process
     /// that forgot whatever it had not made durable (a vote, a term, an acknowledged entry).
     SlowRestart,
-    /// Slow the links into a node or a minority (or between halves), kill the leader, bring it
-    /// back while the others elect, then crash and restart a voter right after it voted, once or a
-    /// few times: an election storm. With one side's grants delayed, two candidates can hold
-    /// grants for the same term at once; a voter that forgot its vote across the restart grants
-    /// the second one too. (The simulation's election storms in `node/raft/tests/sim/defaults.rs`
-    /// on a real cluster.)
+    /// Slow the links into a node or a minority (or between halves; everywhere, by less), kill the
+    /// leader, bring it back as a voter before the others time out, then crash and restart voters
+    /// three to five times through the elections that follow: an election storm. With one side's
+    /// requests or grants delayed, two candidates can hold grants for the same term at once; a
+    /// voter that forgot its vote across a restart grants the second one too. (The simulation's
+    /// election storms in `node/raft/tests/sim/defaults.rs` on a real cluster.)
     ElectionRestarts,
     /// One fault of the alternating kind, held long or short.
     Single,
@@ -255,8 +255,7 @@ impl Motif {
                     *[Topology::AllLinks, Topology::AllLinks, Topology::RandomHalves, Topology::IntoLeader]
                         .choose(rng)
                         .expect("non-empty");
-                let delay = short(rng, 1.0, 3.0) * timing.election as f64;
-                let delay_ms = ((delay / 1e6) as u64).max(1);
+                let delay_ms = latency_ms(short(rng, 1.0, 3.0), timing);
                 s.push((0.0, Fault::Latency { topology, delay_ms }));
                 let target = *[Target::Leader, Target::One, Target::One, Target::NewLeader]
                     .choose(rng)
@@ -275,9 +274,8 @@ impl Motif {
                         .choose(rng)
                         .expect("non-empty");
                 let delay =
-                    if topology == Topology::AllLinks { short(rng, 0.2, 0.6) } else { short(rng, 0.4, 1.5) }
-                        * timing.election as f64;
-                s.push((0.0, Fault::Latency { topology, delay_ms: ((delay / 1e6) as u64).max(1) }));
+                    if topology == Topology::AllLinks { short(rng, 0.2, 0.6) } else { short(rng, 0.4, 1.5) };
+                s.push((0.0, Fault::Latency { topology, delay_ms: latency_ms(delay, timing) }));
                 s.push((short(rng, 0.1, 0.5), Fault::Kill { target: Target::Leader }));
                 // Back before the others time out: a voter of the election to come that has not
                 // voted in its term yet.
@@ -303,6 +301,11 @@ impl Motif {
         }
         s
     }
+}
+
+/// `elections` of `timing` as a link latency in whole milliseconds (at least one).
+fn latency_ms(elections: f64, timing: Timing) -> u64 {
+    ((elections * timing.election as f64 / 1e6) as u64).max(1)
 }
 
 /// A delay in elections drawn log-uniformly from `[lo, hi]`.
