@@ -6,8 +6,10 @@
 //! them. Where a system logs its elections, those moments become facts the explorer can climb
 //! towards (Mallory's instrumented timelines, from what the node already prints). Only raft-node's
 //! core log lines are read here (`raft::raft`: `starting election node=n2 term=5 pre_vote=false`,
-//! `vote node=n1 candidate=n2 term=5 granted=true`, `raft core started node=n1`); a system that
-//! prints none of them contributes no election facts.
+//! `vote node=n1 candidate=n2 term=5 granted=true`, `became leader node=n2 term=5`, `raft core
+//! started node=n1`); a system that prints none of them contributes no election facts. The same
+//! lines, followed live ([`crate::follow`]), end the nemesis's waits for an event
+//! ([`workloads::Fault::Await`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +31,8 @@ pub enum What {
     Candidate { term: u64 },
     /// Answered `candidate`'s vote request of `term`.
     Vote { term: u64, candidate: String, granted: bool },
+    /// Became leader of `term`.
+    Elected { term: u64 },
 }
 
 /// `key=value` of a log line's fields.
@@ -38,33 +42,54 @@ fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 
 /// The election events of one node's log (`node` names it; the log's own `node=` fields agree).
 pub fn parse_log(node: &str, text: &str) -> Vec<ElectionEvent> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let what = if line.contains("raft core started") {
-            What::Started
-        } else if line.contains("starting election") && field(line, "pre_vote") == Some("false") {
-            let Some(term) = field(line, "term").and_then(|t| t.parse().ok()) else { continue };
-            What::Candidate { term }
-        } else if line.contains(" vote node=") {
-            let (Some(term), Some(candidate), Some(granted)) = (
-                field(line, "term").and_then(|t| t.parse().ok()),
-                field(line, "candidate"),
-                field(line, "granted").and_then(|g| g.parse().ok()),
-            ) else {
-                continue;
-            };
-            What::Vote { term, candidate: candidate.to_string(), granted }
-        } else {
-            continue;
-        };
-        let stamp = line.split_whitespace().next().filter(|s| s.starts_with(|c: char| c.is_ascii_digit()));
-        out.push(ElectionEvent {
-            stamp: stamp.unwrap_or_default().to_string(),
-            node: node.to_string(),
-            what,
-        });
+    text.lines().filter_map(|line| parse_line(node, line)).collect()
+}
+
+/// The election event of one log line of `node`, if it is one.
+pub fn parse_line(node: &str, line: &str) -> Option<ElectionEvent> {
+    let term = || field(line, "term").and_then(|t| t.parse().ok());
+    let what = if line.contains("raft core started") {
+        What::Started
+    } else if line.contains("starting election") && field(line, "pre_vote") == Some("false") {
+        What::Candidate { term: term()? }
+    } else if line.contains(" vote node=") {
+        What::Vote {
+            term: term()?,
+            candidate: field(line, "candidate")?.to_string(),
+            granted: field(line, "granted")?.parse().ok()?,
+        }
+    } else if line.contains("became leader") {
+        What::Elected { term: term()? }
+    } else {
+        return None;
+    };
+    let stamp = line.split_whitespace().next().filter(|s| s.starts_with(|c: char| c.is_ascii_digit()));
+    Some(ElectionEvent { stamp: stamp.unwrap_or_default().to_string(), node: node.to_string(), what })
+}
+
+impl What {
+    /// A few words for the history: `vote for n3 in term 5`.
+    pub fn describe(&self) -> String {
+        match self {
+            What::Started => "process started".into(),
+            What::Candidate { term } => format!("candidate in term {term}"),
+            What::Vote { term, candidate, granted: true } => format!("vote for {candidate} in term {term}"),
+            What::Vote { term, candidate, granted: false } => {
+                format!("vote refused to {candidate} in term {term}")
+            }
+            What::Elected { term } => format!("leader of term {term}"),
+        }
     }
-    out
+
+    /// The event a nemesis wait can be waiting for, if this is one.
+    pub fn event(&self) -> Option<workloads::Event> {
+        match self {
+            What::Started | What::Vote { granted: false, .. } => None,
+            What::Candidate { .. } => Some(workloads::Event::Candidate),
+            What::Vote { granted: true, .. } => Some(workloads::Event::VoteGranted),
+            What::Elected { .. } => Some(workloads::Event::Elected),
+        }
+    }
 }
 
 /// What the events say, as coverage facts: how many terms had two or more candidates, how often a
@@ -91,6 +116,7 @@ pub fn facts(events: &[ElectionEvent]) -> BTreeSet<String> {
                 candidates.entry(*term).or_default().insert(&e.node);
                 *term
             }
+            What::Elected { term } => *term,
             What::Vote { term, candidate, granted: g } => {
                 if *g {
                     granted.entry((&e.node, *term)).or_default().insert(candidate);
@@ -137,10 +163,15 @@ mod tests {
             "2026-12-03T17:48:17.266000Z  INFO raft::raft: starting election node=n1 term=1 pre_vote=false",
             "2026-12-03T17:48:17.268763Z  INFO raft::raft: vote node=n1 candidate=n3 term=1 granted=true",
             "2026-12-03T17:48:17.268763Z  INFO raft::raft: vote node=n1 candidate=n3 term=x granted=true",
+            "2026-12-03T17:48:17.269000Z  INFO raft::raft: became leader node=n1 term=2 noop_index=4",
             "some other line",
         ]);
         let e = parse_log("n1", &text);
-        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert_eq!(e[3].what, What::Elected { term: 2 });
+        assert_eq!(e[3].what.event(), Some(workloads::Event::Elected));
+        assert_eq!(e[2].what.event(), Some(workloads::Event::VoteGranted));
+        assert_eq!(e[0].what.event(), None);
         assert_eq!(e[0].what, What::Started);
         assert_eq!(e[1].what, What::Candidate { term: 1 });
         assert_eq!(e[2].what, What::Vote { term: 1, candidate: "n3".into(), granted: true });

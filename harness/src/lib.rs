@@ -15,8 +15,9 @@
 //! - [`config`]: the one [`config::RunConfig`]: defaults, validation, `test.json` mapping, the
 //!   reproduce command. Every subcommand builds its runs through it.
 //! - [`run`]: one test from start to verdict, as phases; [`interpreter`] owns the generator and
-//!   feeds the client workers; [`nemesis`] executes the fault schedule; [`observe`] records statuses
-//!   and committed logs ([`logwatch`]); [`progress`] shows it; [`stop`] stops every task at once.
+//!   feeds the client workers; [`nemesis`] executes the fault schedule (its waits for an event read
+//!   the nodes' logs live through [`follow`]); [`observe`] records statuses and committed logs
+//!   ([`logwatch`]); [`progress`] shows it; [`stop`] stops every task at once.
 //! - [`system`]: the system-under-test seam (how to start a node, speak to it, read its status);
 //!   [`raftnode`] and [`etcd`] are the built-in systems, [`systemfile`] reads a system described in
 //!   TOML (its client `http-kv`, `etcd-v3` or a [`shim`] process), [`maelstrom`] is Maelstrom's node
@@ -56,6 +57,7 @@ pub mod elections;
 pub mod etcd;
 pub mod explore;
 pub mod findings;
+pub mod follow;
 pub mod interpreter;
 pub mod lazyfs;
 pub mod logwatch;

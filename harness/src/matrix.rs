@@ -291,7 +291,7 @@ impl Scenario {
                             Step { at: ms(310), fault: Fault::Kill { target: Target::Leader } },
                             Step {
                                 at: ms(open),
-                                fault: Fault::Latency { topology: to_laggard, delay_ms: delay },
+                                fault: Fault::Latency { topology: to_laggard, delay_ms: delay, jitter_ms: 0 },
                             },
                             Step { at: ms(open), fault: Fault::Deliver { topology: to_laggard } },
                             Step { at: ms(cut), fault: isolate_leader() },

@@ -42,6 +42,8 @@ pub struct MsgLink {
     /// Drop each (filtered) message with this probability.
     pub loss: f64,
     pub delay: Duration,
+    /// Up to this much more delay, drawn for each (filtered) message.
+    pub jitter: Duration,
     /// Deliver each (filtered) message twice with this probability.
     pub duplicate: f64,
     /// Hold each (filtered) message back by a random time below this.
@@ -379,6 +381,9 @@ impl Network {
             let delays: Vec<Duration> = (0..copies)
                 .map(|_| {
                     let mut d = if filtered { link.delay } else { Duration::ZERO };
+                    if filtered && !link.jitter.is_zero() {
+                        d += link.jitter.mul_f64(rng.random::<f64>());
+                    }
                     if filtered && !link.reorder.is_zero() {
                         d += link.reorder.mul_f64(rng.random::<f64>());
                     }

@@ -15,6 +15,7 @@
 //! written is a [`NemesisError`], a harness error that ends the run.
 
 use crate::cluster::{Cluster, ClusterError, Hit};
+use crate::elections::ElectionEvent;
 use crate::recorder::{Draft, RecordError, Recorder};
 use checker::history::{EventType, Process};
 use rand::SeedableRng;
@@ -100,6 +101,9 @@ pub struct Sighting {
     pub leader: Option<(String, u64)>,
     /// The node other than the leader with the shortest log.
     pub laggard: Option<String>,
+    /// For a wait for an event ([`Fault::Await`]): the event that ended it (None: none came in
+    /// time).
+    pub triggered: Option<ElectionEvent>,
 }
 
 /// When a fault was due and when it fired, on the recorder's clock (run-relative ns). Both go into
@@ -166,7 +170,7 @@ impl Nemesis {
         self.roles.observe(at, seen.leader.as_ref().map(|(l, t)| (l.as_str(), *t)));
         let roles = self.roles.clone();
         let view = roles.view(seen.laggard.as_deref());
-        let mut outcome = self.actuate(cluster, fault, view)?;
+        let mut outcome = self.actuate(cluster, fault, view, seen.triggered.as_ref())?;
         let unknown = match fault {
             Fault::Kill { target } | Fault::Pause { target } | Fault::Restart { target } => {
                 target.unknown_in(&view)
@@ -182,7 +186,10 @@ impl Nemesis {
                     .into(),
             };
         }
-        self.roles.fault_fired(at);
+        if !matches!(fault, Fault::Await { .. }) {
+            // A wait changes nothing: "the node that won after the previous fault" stays as it was.
+            self.roles.fault_fired(at);
+        }
         let mut record = outcome.record();
         record["due"] = json!(timing.due);
         record["fired"] = json!(timing.fired);
@@ -197,6 +204,7 @@ impl Nemesis {
         cluster: &mut dyn Cluster,
         fault: &Fault,
         view: workloads::View<'_>,
+        triggered: Option<&ElectionEvent>,
     ) -> Result<FaultOutcome, ClusterError> {
         let leader = view.leader;
         let roles = json!({
@@ -204,6 +212,7 @@ impl Nemesis {
             "previous_leader": view.previous_leader,
             "new_leader": view.new_leader,
             "restarted": view.restarted,
+            "triggered": view.triggered,
         });
         let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
         let index =
@@ -235,15 +244,21 @@ impl Nemesis {
                 self.network_faulty = true;
                 network(json!({ "topology": topology, "probability": probability, "links": links(&grudge) }))
             }
-            Fault::Latency { topology, delay_ms } => {
+            Fault::Latency { topology, delay_ms, jitter_ms } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
-                if !cluster.latency(&grudge, Duration::from_millis(*delay_ms))? {
+                let (delay, jitter) = (Duration::from_millis(*delay_ms), Duration::from_millis(*jitter_ms));
+                if !cluster.latency(&grudge, delay, jitter)? {
                     return Ok(skipped(
                         "latency needs peer links through the proxy (loopback, or netns started with latency in --nemesis)",
                     ));
                 }
                 self.network_faulty |= !grudge.is_empty();
-                network(json!({ "topology": topology, "delay_ms": delay_ms, "links": links(&grudge) }))
+                network(json!({
+                    "topology": topology,
+                    "delay_ms": delay_ms,
+                    "jitter_ms": jitter_ms,
+                    "links": links(&grudge)
+                }))
             }
             Fault::Drop { topology, messages } => {
                 let grudge = topology.grudge_in(&names, view, &mut self.rng);
@@ -383,6 +398,20 @@ impl Nemesis {
                 let record =
                     json!({ "target": target, "roles": roles, "resumed": resumed, "restarted": restarted });
                 on_nodes(&hits, record, "every target was running")
+            }
+            Fault::Await { event, within } => {
+                self.roles.triggered(triggered.map(|e| e.node.as_str()));
+                match triggered {
+                    Some(e) => FaultOutcome::Installed {
+                        nodes: vec![e.node.clone()],
+                        record: json!({ "event": event, "node": e.node, "what": e.what.describe(), "stamp": e.stamp }),
+                    },
+                    None => skipped(&format!(
+                        "no node reported {} within {within} elections (a system whose logs the harness \
+                         does not read reports none)",
+                        event.name()
+                    )),
+                }
             }
             Fault::Heal => {
                 let healed = self.heal(cluster)?;

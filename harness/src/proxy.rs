@@ -50,6 +50,8 @@ pub struct LinkState {
     pub cut: bool,
     pub loss: f64,
     pub delay: Duration,
+    /// Up to this much more delay, drawn for each chunk (never reordering a connection's bytes).
+    pub jitter: Duration,
     /// Drop what only a leader sends (AppendEntries, InstallSnapshot, TimeoutNow); raft-node links only.
     pub drop_appends: bool,
     /// Drop vote requests (pre-votes included); raft-node links only.
@@ -322,6 +324,7 @@ async fn pump(
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut framer = framed.map(|counters| Framer { counters, ..Framer::default() });
         let mut pending = head;
+        let mut last_due = Instant::now();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             if !pending.is_empty() {
@@ -332,9 +335,15 @@ async fn pump(
                 };
                 if !chunk.is_empty() {
                     let mut due = Instant::now() + link.delay;
+                    if !link.jitter.is_zero() {
+                        due += link.jitter.mul_f64(rng.random::<f64>());
+                    }
                     if link.loss > 0.0 && rng.random_bool(link.loss.clamp(0.0, 1.0)) {
                         due += RETRANSMIT_DELAY;
                     }
+                    // A stream keeps its order: a chunk never overtakes the one before it.
+                    due = due.max(last_due);
+                    last_due = due;
                     if tx.send((due, chunk)).await.is_err() {
                         return;
                     }
@@ -557,6 +566,30 @@ mod tests {
         assert_eq!(round_trip(&mut s, &slow).await, slow);
         // A lower bound only: the delay must have been applied (no upper bound: machines are noisy).
         assert!(t.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn jitter_delays_chunks_differently_and_keeps_the_stream_in_order() {
+        let upstream = echo_server().await;
+        let table = LinkTable::default();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        table.set(0, 1, |l| l.jitter = Duration::from_millis(200));
+        let t = std::time::Instant::now();
+        let mut sent = Vec::new();
+        for i in 0..10u8 {
+            let f = frame(raft::wire::TAG_APPEND_ENTRIES, &[i; 8]);
+            s.write_all(&f).await.unwrap();
+            sent.extend_from_slice(&f);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut back = vec![0u8; sent.len()];
+        s.read_exact(&mut back).await.unwrap();
+        assert_eq!(back, sent, "a later chunk overtook an earlier one");
+        // Ten draws of up to 200 ms: the last one arrives well after it was sent (lower bound only).
+        assert!(t.elapsed() >= Duration::from_millis(70), "{:?}", t.elapsed());
     }
 
     /// A server that keeps everything it is sent, per connection, until the sender closes.

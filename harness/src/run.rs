@@ -21,6 +21,8 @@ use crate::analysis::{self, RunResults};
 use crate::client::{Client, ClientSetup};
 use crate::cluster::{self, Cluster, ClusterConfig, ClusterError};
 use crate::config::{ConfigError, RunConfig, replay_command};
+use crate::elections::ElectionEvent;
+use crate::follow;
 use crate::interpreter;
 use crate::logwatch::NodeWatch;
 use crate::nemesis::{FaultOutcome, Nemesis, NemesisError, Sighting, Timing};
@@ -37,7 +39,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use workloads::generator::{Rate, TimeLimit};
 use workloads::{Generator, ProcessTable, ScheduledFault};
 
@@ -333,6 +335,10 @@ impl Phases<'_> {
         let mut nem = Nemesis::new(config.seed);
         nem.roles.first_election(first_election.as_nanos() as u64);
         let nemesis = Arc::new(Mutex::new(nem));
+        // Waits for an event read the nodes' logs as they are written.
+        let events = sched.iter().any(|f| matches!(f.fault, workloads::Fault::Await { .. })).then(|| {
+            crate::follow::follow(self.nodes.iter().map(|n| (n.name.clone(), n.stderr_log())).collect())
+        });
         let nemesis_task = tokio::spawn(run_nemesis(
             self.cluster.clone(),
             nemesis.clone(),
@@ -342,6 +348,7 @@ impl Phases<'_> {
             faults_tx.clone(),
             self.recorder.clone(),
             sched,
+            events,
             NemesisClock {
                 run_start: Instant::now(),
                 run_start_ns: outcome.run_start,
@@ -566,6 +573,7 @@ async fn run_nemesis(
     faults: watch::Sender<String>,
     recorder: Arc<Recorder>,
     sched: Vec<ScheduledFault>,
+    mut events: Option<mpsc::UnboundedReceiver<follow::Seen>>,
     clock: NemesisClock,
     stop: Stop,
 ) -> Result<(), RunError> {
@@ -600,7 +608,16 @@ async fn run_nemesis(
         if due >= end && !is_last_heal(&item, end, due) {
             continue;
         }
-        let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None };
+        let mut seen = Sighting { leader: leader.borrow().clone(), laggard: None, triggered: None };
+        if let workloads::Fault::Await { event, within } = item.fault {
+            let until = (Instant::now() + election.mul_f64(within.max(0.0))).min(end);
+            if let Some(rx) = events.as_mut() {
+                match wait_for(rx, event, until, &stop).await {
+                    Some(found) => seen.triggered = found,
+                    None => return Ok(()),
+                }
+            }
+        }
         if item.fault.needs_leader() && !clock.composed {
             // On time: one look, bounded, for the leader and the laggard; a leader nobody names
             // in it (a paused leader does not answer) is the poller's, as it was last seen.
@@ -658,6 +675,28 @@ async fn run_nemesis(
         }
     }
     Ok(())
+}
+
+/// The first `event` a node logs from now until `until` (`Some(None)`: none came), or None when
+/// the run stopped meanwhile. Events logged before the wait began are not news.
+async fn wait_for(
+    rx: &mut mpsc::UnboundedReceiver<follow::Seen>,
+    event: workloads::Event,
+    until: Instant,
+    stop: &Stop,
+) -> Option<Option<ElectionEvent>> {
+    while rx.try_recv().is_ok() {}
+    loop {
+        tokio::select! {
+            seen = rx.recv() => match seen {
+                Some(s) if s.event.what.event() == Some(event) => return Some(Some(s.event)),
+                Some(_) => {}
+                None => return Some(None),
+            },
+            _ = tokio::time::sleep_until(until.into()) => return Some(None),
+            _ = stop.stopped() => return None,
+        }
+    }
 }
 
 /// Whether `item` is the schedule's final heal (at the end of the run phase).

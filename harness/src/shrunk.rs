@@ -32,7 +32,10 @@ pub fn describe(f: &ScheduledFault) -> String {
         Fault::Pause { target } => format!("pause {}", target.name()),
         Fault::Restart { target } => format!("restart {}", target.name()),
         Fault::Loss { topology, probability } => format!("loss {probability} on {topology}"),
-        Fault::Latency { topology, delay_ms } => format!("latency {delay_ms}ms on {topology}"),
+        Fault::Latency { topology, delay_ms, jitter_ms: 0 } => format!("latency {delay_ms}ms on {topology}"),
+        Fault::Latency { topology, delay_ms, jitter_ms } => {
+            format!("latency {delay_ms}ms (+{jitter_ms}ms jitter) on {topology}")
+        }
         Fault::Drop { topology, messages } => {
             format!(
                 "drop {} on {topology}",
@@ -50,6 +53,7 @@ pub fn describe(f: &ScheduledFault) -> String {
             serde_json::to_value(damage).unwrap_or_default().as_str().unwrap_or("")
         ),
         Fault::Heal => "heal".into(),
+        Fault::Await { event, within } => format!("await {} (at most {within} elections)", event.name()),
     };
     let when = match f.after {
         Some(k) => format!("{:.2}s (+{k} elections)", f.at as f64 / 1e9),

@@ -381,6 +381,12 @@ fn fault_label(f: &str, value: &serde_json::Value) -> String {
             if let Some(d) = map.get("damage").and_then(|v| v.as_str()) {
                 parts.push(d.to_owned());
             }
+            // Our nemesis's wait for an event: the node and what it did (`n2 vote for n3 in term 5`).
+            if let (Some(node), Some(what)) =
+                (map.get("node").and_then(|v| v.as_str()), map.get("what").and_then(|v| v.as_str()))
+            {
+                parts.push(format!("{node} {what}"));
+            }
             for (field, verb) in [("nodes", ""), ("restarted", "restarted "), ("resumed", "resumed ")] {
                 if let Some(names) = map.get(field).and_then(node_names).filter(|n| !n.is_empty()) {
                     parts.push(format!("{verb}{names}"));
@@ -392,7 +398,10 @@ fn fault_label(f: &str, value: &serde_json::Value) -> String {
                 }
             }
             if let Some(ms) = map.get("delay_ms").and_then(|v| v.as_u64()) {
-                parts.push(format!("+{ms} ms"));
+                match map.get("jitter_ms").and_then(|v| v.as_u64()).filter(|j| *j > 0) {
+                    Some(j) => parts.push(format!("+{ms}-{} ms", ms + j)),
+                    None => parts.push(format!("+{ms} ms")),
+                }
             }
             if let Some(p) = map.get("probability").and_then(|v| v.as_f64()) {
                 parts.push(format!("{:.0}% loss", p * 100.0));
@@ -522,6 +531,18 @@ pub fn fault_periods(history: &[Event], end_ns: u64) -> Vec<FaultPeriod> {
                     healed: true,
                 });
             }
+            continue;
+        }
+        if f == "await" {
+            // Our nemesis waiting for a node's election event: nothing was broken; an instant
+            // where the event came (or the wait gave up), naming it.
+            out.push(FaultPeriod {
+                kind: "await".to_owned(),
+                label: fault_label(f, value),
+                start: us(done),
+                end: us(done),
+                healed: true,
+            });
             continue;
         }
         if value.get("skipped").is_some() {
@@ -708,6 +729,31 @@ mod tests {
         let spans: Vec<(&str, u64, u64, bool)> =
             periods.iter().map(|p| (p.kind.as_str(), p.start, p.end, p.healed)).collect();
         assert_eq!(spans, [("loss", 100_000, 301_000, true), ("kill", 150_000, 201_000, true)]);
+    }
+
+    #[test]
+    fn a_wait_for_an_event_is_an_instant_naming_it_and_leaves_the_kill_open() {
+        use EventType::{Info, Invoke};
+        let vote = json!({"event": "vote-granted", "node": "n2", "what": "vote for n3 in term 5"});
+        let history = vec![
+            nem(Invoke, "await", json!({"f": "await", "event": "vote-granted", "within": 3.0}), 100),
+            nem(Info, "await", vote, 180),
+            nem(Invoke, "kill", json!({"target": "triggered"}), 181),
+            nem(Info, "kill", json!({"target": "triggered", "nodes": [{"node": "n2", "pid": 7}]}), 182),
+            nem(Invoke, "await", json!({"event": "vote-granted"}), 300),
+            nem(Info, "await", json!({"skipped": "no node reported vote-granted within 3 elections"}), 900),
+        ];
+        let periods = fault_periods(&history, 1_000_000_000);
+        let summary: Vec<(&str, &str, u64, u64)> =
+            periods.iter().map(|p| (p.kind.as_str(), p.label.as_str(), p.start, p.end)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("await", "await n2 vote for n3 in term 5", 180_000, 180_000),
+                ("kill", "kill triggered, n2", 181_000, 1_000_000),
+                ("await", "await skipped: no node reported vote-granted within 3 elections", 900_000, 900_000),
+            ]
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use crate::WorkloadError;
 use crate::generator::{Nanos, SECOND};
-use crate::nemesis::{Damage, Fault, FaultKind, Messages, ScheduledFault, Target};
+use crate::nemesis::{Damage, Event, Fault, FaultKind, Messages, ScheduledFault, Target};
 use crate::topology::Topology;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
@@ -76,12 +76,13 @@ pub enum Motif {
     /// sent to it meanwhile arrives: requests and grants from before the crash reach a process
     /// that forgot whatever it had not made durable (a vote, a term, an acknowledged entry).
     SlowRestart,
-    /// Slow the links into a node or a minority (or between halves; everywhere, by less), kill the
-    /// leader, bring it back as a voter before the others time out, then crash and restart voters
-    /// three to five times through the elections that follow: an election storm. With one side's
-    /// requests or grants delayed, two candidates can hold grants for the same term at once; a
-    /// voter that forgot its vote across a restart grants the second one too. (The simulation's
-    /// election storms in `node/raft/tests/sim/defaults.rs` on a real cluster.)
+    /// Slow the links into a node or a minority (or between halves; everywhere, by less), then two
+    /// to four times: kill the leader, bring it back as a voter before the others time out, and
+    /// crash a voter the moment it grants its vote (or, blind, some time into the election),
+    /// restarting it within a fraction of an election: an election storm. With one side's requests
+    /// or grants delayed, two candidates can hold grants for the same term at once; a voter that
+    /// forgot its vote across a restart grants the second one too. (The simulation's election
+    /// storms in `node/raft/tests/sim/defaults.rs` on a real cluster.)
     ElectionRestarts,
     /// One fault of the alternating kind, held long or short.
     Single,
@@ -256,7 +257,7 @@ impl Motif {
                         .choose(rng)
                         .expect("non-empty");
                 let delay_ms = latency_ms(short(rng, 1.0, 3.0), timing);
-                s.push((0.0, Fault::Latency { topology, delay_ms }));
+                s.push((0.0, Fault::Latency { topology, delay_ms, jitter_ms: jitter_ms(delay_ms, rng) }));
                 let target = *[Target::Leader, Target::One, Target::One, Target::NewLeader]
                     .choose(rng)
                     .expect("non-empty");
@@ -275,22 +276,29 @@ impl Motif {
                         .expect("non-empty");
                 let delay =
                     if topology == Topology::AllLinks { short(rng, 0.2, 0.6) } else { short(rng, 0.4, 1.5) };
-                s.push((0.0, Fault::Latency { topology, delay_ms: latency_ms(delay, timing) }));
-                s.push((short(rng, 0.1, 0.5), Fault::Kill { target: Target::Leader }));
-                // Back before the others time out: a voter of the election to come that has not
-                // voted in its term yet.
-                s.push((short(rng, 0.05, 0.5), Fault::Restart { target: Target::PreviousLeader }));
-                // Then voters crash again and again through the elections that follow (the first
-                // comes one to three timeouts after the leader fell; slow links and the crashes
-                // themselves bring more), each back within a fraction of one.
-                let mut wait = short(rng, 1.0, 3.0);
-                for _ in 0..rng.random_range(3..=5) {
-                    let voter = *[Target::One, Target::One, Target::Restarted, Target::Minority]
-                        .choose(rng)
-                        .expect("non-empty");
-                    s.push((wait, Fault::Kill { target: voter }));
+                let delay_ms = latency_ms(delay, timing);
+                s.push((0.0, Fault::Latency { topology, delay_ms, jitter_ms: jitter_ms(delay_ms, rng) }));
+                // Two to four elections, each opened by killing the leader.
+                for round in 0..rng.random_range(2..=4) {
+                    let wait = if round == 0 { short(rng, 0.1, 0.5) } else { short(rng, 0.5, 2.0) };
+                    s.push((wait, Fault::Kill { target: Target::Leader }));
+                    // Back before the others time out: a voter of the election to come that has
+                    // not voted in its term yet.
+                    s.push((short(rng, 0.05, 0.5), Fault::Restart { target: Target::PreviousLeader }));
+                    if rng.random_bool(0.7) {
+                        // The moment a voter grants its vote, crash it and bring it back within a
+                        // fraction of an election: if a second candidate of the same term asks it
+                        // now, only its durable vote says no.
+                        s.push((0.0, Fault::Await { event: Event::VoteGranted, within: 3.0 }));
+                        s.push((0.0, Fault::Kill { target: Target::Triggered }));
+                    } else {
+                        // Blind: a voter crashes some time into the election.
+                        let voter = *[Target::One, Target::One, Target::Restarted, Target::Minority]
+                            .choose(rng)
+                            .expect("non-empty");
+                        s.push((short(rng, 0.3, 3.0), Fault::Kill { target: voter }));
+                    }
                     s.push((short(rng, 0.02, 0.2), Fault::Restart { target: Target::All }));
-                    wait = short(rng, 0.3, 1.5);
                 }
                 s.push((hold(rng, timing, 1.0, 4.0), Fault::Heal));
             }
@@ -306,6 +314,11 @@ impl Motif {
 /// `elections` of `timing` as a link latency in whole milliseconds (at least one).
 fn latency_ms(elections: f64, timing: Timing) -> u64 {
     ((elections * timing.election as f64 / 1e6) as u64).max(1)
+}
+
+/// Jitter for a link latency of `delay_ms`: none a third of the time, else up to half or all of it.
+fn jitter_ms(delay_ms: u64, rng: &mut ChaCha8Rng) -> u64 {
+    delay_ms * *[0, 1, 2].choose(rng).expect("non-empty") / 2
 }
 
 /// A delay in elections drawn log-uniformly from `[lo, hi]`.
@@ -362,7 +375,8 @@ pub fn random_fault(kinds: &[FaultKind], nodes: usize, rng: &mut ChaCha8Rng) -> 
             Fault::Loss { topology, probability: *[0.1, 0.3, 0.5].choose(rng).expect("non-empty") }
         }
         FaultKind::Latency => {
-            Fault::Latency { topology, delay_ms: *[20, 50, 100].choose(rng).expect("non-empty") }
+            let delay_ms = *[20, 50, 100].choose(rng).expect("non-empty");
+            Fault::Latency { topology, delay_ms, jitter_ms: jitter_ms(delay_ms, rng) }
         }
         FaultKind::Drop => Fault::Drop { topology, messages: *Messages::ALL.choose(rng).expect("non-empty") },
         FaultKind::Duplicate => {
@@ -484,15 +498,19 @@ impl Plan {
         out
     }
 
-    /// Faults in the plan: every step but the heals.
+    /// Faults in the plan: every step but the heals and the waits for events.
     pub fn faults(&self) -> usize {
-        self.episodes.iter().flat_map(|e| &e.steps).filter(|(_, f)| *f != Fault::Heal).count()
+        self.episodes.iter().flat_map(|e| &e.steps).filter(|(_, f)| is_fault(f)).count()
     }
 }
 
-/// Faults in a schedule: every entry but the heals.
+/// Faults in a schedule: every entry but the heals and the waits for events.
 pub fn fault_count(schedule: &[ScheduledFault]) -> usize {
-    schedule.iter().filter(|f| !f.is_heal()).count()
+    schedule.iter().filter(|f| f.is_fault()).count()
+}
+
+fn is_fault(f: &Fault) -> bool {
+    !matches!(f, Fault::Heal | Fault::Await { .. })
 }
 
 /// A composed schedule over a run phase of `time_limit` on `nodes` nodes, from the motifs `kinds`
@@ -707,6 +725,7 @@ fn reaim(fault: &mut Fault, nodes: usize, rng: &mut ChaCha8Rng) {
                 *messages = if *messages == Messages::Appends { Messages::Votes } else { Messages::Appends };
             }
         }
+        Fault::Await { event, .. } => *event = *Event::ALL.choose(rng).expect("non-empty"),
         Fault::Heal => {}
     }
 }
@@ -981,7 +1000,11 @@ mod tests {
         let mut delays = Vec::new();
         for seed in 0..50 {
             let s = compose(&all_kinds(), 5, 60 * SECOND, seed, TIMING, &Weights::default()).unwrap();
-            delays.extend(s.iter().filter_map(|f| f.after));
+            // A wait for an event, and the step it triggers, come at once by design.
+            let timed = s.windows(2).filter(|w| !matches!(w[0].fault, Fault::Await { .. }));
+            delays.extend(
+                timed.map(|w| &w[1]).filter(|f| !matches!(f.fault, Fault::Await { .. })).filter_map(|f| f.after),
+            );
         }
         assert!(delays.len() > 300, "{}", delays.len());
         let near = delays.iter().filter(|k| (0.2..=12.0).contains(*k)).count();
@@ -1021,9 +1044,33 @@ mod tests {
                 }
             }
         }
-        for t in ["leader", "new-leader", "previous-leader", "restarted", "bridge", "side", "majority"] {
+        for t in ["leader", "new-leader", "previous-leader", "restarted", "bridge", "side", "majority", "triggered"] {
             assert!(targets.contains(t), "{t} never aimed at: {targets:?}");
         }
+    }
+
+    #[test]
+    fn election_restarts_crash_a_voter_the_moment_it_grants_its_vote() {
+        let mut triggered = 0;
+        for seed in 0..200 {
+            let kinds = [FaultKind::Latency, FaultKind::Kill];
+            let s = compose(&kinds, 3, 60 * SECOND, seed, TIMING, &Weights::default()).unwrap();
+            for (i, f) in s.iter().enumerate() {
+                if let Fault::Await { event, within } = f.fault {
+                    // The wait follows the restart of the previous leader, and the kill of the voter
+                    // follows the wait at once.
+                    assert_eq!((event, within), (Event::VoteGranted, 3.0));
+                    assert!(matches!(s[i - 1].fault, Fault::Restart { target: Target::PreviousLeader }));
+                    assert_eq!((&s[i + 1].fault, s[i + 1].after), (&Fault::Kill { target: Target::Triggered }, Some(0.0)));
+                    assert!(matches!(s[i + 2].fault, Fault::Restart { target: Target::All }));
+                    assert!(s[i + 2].after.unwrap() <= 0.2);
+                    triggered += 1;
+                }
+            }
+            // A wait is no fault: the count of faults leaves it out.
+            assert_eq!(fault_count(&s), s.iter().filter(|f| !matches!(f.fault, Fault::Heal | Fault::Await { .. })).count());
+        }
+        assert!(triggered > 50, "{triggered}");
     }
 
     #[test]

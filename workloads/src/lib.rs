@@ -36,7 +36,7 @@ pub mod topology;
 pub mod workload;
 
 pub use generator::{Context, Generator, MicroOp, Next, Op, OpKind, ProcessTable};
-pub use nemesis::{Aim, Damage, Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
+pub use nemesis::{Aim, Damage, Event, Fault, FaultKind, Messages, NemesisSpec, ScheduledFault, Target};
 pub use phases::Phase;
 pub use roles::RoleHistory;
 pub use topology::{Grudge, Topology, View};

@@ -143,11 +143,15 @@ pub enum Target {
     Followers,
     /// The node the nemesis restarted or continued most recently.
     Restarted,
+    /// The node whose event ended the last [`Fault::Await`] (the voter that just granted a vote, the
+    /// node that just stood for election or won): a fault aimed within milliseconds of that moment,
+    /// where status polls four times a second could not aim.
+    Triggered,
 }
 
 impl Target {
     /// Every target, for generators that draw one.
-    pub const ALL: [Target; 12] = [
+    pub const ALL: [Target; 13] = [
         Target::One,
         Target::Leader,
         Target::Minority,
@@ -160,6 +164,7 @@ impl Target {
         Target::LeaderSide,
         Target::Followers,
         Target::Restarted,
+        Target::Triggered,
     ];
 
     /// The node this target names in `view`, for the role and history targets; None for the others
@@ -170,6 +175,7 @@ impl Target {
             Target::NewLeader => view.new_leader.or(view.leader),
             Target::PreviousLeader => view.previous_leader,
             Target::Restarted => view.restarted,
+            Target::Triggered => view.triggered,
             _ => None,
         }
     }
@@ -185,6 +191,7 @@ impl Target {
                 | Target::LeaderSide
                 | Target::Followers
                 | Target::Restarted
+                | Target::Triggered
         );
         role && self.role_node(view).is_none()
     }
@@ -206,7 +213,11 @@ impl Target {
         let one = |shuffled: Vec<String>| -> Vec<String> { shuffled.into_iter().take(1).collect() };
         let mut chosen = match self {
             Target::One => one(shuffled),
-            Target::Leader | Target::NewLeader | Target::PreviousLeader | Target::Restarted => match role {
+            Target::Leader
+            | Target::NewLeader
+            | Target::PreviousLeader
+            | Target::Restarted
+            | Target::Triggered => match role {
                 Some(l) => vec![l],
                 None => one(shuffled),
             },
@@ -253,6 +264,7 @@ impl Target {
             Target::LeaderSide => "leader-side",
             Target::Followers => "followers",
             Target::Restarted => "restarted",
+            Target::Triggered => "triggered",
         }
     }
 }
@@ -284,10 +296,16 @@ pub enum Fault {
         topology: Topology,
         probability: f64,
     },
-    /// Delay traffic on the topology's links by this many milliseconds.
+    /// Delay traffic on the topology's links by this many milliseconds, plus up to `jitter_ms` more
+    /// drawn for each chunk of a stream (order within a connection is kept, as TCP keeps it) or each
+    /// message. Jitter is what real slow links have (Jepsen's `slow` nemesis asks netem for it):
+    /// two links slowed alike still deliver at different moments, so a message sent later on one
+    /// link can arrive before one sent earlier on another.
     Latency {
         topology: Topology,
         delay_ms: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        jitter_ms: u64,
     },
     /// Drop every message of one kind on the topology's links and deliver the rest.
     Drop {
@@ -338,6 +356,46 @@ pub enum Fault {
     },
     /// End every fault: remove cuts, loss and latency, continue paused and restart killed nodes.
     Heal,
+    /// Not a fault: wait until a node reports `event` (at most `within` election times), so that the
+    /// next step (usually `after: 0`, aimed at [`Target::Triggered`]) fires the moment it happens.
+    /// The harness learns of events from the nodes' own log lines, within milliseconds; when none
+    /// comes in time (the system logs no such events, or none happened) the wait ends unmet and
+    /// the next step's `triggered` target falls back to a random node, as an unknown role does.
+    Await {
+        event: Event,
+        within: f64,
+    },
+}
+
+/// A moment in a node's elections that a [`Fault::Await`] waits for, as the node's own log tells it.
+///
+/// Why: the windows some bugs live in are a few milliseconds wide and open at a moment nobody can
+/// schedule in advance (a voter that forgot its vote across a restart grants a second candidate of
+/// the same term only if it crashed *after* its first grant and came back before the second
+/// request). Mallory (CCS 2023) steers faults by the events it observes as the system runs; the
+/// schedule here stays a value drawn before the run (so it replays and shrinks), and only the
+/// moment of a step is taken from the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Event {
+    /// A node stood for election (a real candidacy, not a pre-vote round); the node is the candidate.
+    Candidate,
+    /// A node granted its vote to a candidate; the node is the voter.
+    VoteGranted,
+    /// A node became leader; the node is the new leader.
+    Elected,
+}
+
+impl Event {
+    pub const ALL: [Event; 3] = [Event::Candidate, Event::VoteGranted, Event::Elected];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Candidate => "candidate",
+            Event::VoteGranted => "vote-granted",
+            Event::Elected => "elected",
+        }
+    }
 }
 
 impl Fault {
@@ -357,8 +415,13 @@ impl Fault {
             Fault::Corrupt { .. } => "corrupt",
             Fault::Restart { .. } => "restart",
             Fault::Heal => "heal",
+            Fault::Await { .. } => "await",
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Which Raft messages a [`Fault::Drop`] drops. The names are what a node sends in each role, so a
@@ -413,7 +476,7 @@ impl Fault {
             Fault::Reorder { .. } => FaultKind::Reorder,
             Fault::PowerLoss { .. } => FaultKind::PowerLoss,
             Fault::Corrupt { .. } => FaultKind::Corrupt,
-            Fault::Restart { .. } | Fault::Heal => return None,
+            Fault::Restart { .. } | Fault::Heal | Fault::Await { .. } => return None,
         })
     }
 
@@ -442,7 +505,7 @@ impl Fault {
                 Target::PreviousLeader => Aim::Roles,
                 _ => Aim::Fixed,
             },
-            Fault::Heal => Aim::Fixed,
+            Fault::Heal | Fault::Await { .. } => Aim::Fixed,
         }
     }
 
@@ -494,6 +557,11 @@ impl ScheduledFault {
     /// Whether this is the heal that ends every schedule (or any heal).
     pub fn is_heal(&self) -> bool {
         self.fault == Fault::Heal
+    }
+
+    /// Whether this entry injects a fault (not a heal, not a wait for an event).
+    pub fn is_fault(&self) -> bool {
+        !matches!(self.fault, Fault::Heal | Fault::Await { .. })
     }
 }
 
@@ -643,6 +711,7 @@ pub fn schedule(
                     FaultKind::Latency => Fault::Latency {
                         topology,
                         delay_ms: *[20, 50, 100].choose(&mut rng).expect("non-empty"),
+                        jitter_ms: 0,
                     },
                     FaultKind::Drop => match spec.message_types.choose(&mut rng) {
                         Some(body_type) => Fault::DropType { topology, body_type: body_type.clone() },
@@ -868,11 +937,13 @@ mod tests {
             previous_leader: Some("n1"),
             new_leader: Some("n4"),
             restarted: Some("n2"),
+            triggered: Some("n5"),
         };
         let one = |t: Target, v: View<'_>, g: &Grudge, rng: &mut ChaCha8Rng| t.resolve(&nodes, v, g, rng);
         assert_eq!(one(Target::NewLeader, view, &whole, &mut rng), ["n4"]);
         assert_eq!(one(Target::PreviousLeader, view, &whole, &mut rng), ["n1"]);
         assert_eq!(one(Target::Restarted, view, &whole, &mut rng), ["n2"]);
+        assert_eq!(one(Target::Triggered, view, &whole, &mut rng), ["n5"]);
         assert_eq!(one(Target::Followers, view, &whole, &mut rng), ["n1", "n2", "n3", "n5"]);
         assert_eq!(one(Target::LeaderSide, view, &whole, &mut rng), ["n4"]);
         // The minority holding the leader: n4 and the one follower it keeps.
@@ -885,7 +956,9 @@ mod tests {
         assert_eq!(one(Target::NewLeader, no_new, &whole, &mut rng), ["n4"]);
         assert!(!Target::NewLeader.unknown_in(&no_new));
         let blind = View::default();
-        for t in [Target::NewLeader, Target::PreviousLeader, Target::Restarted, Target::LeaderSide] {
+        for t in
+            [Target::NewLeader, Target::PreviousLeader, Target::Restarted, Target::LeaderSide, Target::Triggered]
+        {
             assert_eq!(one(t, blind, &whole, &mut rng).len(), 1, "{t:?}");
             assert!(t.unknown_in(&blind), "{t:?}");
         }

@@ -41,6 +41,8 @@ pub struct RoleHistory {
     restarted: Option<String>,
     /// Measured election times.
     elections: Vec<Nanos>,
+    /// The node whose event ended the last wait for one.
+    triggered: Option<String>,
 }
 
 impl RoleHistory {
@@ -87,6 +89,11 @@ impl RoleHistory {
         self.restarted = Some(node.to_string());
     }
 
+    /// A wait for an event ended with `node`'s event (None: it ended unmet).
+    pub fn triggered(&mut self, node: Option<&str>) {
+        self.triggered = node.map(str::to_string);
+    }
+
     /// The current leader, if the last sighting found one.
     pub fn leader(&self) -> Option<&str> {
         self.leaders.last().filter(|_| self.leading_now).map(|l| l.node.as_str())
@@ -120,6 +127,7 @@ impl RoleHistory {
             previous_leader: self.previous_leader(),
             new_leader: self.new_leader(),
             restarted: self.restarted.as_deref(),
+            triggered: self.triggered.as_deref(),
         }
     }
 

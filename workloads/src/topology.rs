@@ -115,6 +115,8 @@ pub struct View<'a> {
     pub new_leader: Option<&'a str>,
     /// The node the nemesis restarted (or continued) most recently.
     pub restarted: Option<&'a str>,
+    /// The node whose event ended the nemesis's last wait for one ([`crate::Fault::Await`]).
+    pub triggered: Option<&'a str>,
 }
 
 const TOPOLOGY_NAMES: &str = "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard, from-leader, previous-leader-bridge";

@@ -151,8 +151,8 @@ impl Cluster for LoopbackCluster {
         set_links(&self.links, self.procs.specs(), grudge, |l| l.loss = probability)
     }
 
-    fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError> {
-        set_links(&self.links, self.procs.specs(), grudge, |l| l.delay = delay)?;
+    fn latency(&mut self, grudge: &Grudge, delay: Duration, jitter: Duration) -> Result<bool, ClusterError> {
+        set_links(&self.links, self.procs.specs(), grudge, |l| (l.delay, l.jitter) = (delay, jitter))?;
         Ok(true)
     }
 

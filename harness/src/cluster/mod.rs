@@ -136,7 +136,7 @@ pub trait Cluster: Send + std::fmt::Debug {
     /// Drops packets on the grudge's links with this probability.
     fn loss(&mut self, grudge: &Grudge, probability: f64) -> Result<(), ClusterError>;
     /// Delays traffic on the grudge's links; Ok(false) when this cluster cannot (netns without proxies).
-    fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError>;
+    fn latency(&mut self, grudge: &Grudge, delay: Duration, jitter: Duration) -> Result<bool, ClusterError>;
     /// Drops one kind of Raft message on the grudge's links; Ok(false) when this cluster cannot (its
     /// links do not pass through the proxy, or they carry etcd's traffic, which has no raft-node frames).
     fn drop_messages(&mut self, grudge: &Grudge, messages: Messages) -> Result<bool, ClusterError>;

@@ -259,11 +259,11 @@ impl Cluster for NetnsCluster {
         Ok(())
     }
 
-    fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError> {
+    fn latency(&mut self, grudge: &Grudge, delay: Duration, jitter: Duration) -> Result<bool, ClusterError> {
         if !self.proxied {
             return Ok(false);
         }
-        super::set_links(&self.links, self.procs.specs(), grudge, |l| l.delay = delay)?;
+        super::set_links(&self.links, self.procs.specs(), grudge, |l| (l.delay, l.jitter) = (delay, jitter))?;
         Ok(true)
     }
 

@@ -365,7 +365,7 @@ impl Cluster for SshCluster {
         self.rules(grudge, Some(probability))
     }
 
-    fn latency(&mut self, _grudge: &Grudge, _delay: Duration) -> Result<bool, ClusterError> {
+    fn latency(&mut self, _grudge: &Grudge, _delay: Duration, _jitter: Duration) -> Result<bool, ClusterError> {
         Ok(false)
     }
 

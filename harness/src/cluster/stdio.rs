@@ -81,8 +81,8 @@ impl Cluster for StdioCluster {
         self.set_links(grudge, |l| l.loss = probability)
     }
 
-    fn latency(&mut self, grudge: &Grudge, delay: Duration) -> Result<bool, ClusterError> {
-        self.set_links(grudge, |l| l.delay = delay)?;
+    fn latency(&mut self, grudge: &Grudge, delay: Duration, jitter: Duration) -> Result<bool, ClusterError> {
+        self.set_links(grudge, |l| (l.delay, l.jitter) = (delay, jitter))?;
         Ok(true)
     }
 
