@@ -269,15 +269,25 @@ impl Motif {
                 // Messages into a node or a minority (or between halves) slowed by up to an
                 // election and a half, long enough that a process restart fits between a request
                 // or grant sent and its arrival, short enough that the slow side can still win;
-                // slowed everywhere, by less, or nobody could.
-                let topology =
-                    *[Topology::OneWay, Topology::OneWay, Topology::RandomHalves, Topology::AllLinks]
-                        .choose(rng)
-                        .expect("non-empty");
-                let delay =
-                    if topology == Topology::AllLinks { short(rng, 0.2, 0.6) } else { short(rng, 0.4, 1.5) };
-                let delay_ms = latency_ms(delay, timing);
-                s.push((0.0, Fault::Latency { topology, delay_ms, jitter_ms: jitter_ms(delay_ms, rng) }));
+                // slowed everywhere, by less, or nobody could. Or a congested network: every link
+                // a little slow and very uneven, so that of two messages sent at once on two links
+                // either may arrive a whole election before the other (a new leader's first append
+                // still on its way while a rival's request and a voter's grant have come and gone).
+                let latency = if rng.random_bool(0.4) {
+                    let delay_ms = latency_ms(short(rng, 0.03, 0.15), timing);
+                    let jitter_ms = latency_ms(short(rng, 0.5, 2.0), timing);
+                    Fault::Latency { topology: Topology::AllLinks, delay_ms, jitter_ms }
+                } else {
+                    let topology =
+                        *[Topology::OneWay, Topology::OneWay, Topology::RandomHalves, Topology::AllLinks]
+                            .choose(rng)
+                            .expect("non-empty");
+                    let delay =
+                        if topology == Topology::AllLinks { short(rng, 0.2, 0.6) } else { short(rng, 0.4, 1.5) };
+                    let delay_ms = latency_ms(delay, timing);
+                    Fault::Latency { topology, delay_ms, jitter_ms: jitter_ms(delay_ms, rng) }
+                };
+                s.push((0.0, latency));
                 // Two to four elections, each opened by killing the leader.
                 for round in 0..rng.random_range(2..=4) {
                     let wait = if round == 0 { short(rng, 0.1, 0.5) } else { short(rng, 0.5, 2.0) };
