@@ -65,6 +65,10 @@ pub struct ExploreConfig {
     /// Every run's settings (validated); each run gets its own seed, and its schedule from the
     /// explorer, not from `base.nemesis` (whose kinds and interval the explorer draws with).
     pub base: RunConfig,
+    /// The cluster sizes each run draws from (`base.nodes` alone unless given more): a bug that
+    /// needs two candidates of one term and a voter between them shows far more often on three
+    /// nodes than on five, one that needs a minority of two only on five.
+    pub sizes: ClusterSizes,
     pub budget: Duration,
     pub keep_going: bool,
     pub seed: u64,
@@ -83,6 +87,9 @@ pub struct ExploreRun {
     pub origin: String,
     /// The workload mix: default, read-heavy, write-heavy or split ([`MIXES`]).
     pub mix: String,
+    /// Cluster size.
+    #[serde(default)]
+    pub nodes: usize,
     pub new_facts: usize,
     pub coverage: usize,
     /// Seconds into the session when the run ended.
@@ -213,14 +220,14 @@ struct Explorer<'a> {
 
 impl Explorer<'_> {
     /// The next schedule to run, its workload mix and where it came from.
-    fn next_schedule(&mut self, run_seed: u64) -> (Vec<ScheduledFault>, Mix, String) {
+    fn next_schedule(&mut self, run_seed: u64, nodes: usize) -> (Vec<ScheduledFault>, Mix, String) {
         let base = &self.config.base;
         let limit = base.time_limit.as_nanos() as u64;
         let fresh = self.corpus.is_empty() || self.rng.random_bool(0.35);
         let drawn_mix = *MIXES.choose(&mut self.rng).expect("non-empty");
         if fresh {
             let weights = self.bandit.weights();
-            let s = compose::compose(&base.nemesis.kinds, base.nodes, limit, run_seed, self.timing, &weights)
+            let s = compose::compose(&base.nemesis.kinds, nodes, limit, run_seed, self.timing, &weights)
                 .unwrap_or_else(|_| vec![ScheduledFault::at(limit, Fault::Heal)]);
             return (s, drawn_mix, "fresh".into());
         }
@@ -244,7 +251,7 @@ impl Explorer<'_> {
             &parent.schedule,
             donor.as_deref(),
             &base.nemesis.kinds,
-            base.nodes,
+            nodes,
             self.timing,
             run_seed,
         );
@@ -327,15 +334,17 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
         "explore: budget {}, runs of {}, {} nodes, kinds {}, seed {}",
         format_duration(config.budget),
         format_duration(base.time_limit),
-        base.nodes,
+        config.sizes,
         base.nemesis.words(","),
         config.seed
     );
     while ex.elapsed() + base.time_limit / 2 < config.budget {
         let k = ex.session.runs.len();
         let run_seed = ex.rng.random::<u32>() as u64;
-        let (schedule, mix, origin) = ex.next_schedule(run_seed);
+        let nodes = config.sizes.draw(&mut ex.rng);
+        let (schedule, mix, origin) = ex.next_schedule(run_seed, nodes);
         let mut c = base.clone();
+        c.nodes = nodes;
         c.seed = run_seed;
         c.progress = false;
         mix.apply(&mut c, ex.timing.election);
@@ -350,6 +359,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             faults,
             origin,
             mix: mix.name.to_string(),
+            nodes,
             new_facts: 0,
             coverage: ex.coverage.len(),
             session_s,
@@ -390,7 +400,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
         row.new_facts = new.len();
         row.coverage = ex.coverage.len();
         println!(
-            "explore: run {} [{} of {}] seed {run_seed} ({}, {} mix): {faults} faults, {}{}, +{} facts (coverage {}, corpus {})",
+            "explore: run {} [{} of {}] seed {run_seed} ({}, {} mix, {nodes} nodes): {faults} faults, {}{}, +{} facts (coverage {}, corpus {})",
             k + 1,
             format_duration(Duration::from_secs(session_s as u64)),
             format_duration(config.budget),
@@ -420,6 +430,7 @@ pub async fn explore(config: &ExploreConfig) -> Result<Session, ExploreError> {
             };
             if let Some(shrink) = config.shrink {
                 let mut failing = base.clone();
+                failing.nodes = nodes;
                 mix.apply(&mut failing, ex.timing.election);
                 let Some(shrunk) = shrink::shrink_failure(
                     &failing,
@@ -475,8 +486,9 @@ pub struct ExploreArgs {
     /// Length of each run's run phase.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub time_limit: Duration,
-    #[arg(long, default_value_t = crate::config::defaults::NODES)]
-    pub nodes: usize,
+    /// Cluster size, or sizes that each run draws from (`3,5`).
+    #[arg(long, default_value = "5", value_parser = ClusterSizes::parse)]
+    pub nodes: ClusterSizes,
     /// Fault kinds to compose (`composed` is implied): default every kind the system supports.
     #[arg(long, default_value = crate::config::defaults::NEMESIS)]
     pub nemesis: String,
@@ -517,6 +529,59 @@ pub struct ExploreArgs {
     pub recover_timeout: Duration,
 }
 
+/// The cluster sizes a session's runs draw from, each run one of them (`5`, or `3,5`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSizes(Vec<usize>);
+
+impl ClusterSizes {
+    pub fn one(nodes: usize) -> ClusterSizes {
+        ClusterSizes(vec![nodes])
+    }
+
+    /// `5` or `3,5` (sizes in any order; repeats count once).
+    pub fn parse(s: &str) -> Result<ClusterSizes, String> {
+        let mut sizes = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            let n: usize = part
+                .parse()
+                .map_err(|_| format!("{part:?} is not a cluster size (a whole number of nodes, or a list: 3,5)"))?;
+            if n == 0 {
+                return Err("a cluster needs at least one node".into());
+            }
+            if !sizes.contains(&n) {
+                sizes.push(n);
+            }
+        }
+        sizes.sort_unstable();
+        Ok(ClusterSizes(sizes))
+    }
+
+    pub fn largest(&self) -> usize {
+        *self.0.last().expect("parse never makes an empty list")
+    }
+
+    /// Every size must make a valid run of `base` (the nemesis's kinds may need more nodes).
+    pub fn validate(&self, base: &RunConfig) -> Result<(), ConfigError> {
+        for &n in &self.0 {
+            let mut c = base.clone();
+            c.nodes = n;
+            c.validate()?;
+        }
+        Ok(())
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> usize {
+        *self.0.choose(rng).expect("parse never makes an empty list")
+    }
+}
+
+impl std::fmt::Display for ClusterSizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        f.write_str(&words.join(" or "))
+    }
+}
+
 /// The run configuration every run of a session starts from: `c` with composed schedules of the
 /// kinds in `nemesis` (every kind the system supports for `composed`), holds up to `interval`, and
 /// runs paced to stay below raft-node's snapshot threshold (see the matrix's pacing).
@@ -536,7 +601,7 @@ pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
     use anyhow::Context;
     let (k, n) = parse_reproduce(&args.reproduce).map_err(|e| anyhow::anyhow!("--reproduce: {e}"))?;
     let mut c = RunConfig::new(crate::system::System::new(args.system, None));
-    c.nodes = args.nodes;
+    c.nodes = args.nodes.largest();
     c.time_limit = args.time_limit;
     if let Some(bin) = args.node_bin.or(args.etcd_bin) {
         c.node_bin = bin;
@@ -550,8 +615,10 @@ pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
     c.op_timeout = args.op_timeout;
     c.recover_timeout = args.recover_timeout;
     let base = base_config(c, &args.nemesis, args.nemesis_interval)?;
+    args.nodes.validate(&base)?;
     let config = ExploreConfig {
         base,
+        sizes: args.nodes,
         budget: args.budget,
         keep_going: args.keep_going,
         seed: args.seed.unwrap_or_else(crate::config::fresh_seed),
@@ -589,6 +656,22 @@ pub fn main(args: ExploreArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_sizes_are_one_number_or_a_list() {
+        assert_eq!(ClusterSizes::parse("5").unwrap(), ClusterSizes::one(5));
+        let both = ClusterSizes::parse("5, 3,5").unwrap();
+        assert_eq!((both.largest(), both.to_string()), (5, "3 or 5".to_string()));
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let drawn: BTreeSet<usize> = (0..50).map(|_| both.draw(&mut rng)).collect();
+        assert_eq!(drawn, [3, 5].into_iter().collect());
+        assert!(ClusterSizes::parse("3,x").unwrap_err().contains("\"x\" is not a cluster size"));
+        assert!(ClusterSizes::parse("0").is_err());
+        // Every size must make a valid run: partitions need two nodes.
+        let base = base_config(RunConfig::new(crate::system::System::RaftNode), "partition", Duration::from_secs(5))
+            .unwrap();
+        assert!(ClusterSizes::parse("1,3").unwrap().validate(&base).is_err());
+    }
 
     #[test]
     fn message_drops_are_explored_only_where_the_proxy_reads_the_frames() {

@@ -677,6 +677,10 @@ pub struct MatrixArgs {
     /// With --generic: time for shrinking one failure; 0s: do not shrink.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub shrink_budget: Duration,
+    /// With --generic: the cluster sizes each explorer run draws from (as `faultline explore
+    /// --nodes`); the tailored rows use --nodes.
+    #[arg(long, default_value = "3,5", value_parser = crate::explore::ClusterSizes::parse)]
+    pub generic_nodes: crate::explore::ClusterSizes,
 }
 
 /// One explorer session of a `--generic` row.
@@ -741,6 +745,7 @@ impl GenericRow {
 /// flags and `--bug` alone; rows are written to `<store>/generic.json` as they end.
 pub async fn run_generic(
     config: &MatrixConfig,
+    sizes: &crate::explore::ClusterSizes,
     budget: Duration,
     shrink: Option<crate::shrink::ShrinkConfig>,
 ) -> Result<Vec<GenericRow>, RunError> {
@@ -752,7 +757,7 @@ pub async fn run_generic(
             let node_args = if bug == CORRECT { Vec::new() } else { vec!["--bug".to_string(), bug.clone()] };
             let store = config.store.join("generic").join(bug).join(format!("session-{seed}"));
             let mut c = RunConfig::new(System::RaftNode);
-            c.nodes = config.nodes;
+            c.nodes = sizes.largest();
             c.time_limit = config.time_limit;
             c.node_bin = config.node_bin.clone();
             c.node_args = node_args;
@@ -762,8 +767,10 @@ pub async fn run_generic(
             c.op_timeout = config.op_timeout;
             c.recover_timeout = config.recover_timeout;
             let base = crate::explore::base_config(c, crate::config::defaults::NEMESIS, GENERIC_INTERVAL)?;
+            sizes.validate(&base)?;
             let explore = crate::explore::ExploreConfig {
                 base,
+                sizes: sizes.clone(),
                 budget,
                 // The correct node's sessions run their whole budget: every run is a chance of a
                 // false alarm.
@@ -973,7 +980,7 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let rows = runtime.block_on(run_generic(&config, args.budget, shrink))?;
+        let rows = runtime.block_on(run_generic(&config, &args.generic_nodes, args.budget, shrink))?;
         // The tailored rows of the same store, if `faultline matrix` ran there, go beside them.
         let tailored: Vec<Row> =
             crate::store::read_json(&config.store.join("matrix.json")).unwrap_or_default();
