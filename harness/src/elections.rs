@@ -81,6 +81,14 @@ impl What {
         }
     }
 
+    /// The other node this event names: the candidate of a vote.
+    pub fn peer(&self) -> Option<&str> {
+        match self {
+            What::Vote { candidate, .. } => Some(candidate),
+            _ => None,
+        }
+    }
+
     /// The event a nemesis wait can be waiting for, if this is one.
     pub fn event(&self) -> Option<workloads::Event> {
         match self {

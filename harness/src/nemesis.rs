@@ -213,6 +213,7 @@ impl Nemesis {
             "new_leader": view.new_leader,
             "restarted": view.restarted,
             "triggered": view.triggered,
+            "triggered_peer": view.triggered_peer,
         });
         let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
         let index =
@@ -400,7 +401,7 @@ impl Nemesis {
                 on_nodes(&hits, record, "every target was running")
             }
             Fault::Await { event, within } => {
-                self.roles.triggered(triggered.map(|e| e.node.as_str()));
+                self.roles.triggered(triggered.map(|e| e.node.as_str()), triggered.and_then(|e| e.what.peer()));
                 match triggered {
                     Some(e) => FaultOutcome::Installed {
                         nodes: vec![e.node.clone()],

@@ -298,9 +298,20 @@ impl Motif {
                     if rng.random_bool(0.7) {
                         // The moment a voter grants its vote, crash it and bring it back within a
                         // fraction of an election: if a second candidate of the same term asks it
-                        // now, only its durable vote says no.
+                        // now, only its durable vote says no. Half the time the candidate it voted
+                        // for stalls at that moment too (a GC pause mid-election), continued a
+                        // while later: its first appends, which would tell everyone who won, wait.
                         s.push((0.0, Fault::Await { event: Event::VoteGranted, within: 3.0 }));
+                        let stall = kinds.contains(&FaultKind::Pause) && rng.random_bool(0.5);
+                        if stall {
+                            s.push((0.0, Fault::Pause { target: Target::TriggeredPeer }));
+                        }
                         s.push((0.0, Fault::Kill { target: Target::Triggered }));
+                        if stall {
+                            s.push((short(rng, 0.02, 0.2), Fault::Restart { target: Target::Triggered }));
+                            s.push((short(rng, 0.3, 1.5), Fault::Restart { target: Target::All }));
+                            continue;
+                        }
                     } else {
                         // Blind: a voter crashes some time into the election.
                         let voter = *[Target::One, Target::One, Target::Restarted, Target::Minority]
@@ -1010,11 +1021,9 @@ mod tests {
         let mut delays = Vec::new();
         for seed in 0..50 {
             let s = compose(&all_kinds(), 5, 60 * SECOND, seed, TIMING, &Weights::default()).unwrap();
-            // A wait for an event, and the step it triggers, come at once by design.
-            let timed = s.windows(2).filter(|w| !matches!(w[0].fault, Fault::Await { .. }));
-            delays.extend(
-                timed.map(|w| &w[1]).filter(|f| !matches!(f.fault, Fault::Await { .. })).filter_map(|f| f.after),
-            );
+            // Steps at once by design (a wait for an event and what it triggers, a pause right
+            // after a cut) are not timed.
+            delays.extend(s.iter().filter_map(|f| f.after).filter(|k| *k > 0.0));
         }
         assert!(delays.len() > 300, "{}", delays.len());
         let near = delays.iter().filter(|k| (0.2..=12.0).contains(*k)).count();
@@ -1071,6 +1080,7 @@ mod tests {
                     // follows the wait at once.
                     assert_eq!((event, within), (Event::VoteGranted, 3.0));
                     assert!(matches!(s[i - 1].fault, Fault::Restart { target: Target::PreviousLeader }));
+                    // Without pause among the kinds, the candidate is never stalled.
                     assert_eq!((&s[i + 1].fault, s[i + 1].after), (&Fault::Kill { target: Target::Triggered }, Some(0.0)));
                     assert!(matches!(s[i + 2].fault, Fault::Restart { target: Target::All }));
                     assert!(s[i + 2].after.unwrap() <= 0.2);
@@ -1081,6 +1091,24 @@ mod tests {
             assert_eq!(fault_count(&s), s.iter().filter(|f| !matches!(f.fault, Fault::Heal | Fault::Await { .. })).count());
         }
         assert!(triggered > 50, "{triggered}");
+        // With pause: sometimes the candidate that got the vote is paused at once, the voter is
+        // brought back alone, and the candidate continued later.
+        let mut stalled = 0;
+        for seed in 0..200 {
+            let kinds = [FaultKind::Latency, FaultKind::Kill, FaultKind::Pause];
+            let s = compose(&kinds, 3, 60 * SECOND, seed, TIMING, &Weights::default()).unwrap();
+            for (i, f) in s.iter().enumerate() {
+                if f.fault == (Fault::Pause { target: Target::TriggeredPeer })
+                    && matches!(s[i - 1].fault, Fault::Await { .. })
+                {
+                    assert_eq!(s[i + 1].fault, Fault::Kill { target: Target::Triggered });
+                    assert_eq!(s[i + 2].fault, Fault::Restart { target: Target::Triggered });
+                    assert_eq!(s[i + 3].fault, Fault::Restart { target: Target::All });
+                    stalled += 1;
+                }
+            }
+        }
+        assert!(stalled > 20, "{stalled}");
     }
 
     #[test]

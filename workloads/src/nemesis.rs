@@ -147,11 +147,14 @@ pub enum Target {
     /// node that just stood for election or won): a fault aimed within milliseconds of that moment,
     /// where status polls four times a second could not aim.
     Triggered,
+    /// The other node that event names: the candidate a vote was granted to (a node elected or
+    /// standing names none, and this falls back to a random node).
+    TriggeredPeer,
 }
 
 impl Target {
     /// Every target, for generators that draw one.
-    pub const ALL: [Target; 13] = [
+    pub const ALL: [Target; 14] = [
         Target::One,
         Target::Leader,
         Target::Minority,
@@ -165,6 +168,7 @@ impl Target {
         Target::Followers,
         Target::Restarted,
         Target::Triggered,
+        Target::TriggeredPeer,
     ];
 
     /// The node this target names in `view`, for the role and history targets; None for the others
@@ -176,6 +180,7 @@ impl Target {
             Target::PreviousLeader => view.previous_leader,
             Target::Restarted => view.restarted,
             Target::Triggered => view.triggered,
+            Target::TriggeredPeer => view.triggered_peer,
             _ => None,
         }
     }
@@ -192,6 +197,7 @@ impl Target {
                 | Target::Followers
                 | Target::Restarted
                 | Target::Triggered
+                | Target::TriggeredPeer
         );
         role && self.role_node(view).is_none()
     }
@@ -217,7 +223,8 @@ impl Target {
             | Target::NewLeader
             | Target::PreviousLeader
             | Target::Restarted
-            | Target::Triggered => match role {
+            | Target::Triggered
+            | Target::TriggeredPeer => match role {
                 Some(l) => vec![l],
                 None => one(shuffled),
             },
@@ -265,6 +272,7 @@ impl Target {
             Target::Followers => "followers",
             Target::Restarted => "restarted",
             Target::Triggered => "triggered",
+            Target::TriggeredPeer => "triggered-peer",
         }
     }
 }
@@ -938,12 +946,14 @@ mod tests {
             new_leader: Some("n4"),
             restarted: Some("n2"),
             triggered: Some("n5"),
+            triggered_peer: Some("n3"),
         };
         let one = |t: Target, v: View<'_>, g: &Grudge, rng: &mut ChaCha8Rng| t.resolve(&nodes, v, g, rng);
         assert_eq!(one(Target::NewLeader, view, &whole, &mut rng), ["n4"]);
         assert_eq!(one(Target::PreviousLeader, view, &whole, &mut rng), ["n1"]);
         assert_eq!(one(Target::Restarted, view, &whole, &mut rng), ["n2"]);
         assert_eq!(one(Target::Triggered, view, &whole, &mut rng), ["n5"]);
+        assert_eq!(one(Target::TriggeredPeer, view, &whole, &mut rng), ["n3"]);
         assert_eq!(one(Target::Followers, view, &whole, &mut rng), ["n1", "n2", "n3", "n5"]);
         assert_eq!(one(Target::LeaderSide, view, &whole, &mut rng), ["n4"]);
         // The minority holding the leader: n4 and the one follower it keeps.
@@ -957,7 +967,7 @@ mod tests {
         assert!(!Target::NewLeader.unknown_in(&no_new));
         let blind = View::default();
         for t in
-            [Target::NewLeader, Target::PreviousLeader, Target::Restarted, Target::LeaderSide, Target::Triggered]
+            [Target::NewLeader, Target::PreviousLeader, Target::Restarted, Target::LeaderSide, Target::TriggeredPeer]
         {
             assert_eq!(one(t, blind, &whole, &mut rng).len(), 1, "{t:?}");
             assert!(t.unknown_in(&blind), "{t:?}");

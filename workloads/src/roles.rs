@@ -41,8 +41,9 @@ pub struct RoleHistory {
     restarted: Option<String>,
     /// Measured election times.
     elections: Vec<Nanos>,
-    /// The node whose event ended the last wait for one.
+    /// The node whose event ended the last wait for one, and the other node it named.
     triggered: Option<String>,
+    triggered_peer: Option<String>,
 }
 
 impl RoleHistory {
@@ -89,9 +90,10 @@ impl RoleHistory {
         self.restarted = Some(node.to_string());
     }
 
-    /// A wait for an event ended with `node`'s event (None: it ended unmet).
-    pub fn triggered(&mut self, node: Option<&str>) {
+    /// A wait for an event ended with `node`'s event, which named `peer` (None: it ended unmet).
+    pub fn triggered(&mut self, node: Option<&str>, peer: Option<&str>) {
         self.triggered = node.map(str::to_string);
+        self.triggered_peer = peer.map(str::to_string);
     }
 
     /// The current leader, if the last sighting found one.
@@ -128,6 +130,7 @@ impl RoleHistory {
             new_leader: self.new_leader(),
             restarted: self.restarted.as_deref(),
             triggered: self.triggered.as_deref(),
+            triggered_peer: self.triggered_peer.as_deref(),
         }
     }
 

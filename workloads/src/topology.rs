@@ -117,6 +117,8 @@ pub struct View<'a> {
     pub restarted: Option<&'a str>,
     /// The node whose event ended the nemesis's last wait for one ([`crate::Fault::Await`]).
     pub triggered: Option<&'a str>,
+    /// The other node that event named (the candidate of a granted vote).
+    pub triggered_peer: Option<&'a str>,
 }
 
 const TOPOLOGY_NAMES: &str = "random-halves, isolate-one, isolate-leader, majorities-ring, bridge, one-way, leader-minority, all-links, into-leader, leader-bridge, leader-to-laggard, from-leader, previous-leader-bridge";
