@@ -89,6 +89,21 @@ fn a_bad_reproduce_rate_for_shrink_exits_3_naming_the_flag() {
 }
 
 #[test]
+fn a_bad_cluster_size_list_exits_3_naming_the_flag_and_the_value() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path().to_str().unwrap();
+    for args in [
+        vec!["explore", "--nodes", "3,x", "--store", store],
+        vec!["matrix", "--generic", "--generic-nodes", "3,x", "--store", store],
+    ] {
+        let out = faultline(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("nodes") && err.contains("\"x\" is not a cluster size"), "{err}");
+    }
+}
+
+#[test]
 fn the_generic_matrix_refuses_a_tailored_twin_row() {
     let store = tempfile::tempdir().expect("temporary store");
     let store = store.path().to_str().expect("a UTF-8 temporary path");

@@ -21,13 +21,17 @@
 //!   the one. On a real cluster the slow link must outlast a process restart (tens of
 //!   milliseconds, where the network takes a fraction of one), so only a latency fault on the right
 //!   link during the right election opens it. The composed nemesis draws that shape (its
-//!   `election-restarts` motif: one side's links slowed, the leader killed and brought back as a
-//!   voter, voters crashed and restarted through the elections that follow), and on a real
-//!   cluster it meets two candidates of one term often; what it rarely meets is the restart
-//!   landing between a voter's first grant and the second candidate's request, with the
-//!   sender's connection to the voter already back (raft-node's transport drops what it sends
-//!   while it reconnects after the voter's crash, backing off from 10 ms): reachable, and still
-//!   rarer than the explorer's budget.
+//!   `election-restarts` motif: one side's links slowed, or every link congested with jitter; the
+//!   leader killed and brought back as a voter; a voter crashed *the moment it logs its grant*
+//!   and back within a fraction of an election), and on a real cluster it found two leaders of
+//!   one term once in about 600 such crashes. The logs say why it is rare even when aimed: most
+//!   second candidates of a term stood *before* the voter's crash, and their requests, in flight
+//!   on a slow link when it died, are lost with the connection (TCP), and raft-node never sends a
+//!   vote request twice; only a candidate whose own pre-vote grants arrived late stands after the
+//!   restart (about one crash in fifteen), and then the restarted voter must not have heard the
+//!   winner's appends yet (a voter holding the winner's no-op refuses a candidate without it, as
+//!   §5.4.1 says), and its grant must reach the second candidate before the winner's first append
+//!   does: reachable, and still rarer than the explorer's budget.
 //! - **commit-old-term** (Figure 8's unsafe rule) needs a majority to hold an old-term entry
 //!   without the new leader's no-op, which comes right after it in the leader's log. With 64
 //!   entries per AppendEntries a follower that receives the old entry receives the no-op in the same
