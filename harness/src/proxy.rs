@@ -460,6 +460,18 @@ mod tests {
         addr
     }
 
+    /// A connection through the relay of link 0 -> 1 to an echo server, the link table it obeys,
+    /// and the relay (kept alive by the caller).
+    async fn relayed_echo() -> (TcpStream, LinkTable, Proxy) {
+        let upstream = echo_server().await;
+        let table = LinkTable::default();
+        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
+            .await
+            .unwrap();
+        let s = TcpStream::connect(p.listen).await.unwrap();
+        (s, table, p)
+    }
+
     async fn round_trip(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
         s.write_all(msg).await.unwrap();
         let mut buf = vec![0u8; msg.len()];
@@ -469,12 +481,7 @@ mod tests {
 
     #[tokio::test]
     async fn relays_then_stalls_while_cut_then_delivers_after_heal() {
-        let upstream = echo_server().await;
-        let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
-            .await
-            .unwrap();
-        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        let (mut s, table, _p) = relayed_echo().await;
         let hello = frame(raft::wire::TAG_REQUEST_VOTE, b"hello");
         assert_eq!(round_trip(&mut s, &hello).await, hello);
 
@@ -492,12 +499,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_way_cut_blocks_only_the_answers() {
-        let upstream = echo_server().await;
-        let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
-            .await
-            .unwrap();
-        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        let (mut s, table, _p) = relayed_echo().await;
         let x = frame(raft::wire::TAG_REQUEST_VOTE, b"x");
         assert_eq!(round_trip(&mut s, &x).await, x);
         // 1 -> 0 cut: requests arrive, echoes do not.
@@ -554,12 +556,7 @@ mod tests {
 
     #[tokio::test]
     async fn latency_delays_each_direction() {
-        let upstream = echo_server().await;
-        let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
-            .await
-            .unwrap();
-        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        let (mut s, table, _p) = relayed_echo().await;
         table.set(0, 1, |l| l.delay = Duration::from_millis(150));
         let t = std::time::Instant::now();
         let slow = frame(raft::wire::TAG_APPEND_ENTRIES, b"slow");
@@ -570,12 +567,7 @@ mod tests {
 
     #[tokio::test]
     async fn jitter_delays_chunks_differently_and_keeps_the_stream_in_order() {
-        let upstream = echo_server().await;
-        let table = LinkTable::default();
-        let p = start("127.0.0.1:0".parse().unwrap(), upstream, None, Sender::Node(0), 1, table.clone(), 1)
-            .await
-            .unwrap();
-        let mut s = TcpStream::connect(p.listen).await.unwrap();
+        let (mut s, table, _p) = relayed_echo().await;
         table.set(0, 1, |l| l.jitter = Duration::from_millis(200));
         let t = std::time::Instant::now();
         let mut sent = Vec::new();

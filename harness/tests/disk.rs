@@ -14,10 +14,7 @@
 
 mod common;
 
-use common::{MatrixRow, capability, matrix_row, node_bin, processes_mentioning, read_json};
-use harness::cluster::Backend;
-use harness::config::RunConfig;
-use harness::system::System;
+use common::{MatrixRow, capability, matrix_row, node_bin, processes_mentioning, raft_run, read_json, run_schedule};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -38,9 +35,7 @@ const SECOND: u64 = 1_000_000_000;
 
 /// A 3-node register run with the given schedule (each fault held 600 ms, then healed).
 fn run(store: &Path, seconds: u64, faults: Vec<(u64, Fault)>, seed: u64) -> harness::run::RunSummary {
-    let mut c = RunConfig::new(System::RaftNode);
-    c.nodes = 3;
-    c.time_limit = Duration::from_secs(seconds);
+    let mut c = raft_run(store, 3, seconds, seed);
     c.workload_options =
         WorkloadOptions { read_weight: 1, write_weight: 3, cas_weight: 1, ..Default::default() };
     let kinds: Vec<_> = faults
@@ -52,20 +47,13 @@ fn run(store: &Path, seconds: u64, faults: Vec<(u64, Fault)>, seed: u64) -> harn
         .collect();
     c.nemesis = NemesisSpec { kinds, interval: SECOND, message_types: Vec::new(), composed: false };
     c.concurrency = 8;
-    c.seed = seed;
-    c.node_bin = node_bin().to_path_buf();
-    c.store = store.to_path_buf();
-    c.net = Backend::auto();
-    c.recover_timeout = Duration::from_secs(20);
-    c.progress = false;
     let mut schedule = Vec::new();
     for (at_ms, fault) in faults {
         schedule.push(ScheduledFault::at(at_ms * 1_000_000, fault));
         schedule.push(ScheduledFault::at((at_ms + 600) * 1_000_000, Fault::Heal));
     }
     schedule.push(ScheduledFault::at(seconds * SECOND, Fault::Heal));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(harness::run::run_with_schedule(c, Some(schedule))).expect("the run completes")
+    run_schedule(c, schedule)
 }
 
 /// The nemesis `info` values of the run for fault `f`.

@@ -6,11 +6,7 @@
 
 mod common;
 
-use common::{node_bin, read_json};
-use harness::cluster::Backend;
-use harness::config::RunConfig;
-use harness::system::System;
-use std::time::Duration;
+use common::{raft_run, read_json, run_schedule};
 use workloads::{Event, Fault, FaultKind, NemesisSpec, ScheduledFault, Target, WorkloadOptions};
 
 const SECOND: u64 = 1_000_000_000;
@@ -19,9 +15,7 @@ const SECOND: u64 = 1_000_000_000;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run(store: &std::path::Path, schedule: Vec<ScheduledFault>, seed: u64) -> harness::run::RunSummary {
-    let mut c = RunConfig::new(System::RaftNode);
-    c.nodes = 3;
-    c.time_limit = Duration::from_secs(6);
+    let mut c = raft_run(store, 3, 6, seed);
     c.workload_options = WorkloadOptions { read_weight: 1, write_weight: 2, ..Default::default() };
     c.nemesis = NemesisSpec {
         kinds: vec![FaultKind::Kill],
@@ -30,14 +24,7 @@ fn run(store: &std::path::Path, schedule: Vec<ScheduledFault>, seed: u64) -> har
         composed: true,
     };
     c.concurrency = 4;
-    c.seed = seed;
-    c.node_bin = node_bin().to_path_buf();
-    c.store = store.to_path_buf();
-    c.net = Backend::auto();
-    c.recover_timeout = Duration::from_secs(20);
-    c.progress = false;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(harness::run::run_with_schedule(c, Some(schedule))).expect("the run completes")
+    run_schedule(c, schedule)
 }
 
 /// The nemesis `info` events of the run, in order: `(f, value)`.

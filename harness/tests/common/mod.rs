@@ -157,3 +157,29 @@ pub fn matrix_row(bug: &str, runs: &str, time_limit: &str, store: &Path) -> Matr
     assert_eq!(row["bug"], bug, "{output}");
     MatrixRow { row, output, code }
 }
+
+/// A raft-node run of `nodes` nodes for `seconds` into `store` with `seed`, on the netns backend as
+/// root and loopback otherwise, without a progress line; the caller sets workload and nemesis.
+#[allow(dead_code, reason = "only the tests that run given schedules")]
+pub fn raft_run(store: &Path, nodes: usize, seconds: u64, seed: u64) -> harness::config::RunConfig {
+    let mut c = harness::config::RunConfig::new(harness::system::System::RaftNode);
+    c.nodes = nodes;
+    c.time_limit = std::time::Duration::from_secs(seconds);
+    c.seed = seed;
+    c.node_bin = node_bin().to_path_buf();
+    c.store = store.to_path_buf();
+    c.net = harness::cluster::Backend::auto();
+    c.recover_timeout = std::time::Duration::from_secs(20);
+    c.progress = false;
+    c
+}
+
+/// Runs `c` with the given fault schedule to its verdict.
+#[allow(dead_code, reason = "only the tests that run given schedules")]
+pub fn run_schedule(
+    c: harness::config::RunConfig,
+    schedule: Vec<workloads::ScheduledFault>,
+) -> harness::run::RunSummary {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(harness::run::run_with_schedule(c, Some(schedule))).expect("the run completes")
+}
